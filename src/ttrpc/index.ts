@@ -1,0 +1,36 @@
+/** ttrpc (containerd's RPC over unix sockets): unary server and client. Knows nothing of containerd. */
+export {
+  Code,
+  TtrpcError,
+  codeName,
+  isTtrpcError,
+  ttrpcError,
+  errorFromStatus,
+  statusFromThrown,
+  notFound,
+  invalidArgument,
+  alreadyExists,
+  failedPrecondition,
+  unimplemented,
+  unavailable,
+  internal,
+} from './status.js';
+export type { AnyMessage, Status } from './status.js';
+export {
+  HEADER_LENGTH,
+  MAX_DATA_LENGTH,
+  MessageType,
+  Flags,
+  FrameReader,
+  OversizedMessageError,
+  encodeHeader,
+  decodeHeader,
+} from './frame.js';
+export type { Frame, FrameHeader, FrameSink } from './frame.js';
+export { encodeRequest, decodeRequest, encodeResponse, decodeResponse } from './envelope.js';
+export type { KeyValue, RequestMessage, ResponseMessage } from './envelope.js';
+export { TtrpcServer } from './server.js';
+export type { TtrpcServerOptions, TtrpcServerEvents } from './server.js';
+export type { CallContext, UnaryHandler } from './server-connection.js';
+export { TtrpcClient, socketPathFromAddress } from './client.js';
+export type { CallOptions, ConnectOptions } from './client.js';

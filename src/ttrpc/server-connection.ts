@@ -1,0 +1,226 @@
+import type { Socket } from 'node:net';
+import { Flags, FrameReader, MAX_DATA_LENGTH, MessageType } from './frame.js';
+import type { Frame, FrameHeader } from './frame.js';
+import { FrameWriter } from './frame-writer.js';
+import { decodeRequest, encodeResponse } from './envelope.js';
+import type { RequestMessage, ResponseMessage } from './envelope.js';
+import { Code, statusFromThrown, TtrpcError } from './status.js';
+import type { Status } from './status.js';
+
+/** What a handler gets besides its payload. */
+export interface CallContext {
+  readonly service: string;
+  readonly method: string;
+  /** Request metadata; a key sent several times keeps all its values in order. */
+  readonly metadata: ReadonlyMap<string, string[]>;
+  /** Absolute deadline in ms since the epoch, from timeout_nano; 0 = none. */
+  readonly deadline: number;
+  /** Aborted at the deadline or when the connection closes; the reason is a TtrpcError. */
+  readonly signal: AbortSignal;
+}
+
+export type UnaryHandler = (payload: Uint8Array, ctx: CallContext) => Promise<Uint8Array>;
+
+/** Looks up a handler or says why there is none. */
+export interface MethodTable {
+  lookup(service: string, method: string): UnaryHandler | TtrpcError;
+}
+
+interface InflightCall {
+  readonly controller: AbortController;
+  deadlineTimer: NodeJS.Timeout | undefined;
+}
+
+/** setTimeout cannot wait longer than this; longer deadlines only abort when the connection closes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * One accepted connection: parses frames, runs unary calls concurrently, answers each as it
+ * finishes (out of order), and cancels what is in flight when the peer goes away.
+ */
+export class ServerConnection {
+  private readonly reader: FrameReader;
+  private readonly writer: FrameWriter;
+  private readonly inflight = new Map<number, InflightCall>();
+  private lastStreamId = 0;
+  private closed = false;
+  private closeWhenIdle = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly methods: MethodTable,
+    private readonly onClosed: (connection: ServerConnection) => void,
+  ) {
+    this.writer = new FrameWriter(socket);
+    this.reader = new FrameReader({
+      onFrame: (frame) => this.handleFrame(frame),
+      onOversizedFrame: (header) => this.handleOversizedFrame(header),
+    });
+    socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
+    // Reading resumes once the peer has taken our answers (see respond()).
+    socket.on('drain', () => {
+      if (!this.closed) socket.resume();
+    });
+    // The peer sends no more requests (half-close): answer what is in flight, then close.
+    socket.on('end', () => this.closeWhenDone());
+    // Errors (ECONNRESET, EPIPE) are followed by 'close'; that is where the calls are cancelled.
+    socket.on('error', () => {});
+    socket.on('close', () => this.handleClose());
+  }
+
+  /** Number of calls that have not been answered yet. */
+  get pendingCalls(): number {
+    return this.inflight.size;
+  }
+
+  /** Closes the connection now; calls in flight are cancelled and their answers dropped. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Closes the connection once every call in flight has been answered. */
+  closeWhenDone(): void {
+    this.closeWhenIdle = true;
+    if (this.inflight.size === 0) this.socket.end();
+  }
+
+  private handleFrame(frame: Frame): void {
+    const { header } = frame;
+    if (header.streamId % 2 !== 1) {
+      this.respondStatus(header.streamId, Code.InvalidArgument, 'StreamID must be odd for client initiated streams');
+      return;
+    }
+    if (header.type === MessageType.Data) {
+      // Data on a stream we opened was already refused with its Request; data for any other is refused here.
+      if (header.streamId > this.lastStreamId) {
+        this.respondStatus(header.streamId, Code.Unimplemented, 'ttrpc: streaming is not supported');
+      }
+      return;
+    }
+    // Responses and unknown types are ignored for forward compatibility, as Go does.
+    if (header.type !== MessageType.Request) return;
+    if (header.streamId <= this.lastStreamId) {
+      this.respondStatus(header.streamId, Code.InvalidArgument, 'StreamID cannot be re-used and must increment');
+      return;
+    }
+    this.lastStreamId = header.streamId;
+    if ((header.flags & (Flags.RemoteOpen | Flags.RemoteClosed)) !== 0) {
+      this.respondStatus(header.streamId, Code.Unimplemented, 'ttrpc: streaming is not supported');
+      return;
+    }
+    let request: RequestMessage;
+    try {
+      request = decodeRequest(frame.data);
+    } catch (error) {
+      this.respondStatus(header.streamId, Code.InvalidArgument, `unmarshal request error: ${(error as Error).message}`);
+      return;
+    }
+    this.startCall(header.streamId, request);
+  }
+
+  private handleOversizedFrame(header: FrameHeader): void {
+    this.respondStatus(
+      header.streamId,
+      Code.ResourceExhausted,
+      `message length ${header.length} exceed maximum message size of ${MAX_DATA_LENGTH}`,
+    );
+  }
+
+  private startCall(streamId: number, request: RequestMessage): void {
+    const found = this.methods.lookup(request.service, request.method);
+    if (found instanceof TtrpcError) {
+      this.respond(streamId, { status: found.toStatus(), payload: new Uint8Array(0) });
+      return;
+    }
+    const call: InflightCall = { controller: new AbortController(), deadlineTimer: undefined };
+    this.inflight.set(streamId, call);
+    const deadline = this.armDeadline(streamId, call, request.timeoutNano);
+    const ctx: CallContext = {
+      service: request.service,
+      method: request.method,
+      metadata: metadataMap(request),
+      deadline,
+      signal: call.controller.signal,
+    };
+    void runHandler(found, request.payload, ctx).then((response) => this.finishCall(streamId, call, response));
+  }
+
+  /** Starts the deadline timer; returns the absolute deadline (0 = none). */
+  private armDeadline(streamId: number, call: InflightCall, timeoutNano: number): number {
+    if (timeoutNano === 0) return 0;
+    const timeoutMs = Math.max(0, timeoutNano / 1e6);
+    if (timeoutMs <= MAX_TIMER_MS) {
+      call.deadlineTimer = setTimeout(() => {
+        call.deadlineTimer = undefined;
+        const error = new TtrpcError(Code.DeadlineExceeded, 'context deadline exceeded');
+        call.controller.abort(error);
+        this.finishCall(streamId, call, { status: error.toStatus(), payload: new Uint8Array(0) });
+      }, Math.ceil(timeoutMs));
+    }
+    return Date.now() + timeoutMs;
+  }
+
+  /** Answers a call unless it was already answered (deadline) or the connection is gone. */
+  private finishCall(streamId: number, call: InflightCall, response: ResponseMessage): void {
+    if (this.inflight.get(streamId) !== call) return;
+    this.inflight.delete(streamId);
+    clearTimeout(call.deadlineTimer);
+    this.respond(streamId, response);
+    if (this.closeWhenIdle && this.inflight.size === 0) this.socket.end();
+  }
+
+  private respondStatus(streamId: number, code: Code, message: string): void {
+    this.respond(streamId, { status: { code, message, details: [] }, payload: new Uint8Array(0) });
+  }
+
+  private respond(streamId: number, response: ResponseMessage): void {
+    if (this.closed) return;
+    let data = encodeResponse(response);
+    if (data.length > MAX_DATA_LENGTH) {
+      const status: Status = {
+        code: Code.ResourceExhausted,
+        message: `message length ${data.length} exceed maximum message size of ${MAX_DATA_LENGTH}`,
+        details: [],
+      };
+      data = encodeResponse({ status, payload: new Uint8Array(0) });
+    }
+    this.writer.write(streamId, MessageType.Response, 0, data);
+    // Back-pressure: a peer that does not read its answers gets no more requests read from it.
+    if (!this.writer.writable) this.socket.pause();
+  }
+
+  private handleClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.reader.stop();
+    const reason = new TtrpcError(Code.Canceled, 'ttrpc: connection closed');
+    for (const call of this.inflight.values()) {
+      clearTimeout(call.deadlineTimer);
+      call.controller.abort(reason);
+    }
+    this.inflight.clear();
+    this.onClosed(this);
+  }
+}
+
+async function runHandler(handler: UnaryHandler, payload: Uint8Array, ctx: CallContext): Promise<ResponseMessage> {
+  try {
+    const result: unknown = await handler(payload, ctx);
+    if (!(result instanceof Uint8Array)) {
+      return { status: { code: Code.Internal, message: 'ttrpc: handler returned no bytes', details: [] }, payload: new Uint8Array(0) };
+    }
+    return { payload: result };
+  } catch (thrown) {
+    return { status: statusFromThrown(thrown), payload: new Uint8Array(0) };
+  }
+}
+
+function metadataMap(request: RequestMessage): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const { key, value } of request.metadata) {
+    const values = map.get(key);
+    if (values === undefined) map.set(key, [value]);
+    else values.push(value);
+  }
+  return map;
+}

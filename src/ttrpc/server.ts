@@ -1,0 +1,127 @@
+import { EventEmitter } from 'node:events';
+import type { Server, Socket } from 'node:net';
+import { ServerConnection } from './server-connection.js';
+import type { MethodTable, UnaryHandler } from './server-connection.js';
+import { Code, TtrpcError } from './status.js';
+
+export interface TtrpcServerOptions {
+  /**
+   * Called for each accepted connection before any byte is read; returning false (or throwing)
+   * closes it. The shim plugs its same-uid peer-credential check in here.
+   */
+  authorize?: (socket: Socket) => boolean;
+}
+
+export interface TtrpcServerEvents {
+  /** A connection was accepted and authorized. */
+  connection: [socket: Socket];
+  /** An accepted connection closed; `open` is the number still open. */
+  disconnect: [socket: Socket, open: number];
+}
+
+/**
+ * A ttrpc server for unary methods. Attach it to any number of already created net.Servers
+ * (the shim's listens on an inherited fd); `close()` stops them and ends every connection.
+ */
+export class TtrpcServer extends EventEmitter<TtrpcServerEvents> implements MethodTable {
+  private readonly services = new Map<string, ReadonlyMap<string, UnaryHandler>>();
+  private readonly attachedServers = new Map<Server, (socket: Socket) => void>();
+  private readonly connections = new Set<ServerConnection>();
+  private readonly authorize: ((socket: Socket) => boolean) | undefined;
+  private closing = false;
+
+  constructor(options: TtrpcServerOptions = {}) {
+    super();
+    this.authorize = options.authorize;
+  }
+
+  /** Registers the unary methods of a fully-qualified service (`containerd.task.v2.Task`). */
+  register(serviceName: string, methods: Record<string, UnaryHandler>): void {
+    if (this.services.has(serviceName)) throw new Error(`ttrpc: duplicate service ${serviceName} registered`);
+    this.services.set(serviceName, new Map(Object.entries(methods)));
+  }
+
+  lookup(service: string, method: string): UnaryHandler | TtrpcError {
+    const methods = this.services.get(service);
+    if (methods === undefined) return new TtrpcError(Code.Unimplemented, `service ${service}`);
+    return methods.get(method) ?? new TtrpcError(Code.Unimplemented, `method ${method}`);
+  }
+
+  /** Serves connections accepted by `server` (listening already or later). */
+  serve(server: Server): void {
+    if (this.closing) throw new Error('ttrpc: server closed');
+    if (this.attachedServers.has(server)) return;
+    const onConnection = (socket: Socket): void => this.accept(socket);
+    this.attachedServers.set(server, onConnection);
+    server.on('connection', onConnection);
+  }
+
+  /** Number of open, authorized connections. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Stops accepting and closes every connection now; calls in flight are cancelled. */
+  async close(): Promise<void> {
+    const serversClosed = this.stopAccepting();
+    const connectionsClosed = this.waitForConnections();
+    for (const connection of this.connections) connection.destroy();
+    await Promise.all([serversClosed, connectionsClosed]);
+  }
+
+  /** Stops accepting, lets calls in flight finish and be answered, then closes the connections. */
+  async shutdown(): Promise<void> {
+    const serversClosed = this.stopAccepting();
+    const connectionsClosed = this.waitForConnections();
+    for (const connection of this.connections) connection.closeWhenDone();
+    await Promise.all([serversClosed, connectionsClosed]);
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closing || !this.isAuthorized(socket)) {
+      socket.destroy();
+      return;
+    }
+    const connection = new ServerConnection(socket, this, (closed) => {
+      this.connections.delete(closed);
+      this.emit('disconnect', closed.socket, this.connections.size);
+    });
+    this.connections.add(connection);
+    this.emit('connection', socket);
+  }
+
+  private isAuthorized(socket: Socket): boolean {
+    if (this.authorize === undefined) return true;
+    try {
+      return this.authorize(socket);
+    } catch {
+      return false;
+    }
+  }
+
+  private stopAccepting(): Promise<void> {
+    this.closing = true;
+    const closes = [...this.attachedServers].map(
+      ([server, onConnection]) =>
+        new Promise<void>((resolve) => {
+          server.off('connection', onConnection);
+          // close() errors when the server is not listening; either way it accepts nothing more.
+          server.close(() => resolve());
+        }),
+    );
+    this.attachedServers.clear();
+    return Promise.all(closes).then(() => undefined);
+  }
+
+  private waitForConnections(): Promise<void> {
+    if (this.connections.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const onDisconnect = (_socket: Socket, open: number): void => {
+        if (open > 0) return;
+        this.off('disconnect', onDisconnect);
+        resolve();
+      };
+      this.on('disconnect', onDisconnect);
+    });
+  }
+}
