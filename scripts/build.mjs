@@ -21,14 +21,40 @@ function codegen() {
   const outDir = join(root, 'src/api/gen');
   mkdirSync(outDir, { recursive: true });
   const js = join(outDir, 'proto.js');
-  const newest = Math.max(...protos.map((p) => statSync(join(root, p)).mtimeMs));
+  // Regenerate when a .proto or this script (the patches below) changed.
+  const newest = Math.max(...[...protos, 'scripts/build.mjs'].map((p) => statSync(join(root, p)).mtimeMs));
   if (existsSync(js) && statSync(js).mtimeMs > newest && existsSync(join(outDir, 'proto.d.ts'))) return;
   step(`codegen ${protos.length} proto files`);
+  // Own root name so no other protobufjs user shares (and overwrites) our namespaces.
   sh(bin('pbjs'), ['-t', 'static-module', '-w', 'es6', '--es6', '--no-verify', '--no-delimited', '--no-beautify',
-    '--force-number', '-p', 'proto', '-o', js, ...protos]);
-  // pbjs emits `import * as $protobuf from "protobufjs/minimal"`; NodeNext resolution wants the .js suffix.
-  writeFileSync(js, readFileSync(js, 'utf8').replace('"protobufjs/minimal"', '"protobufjs/minimal.js"'));
+    '--no-service', '--no-typeurl', '--force-number', '-r', 'tsshim_api', '-p', 'proto', '-o', js, ...protos]);
+  writeFileSync(js, patchGenerated(readFileSync(js, 'utf8')));
   sh(bin('pbts'), ['--no-comments', '-o', join(outDir, 'proto.d.ts'), js]);
+  const dts = join(outDir, 'proto.d.ts');
+  // pbts adds `import Long = require("long")` (CommonJS syntax that verbatimModuleSyntax rejects);
+  // with --force-number no declaration uses Long.
+  writeFileSync(dts, readFileSync(dts, 'utf8').replace(/^import Long = require\("long"\);\n/m, ''));
+}
+
+// Fixes pbjs output for Node ESM and makes 64-bit integers plain numbers.
+function patchGenerated(src) {
+  const out = src
+    // protobufjs is CommonJS: Node's ESM loader cannot see `roots`, `util`... as named exports,
+    // so take module.exports as the default import; NodeNext also wants the .js suffix.
+    .replace('import * as $protobuf from "protobufjs/minimal";', 'import $protobuf from "protobufjs/minimal.js";')
+    // --force-number only changes the declared types: with the `long` package installed the
+    // reader still returns Long objects and the defaults are Longs. Convert on decode, default 0.
+    .replace(/\$util\.Long \? \$util\.Long\.fromBits\(0, ?0, ?(?:false|true)\) : 0/g, '0')
+    .replace(/= r\.(u?int64|s?fixed64|sint64)\(\);/g, '= $$int64ToNumber(r.$1());')
+    .replace('// Common aliases', '// 64-bit values as numbers (exact up to 2^53; Timestamp seconds fit).\n' +
+      'const $int64ToNumber = (v) => typeof v === "number" ? v : v.toNumber();\n\n// Common aliases');
+  if (!out.includes('import $protobuf from "protobufjs/minimal.js";')) {
+    throw new Error('codegen: pbjs import line changed; update patchGenerated()');
+  }
+  if (/prototype\.\w+ = \$util\.Long/.test(out) || /push\(r\.(u?int64|s?fixed64|sint64)\(\)\)/.test(out)) {
+    throw new Error('codegen: a 64-bit field pbjs emitted is not converted to a number; extend patchGenerated()');
+  }
+  return out;
 }
 
 codegen();
