@@ -105,6 +105,13 @@ function readFields(reader: ProtoReader, end: number, onField: (field: number, w
   if (reader.pos !== end) throw new Error('message overruns its length');
 }
 
+const utf8 = new TextDecoder();
+
+/** protobufjs' BufferReader.string() silently truncates an overrunning string; bytes() checks bounds. */
+function readString(reader: ProtoReader): string {
+  return utf8.decode(reader.bytes());
+}
+
 function readInt64(reader: ProtoReader): number {
   const value: unknown = reader.int64();
   if (typeof value === 'number') return value;
@@ -115,8 +122,8 @@ function readKeyValue(reader: ProtoReader, end: number): KeyValue {
   const kv: KeyValue = { key: '', value: '' };
   readFields(reader, end, (field, wireType) => {
     if (wireType !== WIRE_LENGTH_DELIMITED) return false;
-    if (field === 1) kv.key = reader.string();
-    else if (field === 2) kv.value = reader.string();
+    if (field === 1) kv.key = readString(reader);
+    else if (field === 2) kv.value = readString(reader);
     else return false;
     return true;
   });
@@ -127,7 +134,7 @@ function readAny(reader: ProtoReader, end: number): AnyMessage {
   const any: AnyMessage = { typeUrl: '', value: EMPTY };
   readFields(reader, end, (field, wireType) => {
     if (wireType !== WIRE_LENGTH_DELIMITED) return false;
-    if (field === 1) any.typeUrl = reader.string();
+    if (field === 1) any.typeUrl = readString(reader);
     else if (field === 2) any.value = reader.bytes();
     else return false;
     return true;
@@ -139,7 +146,7 @@ function readStatus(reader: ProtoReader, end: number): Status {
   const status: Status = { code: 0, message: '', details: [] };
   readFields(reader, end, (field, wireType) => {
     if (field === 1 && wireType === WIRE_VARINT) status.code = reader.int32();
-    else if (field === 2 && wireType === WIRE_LENGTH_DELIMITED) status.message = reader.string();
+    else if (field === 2 && wireType === WIRE_LENGTH_DELIMITED) status.message = readString(reader);
     else if (field === 3 && wireType === WIRE_LENGTH_DELIMITED) status.details.push(readEmbedded(reader, readAny));
     else return false;
     return true;
@@ -162,8 +169,8 @@ export function decodeRequest(bytes: Uint8Array): RequestMessage {
   readFields(reader, reader.len, (field, wireType) => {
     if (field === 4 && wireType === WIRE_VARINT) request.timeoutNano = readInt64(reader);
     else if (wireType !== WIRE_LENGTH_DELIMITED) return false;
-    else if (field === 1) request.service = reader.string();
-    else if (field === 2) request.method = reader.string();
+    else if (field === 1) request.service = readString(reader);
+    else if (field === 2) request.method = readString(reader);
     else if (field === 3) request.payload = reader.bytes();
     else if (field === 5) request.metadata.push(readEmbedded(reader, readKeyValue));
     else return false;

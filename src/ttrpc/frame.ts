@@ -98,6 +98,11 @@ export class FrameReader {
     this.stopped = true;
   }
 
+  /** Bytes held for the frame in progress (an oversized frame's data is never held). */
+  get bufferedBytes(): number {
+    return this.headerFill + (this.dataBuffer?.length ?? 0);
+  }
+
   /** True while a frame has been started but not completed. */
   get midFrame(): boolean {
     return this.headerFill > 0 || this.header !== undefined;
