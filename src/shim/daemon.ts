@@ -1,0 +1,83 @@
+// The long-running shim: serves ttrpc on the socket `start` bound (fd 3), logs into the
+// bundle's `log` FIFO, publishes events, and shuts down cleanly (PROTOCOL.md §1.3, §6.10).
+import { unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { TtrpcServer } from '../ttrpc/index.js';
+import { getPeerCred } from '../sys/native.js';
+import type { ShimFlags } from './flags.js';
+import { openShimLog } from './logger.js';
+import type { DaemonContext, ShimManager } from './manager.js';
+import { EventPublisher } from './publisher.js';
+import { socketEnv } from './start.js';
+
+const eventFlushMs = 5000;
+
+/** containerd's ttrpc server and ours both accept only peers with our uid and gid. */
+function sameUserPeer(socket: Socket): boolean {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return false;
+  try {
+    const cred = getPeerCred(fd);
+    return cred.uid === process.getuid?.() && cred.gid === process.getgid?.();
+  } catch {
+    return false;
+  }
+}
+
+function listenOn(flags: ShimFlags): Promise<{ server: Server; path: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    if (flags.socket) {
+      const path = flags.socket.replace(/^unix:\/\//, '');
+      server.listen(path, () => resolve({ server, path }));
+    } else {
+      server.listen({ fd: 3 }, () => resolve({ server, path: process.env[socketEnv] }));
+    }
+  });
+}
+
+export async function runDaemon(flags: ShimFlags, manager: ShimManager): Promise<void> {
+  const bundle = process.cwd();
+  const log = openShimLog(join(bundle, 'log'), flags.debug, { namespace: flags.namespace, id: flags.id });
+  const logger = log.logger;
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled rejection');
+  });
+
+  const ttrpcAddress = process.env.TTRPC_ADDRESS ?? '';
+  if (!ttrpcAddress) logger.warn('TTRPC_ADDRESS is not set; events cannot reach containerd');
+  const publisher = new EventPublisher({ ttrpcAddress, namespace: flags.namespace, logger });
+  const server = new TtrpcServer({ authorize: sameUserPeer });
+  const { server: listener, path } = await listenOn(flags);
+
+  let shuttingDown = false;
+  const shutdown = (reason: string): void => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ reason }, 'shim shutting down');
+    void (async () => {
+      // Let answers in flight (the Shutdown call itself) reach containerd first.
+      await server.close();
+      await publisher.close(eventFlushMs);
+      if (path) {
+        try { unlinkSync(path); } catch { /* already gone */ }
+      }
+      logger.info('shim exited');
+      log.close();
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  const ctx: DaemonContext = { flags, bundle, logger, publisher, server, shutdown };
+  await manager.serve(ctx);
+  server.serve(listener);
+  logger.info({ socket: path }, 'shim serving');
+}

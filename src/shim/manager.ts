@@ -1,0 +1,36 @@
+// What a concrete shim (the runc task service in src/task) plugs into this framework.
+// The framework knows containerd's shim protocol; it knows nothing of runc.
+import type { TtrpcServer } from '../ttrpc/index.js';
+import type { ShimFlags } from './flags.js';
+import type { Logger } from './logger.js';
+import type { Publisher } from './publisher.js';
+
+export interface DeleteResult {
+  pid: number;
+  exitStatus: number;
+  exitedAt: Date;
+}
+
+export interface DaemonContext {
+  flags: ShimFlags;
+  bundle: string;
+  logger: Logger;
+  publisher: Publisher;
+  server: TtrpcServer;
+  /** Ends the daemon: stop serving, flush events, remove the socket, exit. */
+  shutdown(reason: string): void;
+}
+
+export interface ShimManager {
+  /** Runtime name, e.g. io.containerd.tsshim.v2 (for -v and logs). */
+  readonly name: string;
+  readonly version: string;
+  /** `start`: the key that decides which containers share one daemon (cwd is the bundle). */
+  groupingKey(flags: ShimFlags, bundle: string): string;
+  /** `start`, after the daemon was spawned: apply start options (e.g. move it into a cgroup). */
+  afterDaemonStart?(flags: ShimFlags, daemonPid: number, stdin: Uint8Array): Promise<void>;
+  /** `delete`: clean up after a dead shim for `flags.id` in `flags.bundle`. Logs go to stderr. */
+  cleanup(flags: ShimFlags, bundle: string, logger: Logger): Promise<DeleteResult>;
+  /** The daemon: register services on ctx.server. */
+  serve(ctx: DaemonContext): Promise<void>;
+}

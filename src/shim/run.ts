@@ -1,0 +1,48 @@
+// Entry of a shim built on this framework: dispatches on the action word.
+import { writeSync } from 'node:fs';
+import { FlagError, parseFlags } from './flags.js';
+import type { ShimManager } from './manager.js';
+
+export async function runShim(argv: readonly string[], manager: ShimManager): Promise<void> {
+  let flags;
+  try {
+    flags = parseFlags(argv);
+  } catch (err) {
+    if (err instanceof FlagError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (flags.version) {
+    writeSync(1, `${manager.name}:\n  Version: ${manager.version}\n`);
+    return;
+  }
+  if (!flags.info && flags.action !== 'start' && flags.action !== 'delete' && flags.action !== '') {
+    process.stderr.write(`unknown action "${flags.action}"\n`);
+    process.exit(2);
+  }
+  if (flags.action !== 'start' && !flags.info && !flags.namespace) {
+    process.stderr.write('shim namespace cannot be empty\n');
+    process.exit(1);
+  }
+  switch (flags.action) {
+    case 'start': {
+      const { start } = await import('./start.js');
+      const address = await start(flags, manager);
+      writeSync(1, address);
+      process.exit(0);
+      break;
+    }
+    case 'delete': {
+      const { runDelete } = await import('./delete.js');
+      await runDelete(flags, manager);
+      process.exit(0);
+      break;
+    }
+    default: {
+      const { runDaemon } = await import('./daemon.js');
+      await runDaemon(flags, manager);
+    }
+  }
+}

@@ -1,0 +1,67 @@
+// The runc shim as a ShimManager: grouping in `start`, cleanup in `delete`, the Task service in the daemon.
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ShimFlags } from '../shim/flags.js';
+import type { Logger } from '../shim/logger.js';
+import type { DaemonContext, DeleteResult, ShimManager } from '../shim/manager.js';
+import { readPidFile } from '../runc/index.js';
+import { unmountAll } from '../sys/mount.js';
+import { getReaper } from '../sys/reaper.js';
+import { initExitFile, runcFor } from './container.js';
+import { loadOptions } from './options.js';
+import { TaskService } from './service.js';
+
+/** Annotations that put containers into one shim, first present wins (PROTOCOL.md §5). */
+const groupAnnotations = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
+
+export const runtimeName = 'io.containerd.tsshim.v2';
+export const version = '0.1.0';
+
+export class RuncShimManager implements ShimManager {
+  readonly name = runtimeName;
+  readonly version = version;
+
+  groupingKey(flags: ShimFlags, bundle: string): string {
+    try {
+      const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
+      for (const key of groupAnnotations) {
+        const group = spec.annotations?.[key];
+        if (group) return group;
+      }
+    } catch {
+      // No readable spec: the container is its own group.
+    }
+    return flags.id;
+  }
+
+  async cleanup(flags: ShimFlags, bundle: string, logger: Logger): Promise<DeleteResult> {
+    const options = await loadOptions(bundle);
+    const runc = runcFor(bundle, flags.namespace, options);
+    await runc.delete(flags.id, { force: true }).catch((err: unknown) => {
+      logger.warn({ err: (err as Error).message }, 'runc delete failed');
+    });
+    await unmountAll(join(bundle, 'rootfs')).catch((err: unknown) => {
+      logger.warn({ err: (err as Error).message }, 'unmounting the rootfs failed');
+    });
+    const pid = await readPidFile(join(bundle, 'init.pid'), { retries: 0 }).catch(() => 0);
+    // The daemon records init's real exit; without it the process was killed with the shim (SIGKILL).
+    try {
+      const saved = JSON.parse(await readFile(join(bundle, initExitFile), 'utf8')) as { status: number; exitedAt: string };
+      return { pid, exitStatus: saved.status, exitedAt: new Date(saved.exitedAt) };
+    } catch {
+      return { pid, exitStatus: 128 + 9, exitedAt: new Date() };
+    }
+  }
+
+  async serve(ctx: DaemonContext): Promise<void> {
+    getReaper().start({ logger: ctx.logger });
+    const service = new TaskService({
+      namespace: ctx.flags.namespace,
+      logger: ctx.logger,
+      publisher: ctx.publisher,
+      shutdown: ctx.shutdown,
+    });
+    service.register(ctx.server);
+  }
+}

@@ -1,0 +1,77 @@
+// The runtime options of a task: containerd.runc.v1.Options, or runtimeoptions.v1.Options as CRI
+// sends for non-runc runtime types (PROTOCOL.md §3.4, §8). Persisted in the bundle so that
+// `delete` after a crash uses the same runc binary and root.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  RuncOptionsType, RuntimeOptionsType, anyTypeName, isAnyOf, unpackAny, type AnyMessage,
+} from '../api/index.js';
+import { invalidArgument } from '../shim/errdefs.js';
+
+export interface TaskOptions {
+  binaryName: string;
+  root: string;
+  systemdCgroup: boolean;
+  noPivotRoot: boolean;
+  noNewKeyring: boolean;
+  ioUid: number;
+  ioGid: number;
+  shimCgroup: string;
+  criuImagePath: string;
+  criuWorkPath: string;
+}
+
+export const defaultRuncRoot = '/run/containerd/runc';
+
+export function defaultOptions(): TaskOptions {
+  return {
+    binaryName: 'runc', root: defaultRuncRoot, systemdCgroup: false, noPivotRoot: false, noNewKeyring: false,
+    ioUid: 0, ioGid: 0, shimCgroup: '', criuImagePath: '', criuWorkPath: '',
+  };
+}
+
+/** Decodes the options Any of CreateTaskRequest (absent or empty: defaults). */
+export function decodeOptions(any: AnyMessage | null | undefined): TaskOptions {
+  const options = defaultOptions();
+  if (!any || (!any.type_url && !any.value?.length)) return options;
+  if (isAnyOf(any, RuncOptionsType)) {
+    const o = unpackAny(RuncOptionsType, any);
+    options.binaryName = o.binaryName || options.binaryName;
+    options.root = o.root || options.root;
+    options.systemdCgroup = o.systemdCgroup;
+    options.noPivotRoot = o.noPivotRoot;
+    options.noNewKeyring = o.noNewKeyring;
+    options.ioUid = o.ioUid;
+    options.ioGid = o.ioGid;
+    options.shimCgroup = o.shimCgroup;
+    options.criuImagePath = o.criuImagePath;
+    options.criuWorkPath = o.criuWorkPath;
+    return options;
+  }
+  if (isAnyOf(any, RuntimeOptionsType)) {
+    // CRI's wrapper for non-runc runtime types; its TOML body is read in a later issue (#4).
+    unpackAny(RuntimeOptionsType, any);
+    return options;
+  }
+  throw invalidArgument(`unsupported runtime options type ${JSON.stringify(anyTypeName(any) || any.type_url)}`);
+}
+
+const optionsFile = 'options.json';
+const runtimeFile = 'runtime';
+
+export async function persistOptions(bundle: string, options: TaskOptions): Promise<void> {
+  await writeFile(join(bundle, optionsFile), JSON.stringify(options), { mode: 0o600 });
+  await writeFile(join(bundle, runtimeFile), options.binaryName, { mode: 0o600 });
+}
+
+/** The options a task was created with, or the defaults if none were persisted. */
+export async function loadOptions(bundle: string): Promise<TaskOptions> {
+  const options = defaultOptions();
+  try {
+    const saved = JSON.parse(await readFile(join(bundle, optionsFile), 'utf8')) as Partial<TaskOptions>;
+    Object.assign(options, saved);
+  } catch {
+    // No options were saved: defaults.
+  }
+  return options;
+}
