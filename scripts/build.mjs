@@ -2,7 +2,7 @@
 // npm run build: codegen from proto/, type-check, native addon, bundle, executable.
 // `--codegen-only` stops after codegen (used by typecheck). Each step says what it does.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, copyFileSync, chmodSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync, chmodSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -81,8 +81,9 @@ if (existsSync(join(root, 'native/binding.gyp'))) {
 // 4. Bundle the daemon into one file.
 if (existsSync(join(root, 'src/cmd/main.ts'))) {
   step('bundle');
-  sh(bin('esbuild'), ['src/cmd/main.ts', '--bundle', '--platform=node', '--format=esm', '--target=node20',
-    '--outfile=dist/shim.mjs', '--log-level=warning', '--legal-comments=none',
+  rmSync(join(dist, 'chunks'), { recursive: true, force: true });
+  sh(bin('esbuild'), ['src/cmd/main.ts', '--bundle', '--splitting', '--platform=node', '--format=esm', '--target=node20',
+    '--outdir=dist', '--entry-names=shim', '--chunk-names=chunks/[name]-[hash]', '--out-extension:.js=.mjs', '--log-level=warning', '--legal-comments=none',
     // pino's optional transports are never used by the shim.
     '--external:pino-pretty',
     "--banner:js=import { createRequire as __tsshimCreateRequire } from 'node:module'; const require = __tsshimCreateRequire(import.meta.url);"]);

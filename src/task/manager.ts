@@ -5,12 +5,8 @@ import { join } from 'node:path';
 import type { ShimFlags } from '../shim/flags.js';
 import type { Logger } from '../shim/logger.js';
 import type { DaemonContext, DeleteResult, ShimManager } from '../shim/manager.js';
-import { readPidFile } from '../runc/index.js';
-import { unmountAll } from '../sys/mount.js';
-import { getReaper } from '../sys/reaper.js';
-import { initExitFile, runcFor } from './container.js';
-import { loadOptions } from './options.js';
-import { TaskService } from './service.js';
+// Everything heavy is imported where it is used: `start` runs on every container start
+// and needs none of it (DESIGN.md "Start-up time is a feature").
 
 /** Annotations that put containers into one shim, first present wins (PROTOCOL.md §5). */
 const groupAnnotations = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
@@ -36,6 +32,9 @@ export class RuncShimManager implements ShimManager {
   }
 
   async cleanup(flags: ShimFlags, bundle: string, logger: Logger): Promise<DeleteResult> {
+    const [{ readPidFile }, { unmountAll }, { initExitFile, runcFor }, { loadOptions }] = await Promise.all([
+      import('../runc/index.js'), import('../sys/mount.js'), import('./container.js'), import('./options.js'),
+    ]);
     const options = await loadOptions(bundle);
     const runc = runcFor(bundle, flags.namespace, options);
     await runc.delete(flags.id, { force: true }).catch((err: unknown) => {
@@ -55,6 +54,7 @@ export class RuncShimManager implements ShimManager {
   }
 
   async serve(ctx: DaemonContext): Promise<void> {
+    const [{ getReaper }, { TaskService }] = await Promise.all([import('../sys/reaper.js'), import('./service.js')]);
     getReaper().start({ logger: ctx.logger });
     const service = new TaskService({
       namespace: ctx.flags.namespace,
