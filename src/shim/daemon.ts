@@ -4,7 +4,7 @@ import { unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { TtrpcServer } from '../ttrpc/index.js';
-import { getPeerCred } from '../sys/native.js';
+import { native } from '../sys/native.js';
 import type { ShimFlags } from './flags.js';
 import { openShimLog } from './logger.js';
 import type { DaemonContext, ShimManager } from './manager.js';
@@ -18,7 +18,7 @@ function sameUserPeer(socket: Socket): boolean {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return false;
   try {
-    const cred = getPeerCred(fd);
+    const cred = native().getPeerCred(fd);
     return cred.uid === process.getuid?.() && cred.gid === process.getgid?.();
   } catch {
     return false;

@@ -3,7 +3,7 @@
 import { createWriteStream } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { fchown, pipe2 } from '../sys/native.js';
+import { native } from '../sys/native.js';
 import { invalidArgument, unimplemented } from '../shim/errdefs.js';
 import type { Logger } from '../shim/logger.js';
 import { closeQuietly, openInput, openOutput, type OutputTarget } from './fifo.js';
@@ -114,12 +114,12 @@ export async function createProcessIO(paths: StdioPaths, owner: IOOwner | undefi
   let stdinSink: Socket | undefined;
 
   const containerPipe = (): [number, number] => {
-    const [r, w] = pipe2();
+    const [r, w] = native().pipe2();
     handedToRunc.push(r, w);
     return [r, w];
   };
   const chownContainerEnd = (fd: number) => {
-    if (owner && (owner.uid !== 0 || owner.gid !== 0)) fchown(fd, owner.uid, owner.gid);
+    if (owner && (owner.uid !== 0 || owner.gid !== 0)) native().fchown(fd, owner.uid, owner.gid);
   };
 
   try {

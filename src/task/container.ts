@@ -8,7 +8,7 @@ import type { Logger } from '../shim/logger.js';
 import type { Publisher } from '../shim/publisher.js';
 import { createProcessIO, type StdioPaths } from '../stdio/process-io.js';
 import { mountAll, unmountAll } from '../sys/mount.js';
-import { getReaper, type Exit } from '../sys/reaper.js';
+import { reaper, type Exit } from '../sys/reaper.js';
 import { InitProcess, type ExitInfo } from './init-process.js';
 import { persistOptions, type TaskOptions } from './options.js';
 import { Deferred, SerialQueue } from './serial.js';
@@ -73,7 +73,9 @@ export class Container {
     const rootfsDir = join(bundle, 'rootfs');
     let rootfsMounted = false;
     if (params.rootfs.length > 0) {
-      await mountAll(params.rootfs, rootfsDir);
+      await mountAll(params.rootfs.map((m) => ({
+        type: m.type ?? '', source: m.source ?? '', target: m.target ?? '', options: m.options ?? [],
+      })), rootfsDir);
       rootfsMounted = true;
     }
     const io = await createProcessIO(params.stdio, { uid: options.ioUid, gid: options.ioGid }, logger).catch(async (err: unknown) => {
@@ -109,7 +111,7 @@ export class Container {
       checkpoint: '',
       pid: init.pid,
     }));
-    void getReaper().waitFor(init.pid, { since }).then((exit) => container.onInitExit(exit));
+    void reaper().waitFor(init.pid, { since }).then((exit) => container.onInitExit(exit));
     logger.info({ pid: init.pid }, 'container created');
     return container;
   }

@@ -43,7 +43,7 @@ export class RuncShimManager implements ShimManager {
     await unmountAll(join(bundle, 'rootfs')).catch((err: unknown) => {
       logger.warn({ err: (err as Error).message }, 'unmounting the rootfs failed');
     });
-    const pid = await readPidFile(join(bundle, 'init.pid'), { retries: 0 }).catch(() => 0);
+    const pid = await readPidFile(join(bundle, 'init.pid'), { attempts: 1 }).catch(() => 0);
     // The daemon records init's real exit; without it the process was killed with the shim (SIGKILL).
     try {
       const saved = JSON.parse(await readFile(join(bundle, initExitFile), 'utf8')) as { status: number; exitedAt: string };
@@ -54,8 +54,8 @@ export class RuncShimManager implements ShimManager {
   }
 
   async serve(ctx: DaemonContext): Promise<void> {
-    const [{ getReaper }, { TaskService }] = await Promise.all([import('../sys/reaper.js'), import('./service.js')]);
-    getReaper().start({ logger: ctx.logger });
+    const [{ reaper }, { TaskService }] = await Promise.all([import('../sys/reaper.js'), import('./service.js')]);
+    reaper().start();
     const service = new TaskService({
       namespace: ctx.flags.namespace,
       logger: ctx.logger,
