@@ -81,7 +81,13 @@ export class ServerConnection {
   /** Closes the connection once every call in flight has been answered. */
   closeWhenDone(): void {
     this.closeWhenIdle = true;
-    if (this.inflight.size === 0) this.socket.end();
+    if (this.inflight.size === 0) this.endAfterFlush();
+  }
+
+  /** Sends what is queued, then closes without waiting for the peer to close its side. */
+  private endAfterFlush(): void {
+    this.reader.stop();
+    this.socket.end(() => this.socket.destroy());
   }
 
   private handleFrame(frame: Frame): void {
@@ -166,7 +172,7 @@ export class ServerConnection {
     this.inflight.delete(streamId);
     clearTimeout(call.deadlineTimer);
     this.respond(streamId, response);
-    if (this.closeWhenIdle && this.inflight.size === 0) this.socket.end();
+    if (this.closeWhenIdle && this.inflight.size === 0) this.endAfterFlush();
   }
 
   private respondStatus(streamId: number, code: Code, message: string): void {

@@ -47,7 +47,7 @@ async function startServer(services: Record<string, Record<string, UnaryHandler>
 
 /** A hand-driven client that writes raw frames and collects Response frames by stream id. */
 class RawPeer {
-  readonly responses: Array<{ streamId: number; response: ResponseMessage }> = [];
+  readonly responses: Array<{ streamId: number; length: number; response: ResponseMessage }> = [];
   private waiters: Array<() => void> = [];
   readonly closed: Promise<void>;
 
@@ -55,7 +55,11 @@ class RawPeer {
     const reader = new FrameReader({
       onFrame: (frame) => {
         expect(frame.header.type).toBe(MessageType.Response);
-        this.responses.push({ streamId: frame.header.streamId, response: decodeResponse(Uint8Array.from(frame.data)) });
+        this.responses.push({
+          streamId: frame.header.streamId,
+          length: frame.header.length,
+          response: decodeResponse(Uint8Array.from(frame.data)),
+        });
         for (const wake of this.waiters.splice(0)) wake();
       },
       onOversizedFrame: () => {
@@ -105,12 +109,11 @@ describe('TtrpcServer', () => {
   it('answers a unary call and an empty response with a zero-length frame', async () => {
     const { path } = await startServer({ svc: { Echo: echo } });
     const peer = await RawPeer.connect(path);
-    const frames: number[] = [];
-    peer.socket.on('data', (chunk: Buffer) => frames.push(chunk.length));
     peer.request(1, 'svc', 'Echo', enc('hi'));
     expect(dec((await peer.waitFor(1)).payload)).toBe('hi');
     peer.request(3, 'svc', 'Echo');
     expect(await peer.waitFor(3)).toEqual({ payload: new Uint8Array(0) });
+    expect(peer.responses.find((r) => r.streamId === 3)?.length).toBe(0);
   });
 
   it('refuses even stream ids and ids that do not increase, and keeps serving', async () => {
@@ -359,7 +362,7 @@ describe('TtrpcServer', () => {
     release();
     await done;
     await peer.closed;
-    expect(peer.responses).toEqual([{ streamId: 1, response: { payload: new Uint8Array(0) } }]);
+    expect(peer.responses).toEqual([{ streamId: 1, length: 0, response: { payload: new Uint8Array(0) } }]);
   });
 
   it('refuses a duplicate service registration', () => {
