@@ -50,6 +50,7 @@ export class ServerConnection {
     readonly socket: Socket,
     private readonly methods: MethodTable,
     private readonly onClosed: (connection: ServerConnection) => void,
+    onSocketError: (error: Error) => void = () => {},
   ) {
     this.writer = new FrameWriter(socket);
     this.reader = new FrameReader({
@@ -64,7 +65,7 @@ export class ServerConnection {
     // The peer sends no more requests (half-close): answer what is in flight, then close.
     socket.on('end', () => this.closeWhenDone());
     // Errors (ECONNRESET, EPIPE) are followed by 'close'; that is where the calls are cancelled.
-    socket.on('error', () => {});
+    socket.on('error', onSocketError);
     socket.on('close', () => this.handleClose());
   }
 

@@ -10,6 +10,8 @@ export interface TtrpcServerOptions {
    * closes it. The shim plugs its same-uid peer-credential check in here.
    */
   authorize?: (socket: Socket) => boolean;
+  /** Told about socket errors (ECONNRESET, EPIPE, ...); the connection closes after each. For logging. */
+  onSocketError?: (error: Error, socket: Socket) => void;
 }
 
 export interface TtrpcServerEvents {
@@ -28,11 +30,13 @@ export class TtrpcServer extends EventEmitter<TtrpcServerEvents> implements Meth
   private readonly attachedServers = new Map<Server, (socket: Socket) => void>();
   private readonly connections = new Set<ServerConnection>();
   private readonly authorize: ((socket: Socket) => boolean) | undefined;
+  private readonly onSocketError: ((error: Error, socket: Socket) => void) | undefined;
   private closing = false;
 
   constructor(options: TtrpcServerOptions = {}) {
     super();
     this.authorize = options.authorize;
+    this.onSocketError = options.onSocketError;
   }
 
   /** Registers the unary methods of a fully-qualified service (`containerd.task.v2.Task`). */
@@ -82,10 +86,15 @@ export class TtrpcServer extends EventEmitter<TtrpcServerEvents> implements Meth
       socket.destroy();
       return;
     }
-    const connection = new ServerConnection(socket, this, (closed) => {
-      this.connections.delete(closed);
-      this.emit('disconnect', closed.socket, this.connections.size);
-    });
+    const connection = new ServerConnection(
+      socket,
+      this,
+      (closed) => {
+        this.connections.delete(closed);
+        this.emit('disconnect', closed.socket, this.connections.size);
+      },
+      (error) => this.onSocketError?.(error, socket),
+    );
     this.connections.add(connection);
     this.emit('connection', socket);
   }
