@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# npm test: ensure dependencies, then run vitest (all projects) inside a private mount namespace with a
+# tmpfs over /run/containerd (and /run/netns), so the test containerds, their shims and runc share nothing
+# with the host and leave nothing on it. Extra arguments go to vitest: `npm test -- test/e2e/foo`.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+bash scripts/ensure-deps.sh
+
+# The mount points must exist before they can be covered (on the host these are empty directories).
+mkdir -p /run/containerd /run/netns
+exec unshare --mount --propagation private -- bash -c '
+  set -euo pipefail
+  mount -t tmpfs -o mode=0711 tsshim-e2e-run /run/containerd
+  mount -t tmpfs -o mode=0755 tsshim-e2e-netns /run/netns
+  exec npx vitest run "$@"
+' vitest "$@"

@@ -1,0 +1,98 @@
+// Cleanup steps for a test containerd that must work whatever state a failed test left behind.
+import { readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCommand } from './exec.js';
+import { descendantsOf, findShimProcesses, isAlive, listProcesses, mountsUnder, waitFor } from './procs.js';
+import type { ProcessInfo } from './procs.js';
+
+/** Processes whose cgroup (any hierarchy) lies under /<namespace>/, where runc puts ctr's containers. */
+export function processesInCgroupNamespaces(namespaces: ReadonlySet<string>, all: ProcessInfo[]): ProcessInfo[] {
+  if (namespaces.size === 0) return [];
+  return all.filter((p) => {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${p.pid}/cgroup`, 'utf8');
+    } catch {
+      return false;
+    }
+    return text.split('\n').some((line) => {
+      const path = line.split(':').slice(2).join(':');
+      return [...namespaces].some((ns) => path === `/${ns}` || path.startsWith(`/${ns}/`));
+    });
+  });
+}
+
+/**
+ * SIGKILLs the shims of the containerd at `address`, everything below them, and every process left in the
+ * cgroups of `namespaces` (container processes orphaned by a dead shim). Returns the pids it killed.
+ */
+export async function killLeftoverProcesses(address: string, namespaces: ReadonlySet<string>, problems: string[]): Promise<number[]> {
+  const all = listProcesses();
+  const shims = findShimProcesses(address, undefined, all);
+  const victims = new Map<number, ProcessInfo>();
+  for (const p of [...shims, ...descendantsOf(shims.map((s) => s.pid), all), ...processesInCgroupNamespaces(namespaces, all)]) {
+    if (p.pid !== process.pid && p.state !== 'Z') victims.set(p.pid, p);
+  }
+  for (const pid of victims.keys()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  const pids = [...victims.keys()];
+  if (!(await waitFor(() => pids.every((pid) => !isAlive(pid)), 5_000))) {
+    problems.push(`processes still alive after SIGKILL: ${pids.filter(isAlive).join(', ')}`);
+  }
+  return pids;
+}
+
+/** Lazily unmounts everything at or below `dir`, deepest first. Returns what it unmounted. */
+export async function unmountAllUnder(dir: string, problems: string[]): Promise<string[]> {
+  const done: string[] = [];
+  for (let round = 0; round < 3; round++) {
+    const points = mountsUnder(dir);
+    if (points.length === 0) break;
+    for (const p of points) {
+      const r = await runCommand('umount', ['-l', p], { timeoutMs: 10_000 });
+      if (r.code === 0) done.push(p);
+      else if (round === 2) problems.push(`umount ${p}: ${r.stderr.trim()}`);
+    }
+  }
+  return done;
+}
+
+function removeCgroupTree(dir: string, problems: string[]): void {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return; // not there
+  }
+  for (const e of entries) if (e.isDirectory()) removeCgroupTree(join(dir, e.name), problems);
+  try {
+    rmdirSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') problems.push(`rmdir ${dir}: ${code ?? String(e)}`);
+  }
+}
+
+/** Removes the (now empty) cgroups runc created under /<namespace> in every hierarchy. */
+export function removeNamespaceCgroups(namespaces: ReadonlySet<string>, problems: string[]): void {
+  const base = '/sys/fs/cgroup';
+  const hierarchies = new Set<string>([base]);
+  try {
+    for (const e of readdirSync(base)) {
+      const dir = join(base, e);
+      try {
+        if (statSync(dir).isDirectory()) hierarchies.add(dir);
+      } catch {
+        // dangling
+      }
+    }
+  } catch {
+    return;
+  }
+  for (const h of hierarchies) for (const ns of namespaces) removeCgroupTree(join(h, ns), problems);
+}

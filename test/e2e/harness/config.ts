@@ -1,0 +1,107 @@
+// containerd config.toml for a private e2e containerd.
+// 1.6/1.7 read `version = 2`; 2.x reads `version = 3` (it would migrate 2, but 3 says what we mean).
+// Every path that defaults to a host location (/opt/containerd, /var/run/nri, ...) is moved into the
+// temp dir or its plugin disabled, so a test containerd leaves nothing behind.
+import type { ContainerdVersion } from './versions.js';
+
+export interface ConfigInput {
+  version: ContainerdVersion;
+  root: string;
+  state: string;
+  address: string;
+  ttrpcAddress: string;
+  /** Directory for the opt plugin (defaults to /opt/containerd). */
+  optDir: string;
+  criEnabled: boolean;
+  /** Sandbox image for CRI (the fixture's pause image). */
+  pauseImage: string;
+  /** Raw TOML appended at the end (must match the config version's syntax). */
+  extraToml?: string;
+}
+
+const q = (s: string): string => JSON.stringify(s);
+const list = (items: readonly string[]): string => `[${items.map(q).join(', ')}]`;
+
+// Snapshotters that cannot work on this machine or in a temp root just add noise and start-up time.
+const uselessSnapshotters = ['btrfs', 'zfs', 'devmapper', 'aufs', 'blockfile', 'erofs'].map((s) => `io.containerd.snapshotter.v1.${s}`);
+
+function v2Config(c: ConfigInput): string {
+  const disabled = [...uselessSnapshotters, 'io.containerd.nri.v1.nri', 'io.containerd.tracing.processor.v1.otlp'];
+  if (!c.criEnabled) disabled.push('io.containerd.grpc.v1.cri');
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  const criSection = !c.criEnabled ? '' : `
+[${cri}]
+  sandbox_image = ${q(c.pauseImage)}
+  # root here lacks CAP_SYS_RESOURCE: without this the pause container fails to start
+  restrict_oom_score_adj = true
+${c.version === '1.6' ? '' : '  netns_mounts_under_state_dir = true\n'}[${cri}.containerd]
+  default_runtime_name = "runc"
+[${cri}.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+[${cri}.containerd.runtimes.tsshim]
+  runtime_type = "io.containerd.tsshim.v2"
+`;
+  return `version = 2
+root = ${q(c.root)}
+state = ${q(c.state)}
+disabled_plugins = ${list(disabled)}
+
+[grpc]
+  address = ${q(c.address)}
+[ttrpc]
+  address = ${q(c.ttrpcAddress)}
+[debug]
+  level = "debug"
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = ${q(c.optDir)}
+${criSection}${c.extraToml ?? ''}
+`;
+}
+
+function v3Config(c: ConfigInput): string {
+  const disabled = [...uselessSnapshotters, 'io.containerd.nri.v1.nri', 'io.containerd.tracing.processor.v1.otlp'];
+  // 2.x splits CRI into several plugins; disabling them all keeps its sandbox controllers from loading too.
+  if (!c.criEnabled) disabled.push('io.containerd.grpc.v1.cri', 'io.containerd.cri.v1.images', 'io.containerd.cri.v1.runtime',
+    'io.containerd.podsandbox.controller.v1.podsandbox');
+  const criSection = !c.criEnabled ? '' : `
+[plugins.'io.containerd.cri.v1.images'.pinned_images]
+  sandbox = ${q(c.pauseImage)}
+[plugins.'io.containerd.cri.v1.runtime']
+  # root here lacks CAP_SYS_RESOURCE: without this the pause container fails to start
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+[plugins.'io.containerd.cri.v1.runtime'.containerd]
+  default_runtime_name = 'runc'
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+  runtime_type = 'io.containerd.runc.v2'
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.tsshim]
+  runtime_type = 'io.containerd.tsshim.v2'
+`;
+  return `version = 3
+root = ${q(c.root)}
+state = ${q(c.state)}
+disabled_plugins = ${list(disabled)}
+
+[grpc]
+  address = ${q(c.address)}
+[ttrpc]
+  address = ${q(c.ttrpcAddress)}
+[debug]
+  level = 'debug'
+[metrics]
+  address = ''
+
+[plugins.'io.containerd.internal.v1.opt']
+  path = ${q(c.optDir)}
+[plugins.'io.containerd.image-verifier.v1.bindir']
+  bin_dir = ${q(`${c.optDir}/image-verifier/bin`)}
+${criSection}${c.extraToml ?? ''}
+`;
+}
+
+export function renderContainerdConfig(c: ConfigInput): string {
+  return c.version.startsWith('1.') ? v2Config(c) : v3Config(c);
+}

@@ -1,0 +1,275 @@
+// A private containerd for one e2e suite: temp root/state/address, its own namespace, debug logs captured.
+import { spawn } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { killLeftoverProcesses, removeNamespaceCgroups, unmountAllUnder } from './cleanup.js';
+import { renderContainerdConfig } from './config.js';
+import { CommandError, LongRunningCommand, formatCommand, runCommand } from './exec.js';
+import type { CommandResult, RunOptions } from './exec.js';
+import { loadFixtures } from './fixtures.js';
+import type { Fixtures } from './fixtures.js';
+import { assertPrivateRunContainerd } from './isolation.js';
+import { distDir } from './paths.js';
+import { findShimProcesses, isAlive, waitFor } from './procs.js';
+import type { ProcessInfo } from './procs.js';
+import { findContainerd } from './versions.js';
+import type { ContainerdBinaries, ContainerdVersion } from './versions.js';
+
+export interface StartContainerdOptions {
+  version: ContainerdVersion;
+  /** Default namespace for ctr(); default e2e-<version>-<random>. */
+  namespace?: string;
+  /** Load the CRI plugin (default false). Its sandbox image is the fixture's pause image. */
+  criEnabled?: boolean;
+  /** Raw TOML appended to the config (version 2 syntax for 1.x, version 3 for 2.x). */
+  extraToml?: string;
+  /** Extra environment for containerd, inherited by the shims it starts. */
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+}
+
+export interface CtrOptions extends RunOptions {
+  /** Namespace for this call instead of the suite's. */
+  namespace?: string;
+}
+
+export interface StopReport {
+  /** Pids SIGKILLed because they were still there after containerd stopped (leaked shims, orphans). */
+  killed: number[];
+  unmounted: string[];
+  /** Things that could not be cleaned; empty when all went well. */
+  problems: string[];
+}
+
+const LOG_LIMIT = 8 * 1024 * 1024;
+
+export class Containerd {
+  readonly version: ContainerdVersion;
+  readonly fullVersion: string;
+  readonly binaries: ContainerdBinaries;
+  readonly namespace: string;
+  readonly tempDir: string;
+  readonly root: string;
+  readonly state: string;
+  readonly address: string;
+  readonly ttrpcAddress: string;
+  readonly configPath: string;
+  /** The PATH containerd (and so every shim) runs with: dist/ first, then this version's binaries. */
+  readonly path: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private child: ChildProcessByStdio<null, Readable, Readable> | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private log = '';
+  private readonly usedNamespaces = new Set<string>();
+  private readonly longRunning = new Set<LongRunningCommand>();
+  private readonly imports = new Map<string, Promise<Fixtures>>();
+  private stopping: Promise<StopReport> | undefined;
+
+  constructor(binaries: ContainerdBinaries, tempDir: string, opts: StartContainerdOptions) {
+    this.binaries = binaries;
+    this.version = binaries.version;
+    this.fullVersion = binaries.fullVersion;
+    this.namespace = opts.namespace ?? `e2e-${binaries.version.replace('.', '')}-${randomBytes(3).toString('hex')}`;
+    this.usedNamespaces.add(this.namespace);
+    this.tempDir = tempDir;
+    this.root = join(tempDir, 'root');
+    this.state = join(tempDir, 'state');
+    // Unix socket paths must stay under ~100 bytes: /tmp/tsshim-e2e-XXXXXX/c.sock.ttrpc is 35.
+    this.address = join(tempDir, 'c.sock');
+    this.ttrpcAddress = join(tempDir, 'c.sock.ttrpc');
+    this.configPath = join(tempDir, 'config.toml');
+    this.path = [distDir, binaries.binDir, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
+    this.env = { ...process.env, PATH: this.path, ...opts.env };
+  }
+
+  get pid(): number {
+    const pid = this.child?.pid;
+    if (pid === undefined) throw new Error('containerd is not running');
+    return pid;
+  }
+
+  /** containerd's own stderr so far (debug level, so the shims' logs are included). */
+  logs(): string {
+    return this.log;
+  }
+
+  logsTail(lines = 80): string {
+    return this.log.split('\n').slice(-lines - 1).join('\n');
+  }
+
+  isRunning(): boolean {
+    return this.child?.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** @internal Starts the daemon and resolves once it has booted. */
+  async launch(opts: StartContainerdOptions): Promise<void> {
+    await mkdir(join(this.tempDir, 'opt'), { recursive: true });
+    await writeFile(this.configPath, renderContainerdConfig({
+      version: this.version, root: this.root, state: this.state, address: this.address, ttrpcAddress: this.ttrpcAddress,
+      optDir: join(this.tempDir, 'opt'), criEnabled: opts.criEnabled ?? false, pauseImage: loadFixtures().pauseImage,
+      ...(opts.extraToml === undefined ? {} : { extraToml: opts.extraToml }),
+    }));
+    const child = spawn(this.binaries.containerd, ['--config', this.configPath], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    const append = (s: string): void => {
+      this.log += s;
+      if (this.log.length > LOG_LIMIT) this.log = this.log.slice(-LOG_LIMIT / 2);
+    };
+    child.stdout.setEncoding('utf8').on('data', append);
+    child.stderr.setEncoding('utf8').on('data', append);
+    // 'exit', not 'close': a leaked shim could keep the pipes open after containerd is gone.
+    this.exited = new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', (e) => { append(`\n[harness] cannot run ${this.binaries.containerd}: ${e.message}\n`); resolve(); });
+    });
+    const timeoutMs = opts.startTimeoutMs ?? 30_000;
+    let gone = false;
+    void this.exited.then(() => { gone = true; });
+    const booted = await waitFor(() => gone || (/successfully booted/.test(this.log) && existsSync(this.address)), timeoutMs, 20);
+    if (gone || !booted) {
+      throw new Error(`containerd ${this.fullVersion} ${gone ? 'exited during start-up' : `did not boot within ${timeoutMs} ms`}` +
+        `\n--- containerd log ---\n${this.logsTail(60)}`);
+    }
+  }
+
+  private ctrArgv(args: readonly string[], namespace: string): string[] {
+    return ['--address', this.address, '--namespace', namespace, ...args];
+  }
+
+  /** Runs this version's ctr against this containerd (default timeout 60 s). */
+  ctr(args: readonly string[], opts: CtrOptions = {}): Promise<CommandResult> {
+    const namespace = opts.namespace ?? this.namespace;
+    this.usedNamespaces.add(namespace);
+    return runCommand(this.binaries.ctr, this.ctrArgv(args, namespace), { timeoutMs: 60_000, env: this.env, ...opts });
+  }
+
+  /** Like ctr() but throws (with ctr's output and containerd's log tail) unless it exits 0; returns stdout. */
+  async ctrOk(args: readonly string[], opts: CtrOptions = {}): Promise<string> {
+    const r = await this.ctr(args, opts);
+    if (r.code !== 0) {
+      const cmd = formatCommand('ctr', args);
+      throw new CommandError(cmd, r, `${cmd} failed (${r.timedOut ? 'timed out' : `exit ${r.code ?? r.signal}`})` +
+        `\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n--- containerd log ---\n${this.logsTail(40)}`);
+    }
+    return r.stdout;
+  }
+
+  /** Starts a long-running ctr (e.g. `events`); stop() ends it if the test did not. */
+  spawnCtr(args: readonly string[], opts: { namespace?: string } = {}): LongRunningCommand {
+    const namespace = opts.namespace ?? this.namespace;
+    this.usedNamespaces.add(namespace);
+    const cmd = new LongRunningCommand(formatCommand('ctr', args), this.binaries.ctr, this.ctrArgv(args, namespace), this.env);
+    this.longRunning.add(cmd);
+    void cmd.exited.then(() => this.longRunning.delete(cmd));
+    return cmd;
+  }
+
+  /** Imports the fixture images into the namespace (once per namespace); returns the fixture description. */
+  importImage(namespace: string = this.namespace): Promise<Fixtures> {
+    let pending = this.imports.get(namespace);
+    if (!pending) {
+      pending = (async () => {
+        const fixtures = loadFixtures();
+        await this.ctrOk(['images', 'import', fixtures.imageArchive], { namespace, timeoutMs: 120_000 });
+        const names = (await this.ctrOk(['images', 'ls', '-q'], { namespace })).split('\n');
+        for (const want of [fixtures.image, fixtures.pauseImage]) {
+          if (!names.includes(want)) throw new Error(`after importing ${fixtures.imageArchive}, ${want} is missing; images: ${names.join(' ')}`);
+        }
+        return fixtures;
+      })();
+      pending.catch(() => this.imports.delete(namespace)); // a later call may retry
+      this.imports.set(namespace, pending);
+    }
+    return pending;
+  }
+
+  /** Shim processes serving this containerd; `binaryName` narrows to one shim binary. */
+  shims(binaryName?: string): ProcessInfo[] {
+    return findShimProcesses(this.address, binaryName);
+  }
+
+  /**
+   * Removes every task and container, stops containerd, kills what is left of its shims and their
+   * containers, unmounts everything under its temp dir and removes it. Safe to call more than once and
+   * after a failed start. Never throws: what it could not clean is in the report's `problems`.
+   */
+  stop(): Promise<StopReport> {
+    this.stopping ??= this.teardown();
+    return this.stopping;
+  }
+
+  private async teardown(): Promise<StopReport> {
+    const report: StopReport = { killed: [], unmounted: [], problems: [] };
+    await Promise.all([...this.longRunning].map((c) => c.stop(1_000)));
+    if (this.isRunning()) await this.removeAllContainers(report.problems);
+    await this.terminate(report.problems);
+    report.killed = await killLeftoverProcesses(this.address, this.usedNamespaces, report.problems);
+    report.unmounted = await unmountAllUnder(this.tempDir, report.problems);
+    removeNamespaceCgroups(this.usedNamespaces, report.problems);
+    try {
+      await rm(this.tempDir, { recursive: true, force: true, maxRetries: 3 });
+    } catch (e) {
+      report.problems.push(`rm -rf ${this.tempDir}: ${(e as Error).message}`);
+    }
+    return report;
+  }
+
+  /** Goes through the shims (task delete --force), as a user would; leftovers are killed afterwards. */
+  private async removeAllContainers(problems: string[]): Promise<void> {
+    const quick = { timeoutMs: 20_000 };
+    const nsList = await this.ctr(['namespaces', 'ls', '-q'], quick);
+    const namespaces = new Set([...this.usedNamespaces, ...nsList.stdout.split('\n').filter((n) => n !== '')]);
+    for (const namespace of namespaces) {
+      this.usedNamespaces.add(namespace);
+      const lines = async (args: string[]): Promise<string[]> =>
+        (await this.ctr(args, { namespace, ...quick })).stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      const tasks = await lines(['tasks', 'ls', '-q']);
+      await Promise.all(tasks.map(async (id) => {
+        const r = await this.ctr(['tasks', 'delete', '--force', id], { namespace, ...quick });
+        if (r.code !== 0) problems.push(`ctr -n ${namespace} tasks delete --force ${id}: ${r.stderr.trim() || `exit ${r.code}`}`);
+      }));
+      const containers = await lines(['containers', 'ls', '-q']);
+      await Promise.all(containers.map(async (id) => {
+        const r = await this.ctr(['containers', 'delete', id], { namespace, ...quick });
+        if (r.code !== 0) problems.push(`ctr -n ${namespace} containers delete ${id}: ${r.stderr.trim() || `exit ${r.code}`}`);
+      }));
+    }
+  }
+
+  private async terminate(problems: string[]): Promise<void> {
+    const child = this.child;
+    if (!child?.pid || !this.isRunning()) return;
+    child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.exited.then(() => false),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), 10_000); }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      problems.push('containerd ignored SIGTERM for 10 s; sent SIGKILL');
+      child.kill('SIGKILL');
+      await this.exited;
+    }
+    await waitFor(() => !isAlive(child.pid ?? 0), 2_000);
+  }
+}
+
+/** Starts a private containerd of the given version. Throws MissingContainerdError if it is not installed. */
+export async function startContainerd(opts: StartContainerdOptions): Promise<Containerd> {
+  const binaries = findContainerd(opts.version);
+  assertPrivateRunContainerd();
+  const tempDir = await mkdtemp('/tmp/tsshim-e2e-');
+  const containerd = new Containerd(binaries, tempDir, opts);
+  try {
+    await containerd.launch(opts);
+  } catch (e) {
+    await containerd.stop();
+    throw e;
+  }
+  return containerd;
+}

@@ -1,0 +1,140 @@
+// Process and mount inspection from /proc, for assertions and for cleanup.
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  /** One-letter state from /proc/<pid>/stat: R, S, D, Z, T, ... */
+  state: string;
+  comm: string;
+  /** argv; empty for zombies and kernel threads. */
+  cmdline: string[];
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined; // the process exited while we looked
+  }
+}
+
+/** Parses /proc/<pid>/stat; undefined if the process is gone. */
+export function readProcessStat(pid: number): Pick<ProcessInfo, 'pid' | 'ppid' | 'state' | 'comm'> | undefined {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  // comm is in parentheses and may itself contain ") ", so split at the last one.
+  const open = stat.indexOf('(');
+  const close = stat.lastIndexOf(')');
+  const rest = stat.slice(close + 2).split(' ');
+  return { pid, comm: stat.slice(open + 1, close), state: rest[0] ?? '?', ppid: Number(rest[1]) };
+}
+
+export function readCmdline(pid: number): string[] {
+  const raw = readText(`/proc/${pid}/cmdline`) ?? '';
+  if (raw === '') return [];
+  return (raw.endsWith('\0') ? raw.slice(0, -1) : raw).split('\0');
+}
+
+export function readProcess(pid: number): ProcessInfo | undefined {
+  const stat = readProcessStat(pid);
+  return stat && { ...stat, cmdline: readCmdline(pid) };
+}
+
+export function listProcesses(): ProcessInfo[] {
+  const all: ProcessInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const info = readProcess(Number(name));
+    if (info) all.push(info);
+  }
+  return all;
+}
+
+export function isAlive(pid: number): boolean {
+  const stat = readProcessStat(pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+export function childrenOf(ppid: number, all: ProcessInfo[] = listProcesses()): ProcessInfo[] {
+  return all.filter((p) => p.ppid === ppid);
+}
+
+/** All descendants of the given pids (not including them), by parent links. */
+export function descendantsOf(pids: readonly number[], all: ProcessInfo[] = listProcesses()): ProcessInfo[] {
+  const found: ProcessInfo[] = [];
+  const seen = new Set(pids);
+  let frontier = [...pids];
+  while (frontier.length > 0) {
+    const next = all.filter((p) => frontier.includes(p.ppid) && !seen.has(p.pid));
+    for (const p of next) seen.add(p.pid);
+    found.push(...next);
+    frontier = next.map((p) => p.pid);
+  }
+  return found;
+}
+
+/** Zombies, optionally only those whose parent is `ppid`. */
+export function findZombies(ppid?: number, all: ProcessInfo[] = listProcesses()): ProcessInfo[] {
+  return all.filter((p) => p.state === 'Z' && (ppid === undefined || p.ppid === ppid));
+}
+
+function argAfter(cmdline: readonly string[], flag: string): string | undefined {
+  const i = cmdline.findIndex((a) => a === flag || a === `-${flag}`);
+  if (i >= 0) return cmdline[i + 1];
+  const inline = cmdline.find((a) => a.startsWith(`${flag}=`) || a.startsWith(`-${flag}=`));
+  return inline?.slice(inline.indexOf('=') + 1);
+}
+
+/**
+ * Shim processes serving the containerd at `address`: every shim is started with `-address <grpc address>`.
+ * `binaryName` narrows to one shim binary (e.g. 'containerd-shim-tsshim-v2'); the tsshim launcher execs
+ * node, so its argv0 is node and the binary name is matched anywhere in argv.
+ */
+export function findShimProcesses(address: string, binaryName?: string, all: ProcessInfo[] = listProcesses()): ProcessInfo[] {
+  return all.filter((p) => {
+    if (p.state === 'Z' || argAfter(p.cmdline, '-address') !== address) return false;
+    const names = p.cmdline.map((a) => basename(a));
+    return binaryName === undefined
+      ? names.some((n) => n.startsWith('containerd-shim')) || p.comm.startsWith('containerd-shim')
+      : names.some((n) => n.includes(binaryName));
+  });
+}
+
+/** The namespace (-namespace) and container id (-id) a shim was started for. */
+export function shimIdentity(p: ProcessInfo): { namespace: string | undefined; id: string | undefined } {
+  return { namespace: argAfter(p.cmdline, '-namespace'), id: argAfter(p.cmdline, '-id') };
+}
+
+/** Mount points (in this mount namespace) at or below `prefix`, deepest first. */
+export function mountsUnder(prefix: string): string[] {
+  const root = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  const points = (readText('/proc/self/mountinfo') ?? '')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((p): p is string => p !== undefined)
+    // mountinfo escapes space, tab, newline and backslash as octal.
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8))))
+    .filter((p) => p === root || p.startsWith(`${root}/`));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
+/** Filesystem type of the mount exactly at `path`, if `path` is a mount point. */
+export function mountTypeAt(path: string): string | undefined {
+  for (const line of (readText('/proc/self/mountinfo') ?? '').split('\n')) {
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-');
+    if (fields[4] === path && sep > 0) return fields[sep + 1];
+  }
+  return undefined;
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs: number, intervalMs = 50): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  return true;
+}
