@@ -4,3 +4,4 @@ export { RuncError, isNotFoundKillError, killNotFoundReason, lastErrorMessage, t
 export { PidFileError, readPidFile, type ReadPidFileOptions } from './pidfile.js';
 export type { CheckpointFlags, CreateFlags, RestoreFlags } from './argv.js';
 export type { RuncFeatures, RuncState } from './types.js';
+export { ConsoleSocket, ConsoleSocketError } from './console-socket.js';

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Runc, RuncError, isNotFoundKillError, readPidFile, type RuncState } from '../../src/runc/index.js';
+import { ReadStream } from 'node:tty';
+import { ConsoleSocket, Runc, RuncError, isNotFoundKillError, readPidFile, type RuncState } from '../../src/runc/index.js';
 import { run } from '../../src/sys/spawn.js';
 
 const RUNC = '/usr/sbin/runc';
@@ -17,7 +18,7 @@ const suffix = `${process.pid}-${Date.now().toString(36)}`;
 
 let dir: string;
 
-async function makeBundle(name: string, args: string[]): Promise<string> {
+async function makeBundle(name: string, args: string[], terminal = false): Promise<string> {
   const bundle = join(dir, name);
   const rootfs = join(bundle, 'rootfs');
   for (const sub of ['bin', 'proc', 'dev', 'sys', 'tmp']) await mkdir(join(rootfs, sub), { recursive: true });
@@ -28,7 +29,7 @@ async function makeBundle(name: string, args: string[]): Promise<string> {
   const config = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as {
     process: { terminal: boolean; args: string[] };
   };
-  config.process.terminal = false;
+  config.process.terminal = terminal;
   config.process.args = args;
   await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
   return bundle;
@@ -143,6 +144,48 @@ describe('runc client', () => {
       expect(isNotFoundKillError(await runc.kill(id, 15).then(() => undefined, (e: unknown) => e))).toBe(true);
     } finally {
       output.close();
+    }
+  });
+
+  it('receives the pty master of a terminal container over the console socket', async () => {
+    const id = `tsshim-it-tty-${suffix}`;
+    const bundle = await makeBundle('tty', ['sh', '-c', 'echo hello-tty; exec sleep 1000'], true);
+    const runc = client(bundle);
+    created.push({ runc, id });
+    const socket = await ConsoleSocket.create({ XDG_RUNTIME_DIR: join(dir, 'xdg') });
+    expect(socket.path.startsWith(join(dir, 'xdg', 'pty'))).toBe(true);
+    const giveUp = new AbortController();
+    let master: number;
+    try {
+      const receiving = socket.receiveMaster({ signal: giveUp.signal });
+      await runc.create(id, { bundle, pidFile: join(bundle, 'init.pid'), consoleSocket: socket.path })
+        .catch((err: unknown) => { giveUp.abort(err); throw err; });
+      master = await receiving;
+    } finally {
+      await socket.close();
+    }
+    expect(await readdir(join(dir, 'xdg'))).toEqual([]);
+    const tty = new ReadStream(master);
+    let out = '';
+    tty.on('data', (b: Buffer) => { out += b.toString('utf8'); });
+    tty.on('error', () => { /* EIO once the container side closes */ });
+    try {
+      await runc.start(id);
+      await waitForText(() => out, 'hello-tty');
+      await runc.kill(id, 9);
+      await waitForStatus(runc, id, 'stopped');
+      await runc.delete(id);
+    } finally {
+      tty.destroy();
+    }
+  });
+
+  it('times out when nobody sends a pty master', async () => {
+    const socket = await ConsoleSocket.create({ XDG_RUNTIME_DIR: join(dir, 'xdg') });
+    try {
+      await expect(socket.receiveMaster({ timeoutMs: 50 })).rejects.toThrow(/no pty master received/);
+    } finally {
+      await socket.close();
     }
   });
 
