@@ -1,0 +1,83 @@
+#!/bin/bash
+# One run of containerd's integration/client suite, as PID 1 of a private PID
+# and mount namespace (started by scripts/conformance.sh through
+# `unshare -m -p -f --mount-proc --propagation private`). When this script
+# exits, the kernel kills whatever is left in the namespace (registry, proxy,
+# containerd, shims, containers) and the mounts go with it.
+#
+# A tmpfs over /run gives the run its own /run/containerd (shim sockets, runc
+# state) and the suite's fixed /run/containerd-test, invisible to the host.
+# As PID 1, bash also reaps the shims that daemonize and get reparented here,
+# so the suite's ps-based leak checks see no zombies.
+#
+# Inputs (environment): CF_RUN_DIR CF_RUNTIME CF_SUITE_PATH CF_TEST_BIN CF_TEST_SRC
+# CF_TIMEOUT CF_ONLY CF_REGISTRY CF_PKI CF_IMAGES CF_HOSTS CF_HERE
+# Output: $CF_RUN_DIR/test.log (go test -v output), exit-code and seconds.
+set -euo pipefail
+
+log() { echo "conformance[$CF_LABEL]: $*" >&2; }
+
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /run/containerd /run/lock
+suite_root=/var/lib/containerd-test   # fixed by the suite (client_unix.go)
+tmp=$CF_RUN_DIR/tmp
+mkdir -p "$tmp" "$CF_RUN_DIR/registry"
+
+free_port() { node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+
+# 1. The registry, TLS on loopback, storage private to this run.
+registry_port=$(free_port)
+cat >"$CF_RUN_DIR/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $CF_RUN_DIR/registry
+http:
+  addr: 127.0.0.1:$registry_port
+  tls:
+    certificate: $CF_PKI/server.pem
+    key: $CF_PKI/server.key
+EOF
+"$CF_REGISTRY" serve "$CF_RUN_DIR/registry.yml" >"$CF_RUN_DIR/registry.log" 2>&1 &
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$registry_port") 2>/dev/null && break
+  sleep 0.1
+done
+node "$CF_HERE/registry/push.mjs" "$CF_IMAGES" "$registry_port" "$CF_PKI/ca.pem"
+
+# 2. The proxy that maps only the suite's registry hosts to it.
+# shellcheck disable=SC2086
+node "$CF_HERE/registry/proxy.mjs" "$CF_RUN_DIR/proxy.port" "$registry_port" $CF_HOSTS 2>"$CF_RUN_DIR/proxy.log" &
+for _ in $(seq 100); do [[ -s $CF_RUN_DIR/proxy.port ]] && break; sleep 0.1; done
+proxy_port=$(cat "$CF_RUN_DIR/proxy.port")
+
+# 3. The suite. It starts its own containerd (first on PATH: 2.1) and pulls
+# through the proxy; both trust only our CA.
+args=(-test.v -test.root -test.timeout="$CF_TIMEOUT")
+[[ -n ${CF_ONLY:-} ]] && args+=(-test.run "$CF_ONLY")
+log "running the suite with TEST_RUNTIME=$CF_RUNTIME (log: $CF_RUN_DIR/test.log)"
+cd "$CF_TEST_SRC"
+started=$SECONDS
+set +e
+env -u NO_PROXY -u no_proxy -u http_proxy -u HTTP_PROXY -u https_proxy \
+  PATH="$CF_SUITE_PATH" TEST_RUNTIME="$CF_RUNTIME" TMPDIR="$tmp" \
+  HTTPS_PROXY="http://127.0.0.1:$proxy_port" SSL_CERT_FILE="$CF_PKI/ca.pem" \
+  "$CF_TEST_BIN" "${args[@]}" </dev/null 2>&1 \
+  | tee "$CF_RUN_DIR/test.log" | grep --line-buffered -E '^\s*--- FAIL' >&2
+status=${PIPESTATUS[0]}
+set -e
+echo "$status" >"$CF_RUN_DIR/exit-code"
+echo $((SECONDS - started)) >"$CF_RUN_DIR/seconds"
+
+# 4. Leave nothing on the host's disk: the suite removes its root itself
+# unless it was killed (timeout); our scratch dirs go too.
+if [[ -d $suite_root ]]; then
+  grep -o " $suite_root[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$suite_root"
+fi
+rm -rf "$tmp" "$CF_RUN_DIR/registry"
+exit 0

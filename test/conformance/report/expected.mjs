@@ -1,0 +1,48 @@
+// The expected-failure list (test/conformance/expected-failures.txt).
+// One entry a line: NAME SCOPE REASON...
+//   NAME    a test name as `go test -v` prints it; it also covers its subtests
+//   SCOPE   `both`   fails with the Go shim too under this harness (stand-in
+//                    image, machine, containerd itself): not a tsshim gap
+//           `tsshim` a tsshim gap; the reason names the open issue ("issue N")
+//   REASON  free text, required
+// Blank lines and lines starting with # are ignored.
+import { readFileSync } from 'node:fs';
+
+/** @typedef {{ name: string, scope: 'both' | 'tsshim', reason: string, line: number }} Entry */
+
+export class ExpectedFailureError extends Error {}
+
+/** @param {string} file @returns {Entry[]} */
+export function loadExpected(file) {
+  /** @type {Entry[]} */
+  const entries = [];
+  readFileSync(file, 'utf8').split('\n').forEach((raw, i) => {
+    const text = raw.trim();
+    if (text === '' || text.startsWith('#')) return;
+    const m = /^(\S+)\s+(both|tsshim)\s+(\S.*)$/.exec(text);
+    if (!m) throw new ExpectedFailureError(`${file}:${i + 1}: want "NAME both|tsshim REASON", got: ${text}`);
+    const [, name, scope, reason] = /** @type {[string, string, 'both' | 'tsshim', string]} */ (m);
+    if (scope === 'tsshim' && !/\bissue \d+\b/.test(reason)) {
+      throw new ExpectedFailureError(`${file}:${i + 1}: a tsshim entry must name its open issue ("issue N"): ${text}`);
+    }
+    entries.push({ name, scope, reason, line: i + 1 });
+  });
+  return entries;
+}
+
+/**
+ * The entry that covers a failing test: its own, or one of a parent test.
+ * @param {Entry[]} entries @param {string} test @param {(e: Entry) => boolean} usable
+ */
+export function entryFor(entries, test, usable) {
+  return entries.find((e) => usable(e) && (e.name === test || test.startsWith(`${e.name}/`)));
+}
+
+/**
+ * Failures no entry covers. A parent test that has failing subtests is judged
+ * by them (each uncovered subtest is reported itself), so it is never listed.
+ * @param {string[]} failing @param {Entry[]} entries @param {(e: Entry) => boolean} usable
+ */
+export function uncovered(failing, entries, usable) {
+  return failing.filter((t) => !entryFor(entries, t, usable) && !failing.some((c) => c.startsWith(`${t}/`)));
+}
