@@ -25,15 +25,15 @@ function sameUserPeer(socket: Socket): boolean {
   }
 }
 
-function listenOn(flags: ShimFlags): Promise<{ server: Server; path: string | undefined }> {
+/** Listens on fd 3 (or -socket); the server's 'connection' handler must already be attached. */
+function listenOn(server: Server, flags: ShimFlags): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
-    const server = createServer();
     server.once('error', reject);
     if (flags.socket) {
       const path = flags.socket.replace(/^unix:\/\//, '');
-      server.listen(path, () => resolve({ server, path }));
+      server.listen(path, () => resolve(path));
     } else {
-      server.listen({ fd: 3 }, () => resolve({ server, path: process.env[socketEnv] }));
+      server.listen({ fd: 3 }, () => resolve(process.env[socketEnv]));
     }
   });
 }
@@ -54,7 +54,8 @@ export async function runDaemon(flags: ShimFlags, manager: ShimManager): Promise
   if (!ttrpcAddress) logger.warn('TTRPC_ADDRESS is not set; events cannot reach containerd');
   const publisher = new EventPublisher({ ttrpcAddress, namespace: flags.namespace, logger });
   const server = new TtrpcServer({ authorize: sameUserPeer });
-  const { server: listener, path } = await listenOn(flags);
+  const listener = createServer();
+  let path: string | undefined;
 
   let shuttingDown = false;
   const shutdown = (reason: string): void => {
@@ -63,7 +64,7 @@ export async function runDaemon(flags: ShimFlags, manager: ShimManager): Promise
     logger.info({ reason }, 'shim shutting down');
     void (async () => {
       // Let answers in flight (the Shutdown call itself) reach containerd first.
-      await server.close();
+      await server.shutdown();
       await publisher.close(eventFlushMs);
       if (path) {
         try { unlinkSync(path); } catch { /* already gone */ }
@@ -78,6 +79,9 @@ export async function runDaemon(flags: ShimFlags, manager: ShimManager): Promise
 
   const ctx: DaemonContext = { flags, bundle, logger, publisher, server, shutdown };
   await manager.serve(ctx);
+  // containerd dials as soon as `start` printed the address: its connection waits in the
+  // backlog, and must find the ttrpc handler attached when the listener starts accepting.
   server.serve(listener);
+  path = await listenOn(listener, flags);
   logger.info({ socket: path }, 'shim serving');
 }

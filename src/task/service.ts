@@ -174,6 +174,7 @@ export class TaskService {
         } catch (err) {
           throw invalidArgument(`cannot decode ${name} request: ${(err as Error).message}`);
         }
+        this.options.logger.debug({ method: name, request: decoded }, 'request');
         try {
           const result = await handler(decoded, ctx);
           return (response.encode as (m: unknown) => { finish(): Uint8Array }).call(response, result).finish();
