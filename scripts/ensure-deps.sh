@@ -46,6 +46,11 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 [ "$node_major" -ge 20 ] || { say "Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none))"; exit 1; }
 
+# One run at a time (teammates' npm test runs, CI): they share the cache, apt and dist/.
+mkdir -p "$cache"
+exec 9>"$cache/.ensure-deps.lock"
+flock 9
+
 # --- 2. Newer containerds from trixie and sid, unpacked, never installed -------------------------
 newer_sources=/etc/apt/sources.list.d/tsshim-newer-containerd.sources
 newer_pin=/etc/apt/preferences.d/tsshim-newer-containerd

@@ -29,6 +29,9 @@ describeEachContainerd('harness', (suite) => {
     const out = await suite.containerd.ctrOk(['version']);
     expect(out).toMatch(new RegExp(`Server:[\\s\\S]*Version:\\s+v?${suite.containerd.fullVersion.replace(/\./g, '\\.')}`));
     expect(suite.containerd.path.split(':').slice(0, 2)).toEqual([distDir, suite.containerd.binaries.binDir]);
+    const plugins = await suite.containerd.ctrOk(['plugins', 'ls']);
+    expect(plugins).toMatch(/io\.containerd\.runtime\.v2\s+task\s+linux\/\w+\s+ok/);
+    expect(plugins).not.toMatch(/\bcri\b.*\sok\s*$/m);
   });
 
   it('runs a container from the imported image', async () => {
@@ -92,3 +95,12 @@ describeEachContainerd('harness', (suite) => {
     expect(await containerd.stop()).toBe(report);
   });
 });
+
+describeEachContainerd('harness with CRI', (suite) => {
+  it('loads the CRI plugin with the fixture pause image as sandbox image', async () => {
+    const plugins = await suite.containerd.ctrOk(['plugins', 'ls']);
+    expect(plugins).toMatch(/io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok/);
+    const report = await suite.containerd.stop();
+    expect(report.problems).toEqual([]);
+  });
+}, { criEnabled: true, importImage: false });

@@ -43,8 +43,8 @@ class SuiteState implements ContainerdSuite {
 
 /**
  * describeEachContainerd('tasks', (suite) => { it('...', async () => { await suite.containerd.ctr([...]) }) })
- * A version whose binaries are missing fails its tests (telling to run scripts/ensure-deps.sh); it is
- * never skipped. A failed test prints the tail of containerd's log.
+ * If containerd cannot start (binaries missing: the message says to run scripts/ensure-deps.sh; not in a
+ * private mount namespace; ...) every test of that version fails with the reason; none is skipped. A failed test prints the tail of containerd's log.
  */
 export function describeEachContainerd(title: string, body: (suite: ContainerdSuite) => void, options: SuiteOptions = {}): void {
   const { importImage = true, ...startOptions } = options;
@@ -56,8 +56,8 @@ export function describeEachContainerd(title: string, body: (suite: ContainerdSu
           suite.running = await startContainerd({ ...startOptions, version });
           if (importImage) suite.imported = await suite.running.importImage();
         } catch (e) {
+          // Not rethrown: vitest would report the tests as skipped. beforeEach fails each of them instead.
           suite.startError = e;
-          throw e;
         }
       });
       afterAll(async () => {
@@ -69,6 +69,7 @@ export function describeEachContainerd(title: string, body: (suite: ContainerdSu
         }
       });
       beforeEach(({ onTestFailed }) => {
+        if (suite.startError !== undefined) throw suite.startError;
         onTestFailed(() => {
           if (suite.running) console.error(`--- containerd ${suite.running.fullVersion} log (tail) ---\n${suite.running.logsTail(80)}`);
         });

@@ -21,7 +21,8 @@ export interface ContainerdBinaries {
 
 export class MissingContainerdError extends Error {
   constructor(version: string, looked: readonly string[]) {
-    super(`containerd ${version} binaries not found (looked in ${looked.join(', ')}): ${ensureDepsHint}`);
+    super(`containerd ${version} binaries not found (looked in ${looked.join(', ')}; 1.7 and 2.x are unpacked into ` +
+      `${cacheDir}/containerd-<suite>/root/usr/bin): ${ensureDepsHint}`);
     this.name = 'MissingContainerdError';
   }
 }
