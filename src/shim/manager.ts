@@ -25,6 +25,8 @@ export interface ShimManager {
   /** Runtime name, e.g. io.containerd.tsshim.v2 (for -v and logs). */
   readonly name: string;
   readonly version: string;
+  /** The executable's name (containerd-shim-<name>-<version>), shown as the daemon's argv[0]. */
+  readonly binaryName: string;
   /** `start`: the key that decides which containers share one daemon (cwd is the bundle). */
   groupingKey(flags: ShimFlags, bundle: string): string;
   /** `start`, after the daemon was spawned: apply start options (e.g. move it into a cgroup). */

@@ -95,6 +95,8 @@ export async function start(flags: ShimFlags, manager: ShimManager): Promise<str
   const daemon = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...daemonArgs], {
     cwd: bundle,
     env,
+    // ps and containerd's users see the shim's name, not "node".
+    argv0: manager.binaryName,
     detached: true, // own session: containerd's signals to our process group do not reach it
     stdio: ['ignore', 'ignore', 'ignore', listeningFd(server)],
   });

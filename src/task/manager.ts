@@ -17,6 +17,7 @@ export const version = '0.1.0';
 export class RuncShimManager implements ShimManager {
   readonly name = runtimeName;
   readonly version = version;
+  readonly binaryName = 'containerd-shim-tsshim-v2';
 
   groupingKey(flags: ShimFlags, bundle: string): string {
     try {
