@@ -141,11 +141,13 @@ export class Container {
     }
     const info: ExitInfo = { status: exit.status, exitedAt: exit.exitedAt };
     await writeFile(join(this.bundle, initExitFile), JSON.stringify(info)).catch(() => undefined);
-    this.init.setExited(info);
     this.logger.info({ pid: exit.pid, status: exit.status }, 'container init exited');
+    // The event is queued before waiters are released: containerd never sees a Wait answer
+    // without the exit event on its way (DESIGN.md "Events").
     this.publisher.publish(buildTaskEvent(Topic.TaskExit, {
       containerId: this.id, id: this.id, pid: this.init.pid, exitStatus: info.status, exitedAt: toTimestamp(info.exitedAt),
     }));
+    this.init.setExited(info);
   }
 
   async kill(signal: number, all: boolean): Promise<void> {
