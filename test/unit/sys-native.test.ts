@@ -1,0 +1,50 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { AddonLoadError, addonCandidates, isSysError, loadAddonFrom } from '../../src/sys/native.js';
+
+describe('addon resolution', () => {
+  it('looks beside the module, then in the repo build dir', () => {
+    expect(addonCandidates('/opt/tsshim/dist/shim.mjs', {})).toEqual([
+      '/opt/tsshim/dist/tsshim.node',
+      '/opt/tsshim/native/build/Release/tsshim.node',
+      '/opt/native/build/Release/tsshim.node',
+    ]);
+    expect(addonCandidates('/repo/src/sys/native.ts', {})).toContain('/repo/native/build/Release/tsshim.node');
+  });
+
+  it('uses only TSSHIM_ADDON when it is set', () => {
+    expect(addonCandidates('/repo/src/sys/native.ts', { TSSHIM_ADDON: '/x/y.node' })).toEqual(['/x/y.node']);
+  });
+
+  it('says how to build the addon when none loads', () => {
+    let caught: unknown;
+    try {
+      loadAddonFrom(['/nope/a.node', '/nope/b.node'], () => false);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(AddonLoadError);
+    const message = (caught as Error).message;
+    expect(message).toContain('npm run build');
+    expect(message).toMatch(/python3.*make.*g\+\+/);
+    expect(message).toContain('/nope/a.node (not found)');
+    expect(message).toContain('/nope/b.node (not found)');
+  });
+
+  it('reports a file that is not a loadable addon', () => {
+    expect(() => loadAddonFrom([fileURLToPath(import.meta.url)])).toThrow(/tsshim\.node.*npm run build[\s\S]*Tried: /);
+  });
+});
+
+describe('isSysError', () => {
+  it('recognises the addon error shape', () => {
+    const err = Object.assign(new Error('EPERM: prctl(PR_SET_CHILD_SUBREAPER): Operation not permitted'), {
+      code: 'EPERM', errno: -1, syscall: 'prctl(PR_SET_CHILD_SUBREAPER)',
+    });
+    expect(isSysError(err)).toBe(true);
+    expect(isSysError(err, 'EPERM')).toBe(true);
+    expect(isSysError(err, 'EBUSY')).toBe(false);
+    expect(isSysError(new Error('x'))).toBe(false);
+    expect(isSysError('EPERM')).toBe(false);
+  });
+});
