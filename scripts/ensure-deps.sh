@@ -98,16 +98,19 @@ Pin-Priority: 1
   if [ "$(cat "$newer_pin" 2>/dev/null)" != "$want_pin" ]; then
     printf '%s' "$want_pin" >"$newer_pin"
   fi
+  local need_update=0
   if suites_configured_elsewhere; then
     # Someone (a teammate's script, the image) already lists both suites: a second copy only makes apt warn.
     rm -f "$newer_sources"
   elif [ "$(cat "$newer_sources" 2>/dev/null)" != "$want_sources" ]; then
     printf '%s' "$want_sources" >"$newer_sources"
-    apt_updated=0
+    need_update=1
   fi
-  # The lists may be missing even if the file was there (apt-get clean, fresh image).
-  if ! apt-cache madison containerd 2>/dev/null | grep -q ' trixie/\| sid/\|unstable/'; then apt_updated=0; fi
-  apt_update
+  # The lists may be missing even if the sources were there (apt-get clean, a fresh image).
+  local known
+  known=$(apt-cache madison containerd 2>/dev/null || true)
+  grep -q ' trixie/' <<<"$known" && grep -q ' sid/' <<<"$known" || need_update=1
+  if [ "$need_update" = 1 ]; then apt_updated=0; apt_update; fi
 }
 
 fetch_containerd_from() {
@@ -154,10 +157,18 @@ say "containerd from bookworm: $(containerd --version | awk '{print $3}') in /us
 
 # --- 3. node_modules and dist/ -------------------------------------------------------------------
 cd "$repo"
-if ! [ -f node_modules/.package-lock.json ] \
-   || [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
+# node_modules is current when it was installed from this exact package-lock.json (content, not mtime:
+# a touched lock file must not wipe node_modules under teammates' running tests).
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+installed_hash_file=node_modules/.tsshim-package-lock.sha256
+if ! [ -f "$installed_hash_file" ] && [ -f node_modules/.package-lock.json ] \
+   && ! [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "$lock_hash" >"$installed_hash_file" # installed before this script existed, and not older than the lock
+fi
+if [ "$(cat "$installed_hash_file" 2>/dev/null)" != "$lock_hash" ]; then
   say "npm ci"
   npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" >"$installed_hash_file"
 fi
 
 stamp=dist/.ensure-deps-built

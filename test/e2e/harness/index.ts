@@ -1,4 +1,18 @@
 // The e2e harness: private containerds (1.6, 1.7, 2.1), ctr, fixtures, process and mount inspection.
+// Run e2e tests through `npm test [-- test/e2e/x.test.ts]` (scripts/test.sh: private mount namespace).
+//
+//   describeEachContainerd('exec', (suite) => {
+//     it('echoes', async () => {
+//       const out = await suite.containerd.ctrOk(['run', '--rm', '--runtime', runtimes.tsshim, suite.fixtures.image, 'e1', 'echo', 'hi']);
+//       expect(out).toBe('hi\n');
+//     });
+//   });
+//
+// One describe per version selected by TSSHIM_CONTAINERD=1.6|1.7|2.1|all; each gets its own containerd
+// (temp root/state/socket under /tmp/tsshim-e2e-*, namespace e2e-<ver>-<rand>, fixture images imported)
+// and stops it in afterAll: tasks and containers deleted, containerd stopped, leftover shims and container
+// processes killed, mounts under the temp dir unmounted, cgroups and the temp dir removed.
+// startContainerd({ version }) gives the same object for tests that manage their own lifetime.
 export { Containerd, startContainerd } from './containerd.js';
 export type { CtrOptions, StartContainerdOptions, StopReport } from './containerd.js';
 export { describeEachContainerd } from './describe.js';
