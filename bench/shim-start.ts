@@ -1,0 +1,126 @@
+// The shim binaries on their own: `-v`, and `start` as containerd runs it (bundle dir as cwd, the
+// containerd's addresses), then the first ttrpc answer from the daemon `start` spawned (a Shutdown,
+// which also makes the idle daemon exit).
+import { closeSync, constants, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Containerd } from '../test/e2e/harness/containerd.js';
+import { formatCommand, runCommand } from '../test/e2e/harness/exec.js';
+import { isAlive, waitFor } from '../test/e2e/harness/procs.js';
+import { TtrpcClient } from '../src/ttrpc/client.js';
+import { Code, TtrpcError } from '../src/ttrpc/status.js';
+import { shimProcessesFor } from './memory.js';
+import { BenchStepError, runtimeOrder } from './runtimes.js';
+import type { Runtime } from './runtimes.js';
+
+export interface ShimStartSamples {
+  version: number[];
+  start: number[];
+  /** From spawning `start` to the daemon's first ttrpc answer. */
+  startToFirstReply: number[];
+}
+
+const namespace = 'bench-start';
+
+function shimEnv(containerd: Containerd): NodeJS.ProcessEnv {
+  // What containerd gives a shim it starts (its own environment plus these).
+  return { ...process.env, PATH: containerd.path, TTRPC_ADDRESS: containerd.ttrpcAddress, GRPC_ADDRESS: containerd.address, NAMESPACE: namespace };
+}
+
+/** `unix:///...` as printed by a v2 shim, or the address inside a 2.x bootstrap JSON. */
+function parseStartOutput(stdout: string): string {
+  const text = stdout.trim();
+  if (!text.startsWith('{')) return text;
+  const parsed: unknown = JSON.parse(text);
+  const address = (parsed as { address?: unknown }).address;
+  if (typeof address !== 'string') throw new BenchStepError(`start printed JSON without an address: ${text}`);
+  return address;
+}
+
+async function makeBundle(dir: string): Promise<number> {
+  await mkdir(dir, { recursive: true });
+  // Both shims read the spec in `start` (for the grouping annotations); nothing else in it is used.
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', annotations: {} }));
+  const mk = await runCommand('mkfifo', [join(dir, 'log')]);
+  if (mk.code !== 0) throw new BenchStepError(`mkfifo ${join(dir, 'log')}: ${mk.stderr}`);
+  // containerd holds the log FIFO's read end; so do we (never read: the few lines fit in the pipe).
+  return openSync(join(dir, 'log'), constants.O_RDWR | constants.O_NONBLOCK);
+}
+
+async function firstReply(address: string): Promise<void> {
+  const client = await TtrpcClient.connect(address, { connectTimeoutMs: 5_000 });
+  try {
+    // Any answer will do (the daemon is serving); an idle shim exits after Shutdown.
+    await client.call('containerd.task.v2.Task', 'Shutdown', new Uint8Array(), { timeoutMs: 5_000 }).catch((e: unknown) => {
+      // An error status is an answer too; a closed connection or a timeout is not.
+      if (!(e instanceof TtrpcError) || e.code === Code.Unavailable || e.code === Code.DeadlineExceeded) throw e;
+    });
+  } finally {
+    await client.close();
+  }
+}
+
+async function stopDaemon(containerd: Containerd, id: string, socket: string | undefined): Promise<void> {
+  const pids = () => shimProcessesFor(containerd.address, new Set([id])).map((p) => p.pid);
+  if (!(await waitFor(() => pids().length === 0, 3_000))) {
+    for (const pid of pids()) process.kill(pid, 'SIGKILL');
+    await waitFor(() => pids().every((pid) => !isAlive(pid)), 3_000);
+  }
+  if (socket !== undefined) {
+    try {
+      unlinkSync(socket);
+    } catch {
+      // the shim removed it on Shutdown
+    }
+  }
+}
+
+async function startOnce(containerd: Containerd, binary: string, runtime: Runtime, i: number, into: ShimStartSamples, record: boolean): Promise<void> {
+  const id = `bench-start-${runtime.tag}-${i}`;
+  const bundle = join(containerd.tempDir, 'start-bundles', id);
+  const logFd = await makeBundle(bundle);
+  let socket: string | undefined;
+  try {
+    const args = ['-namespace', namespace, '-address', containerd.address, '-publish-binary', containerd.binaries.containerd, '-id', id, 'start'];
+    const t0 = performance.now();
+    const r = await runCommand(binary, args, { cwd: bundle, env: shimEnv(containerd), timeoutMs: 30_000 });
+    const tStart = performance.now();
+    if (r.code !== 0) throw new BenchStepError(`${formatCommand(binary, args)} failed (exit ${r.code ?? r.signal}): ${r.stdout}${r.stderr}`);
+    const address = parseStartOutput(r.stdout);
+    socket = address.replace(/^unix:\/\//, '');
+    await firstReply(address);
+    const tReply = performance.now();
+    if (record) {
+      into.start.push(tStart - t0);
+      into.startToFirstReply.push(tReply - t0);
+    }
+  } finally {
+    await stopDaemon(containerd, id, socket);
+    closeSync(logFd);
+    await rm(bundle, { recursive: true, force: true });
+  }
+}
+
+async function versionOnce(binary: string, into: ShimStartSamples, record: boolean): Promise<void> {
+  const t0 = performance.now();
+  const r = await runCommand(binary, ['-v']);
+  if (r.code !== 0) throw new BenchStepError(`${binary} -v failed: ${r.stderr}`);
+  if (record) into.version.push(performance.now() - t0);
+}
+
+export async function measureShimStart(
+  containerd: Containerd, binaries: Record<Runtime['tag'], string>, iterations: number, warmup: number,
+): Promise<Record<Runtime['tag'], ShimStartSamples>> {
+  const result: Record<Runtime['tag'], ShimStartSamples> = {
+    tsshim: { version: [], start: [], startToFirstReply: [] },
+    go: { version: [], start: [], startToFirstReply: [] },
+  };
+  for (let i = 0; i < iterations; i++) {
+    for (const runtime of runtimeOrder(i)) {
+      await versionOnce(binaries[runtime.tag], result[runtime.tag], i >= warmup);
+      await startOnce(containerd, binaries[runtime.tag], runtime, i, result[runtime.tag], i >= warmup);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,30 @@
+// The versions a bench run used, printed under the table.
+import { release } from 'node:os';
+import { join } from 'node:path';
+import type { Containerd } from '../test/e2e/harness/containerd.js';
+import { runCommand } from '../test/e2e/harness/exec.js';
+import { tsshimBinary } from '../test/e2e/harness/paths.js';
+
+async function firstLine(file: string, args: readonly string[]): Promise<string> {
+  try {
+    const r = await runCommand(file, args, { timeoutMs: 10_000 });
+    const text = `${r.stdout}${r.stderr}`.trim();
+    return text.split('\n').map((l) => l.trim()).filter((l) => l !== '').slice(0, 2).join(' ') || `exit ${r.code}`;
+  } catch (e) {
+    return `unavailable (${(e as Error).message})`;
+  }
+}
+
+export function goShimBinary(containerd: Containerd): string {
+  return join(containerd.binaries.binDir, 'containerd-shim-runc-v2');
+}
+
+export async function describeVersions(containerd: Containerd): Promise<string[]> {
+  return [
+    `containerd ${containerd.fullVersion} (${containerd.binaries.binDir})`,
+    `tsshim: ${await firstLine(tsshimBinary, ['-v'])}, node ${process.version}`,
+    `Go shim: ${await firstLine(goShimBinary(containerd), ['-v'])}`,
+    `runc: ${await firstLine('runc', ['--version'])}`,
+    `kernel ${release()}`,
+  ];
+}
