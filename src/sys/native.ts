@@ -124,6 +124,7 @@ export function addonCandidates(moduleFile: string, env: NodeJS.ProcessEnv = pro
   const here = dirname(moduleFile);
   return [
     join(here, 'tsshim.node'), // dist/tsshim.node beside dist/shim.mjs
+    resolve(here, '../tsshim.node'), // from an esbuild chunk in dist/chunks/
     resolve(here, '../native/build/Release/tsshim.node'), // dist/ -> repo
     resolve(here, '../../native/build/Release/tsshim.node'), // src/sys/ -> repo (sources under vitest)
   ];

@@ -6,10 +6,13 @@ describe('addon resolution', () => {
   it('looks beside the module, then in the repo build dir', () => {
     expect(addonCandidates('/opt/tsshim/dist/shim.mjs', {})).toEqual([
       '/opt/tsshim/dist/tsshim.node',
+      '/opt/tsshim/tsshim.node',
       '/opt/tsshim/native/build/Release/tsshim.node',
       '/opt/native/build/Release/tsshim.node',
     ]);
     expect(addonCandidates('/repo/src/sys/native.ts', {})).toContain('/repo/native/build/Release/tsshim.node');
+    // esbuild code splitting puts native.ts in dist/chunks/
+    expect(addonCandidates('/opt/tsshim/dist/chunks/native-X.mjs', {})).toContain('/opt/tsshim/dist/tsshim.node');
   });
 
   it('uses only TSSHIM_ADDON when it is set', () => {
