@@ -9,7 +9,15 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 const args = new Set(process.argv.slice(2));
-const sh = (cmd, argv, opts = {}) => execFileSync(cmd, argv, { stdio: 'inherit', cwd: root, ...opts });
+const sh = (cmd, argv, opts = {}, hint = '') => {
+  try {
+    execFileSync(cmd, argv, { stdio: 'inherit', cwd: root, ...opts });
+  } catch (err) {
+    // The command already printed why; a Node stack trace would only bury it.
+    process.stderr.write(`build: failed: ${cmd} ${argv.join(' ')} (${err.status ?? err.signal ?? err.code})\n${hint}`);
+    process.exit(1);
+  }
+};
 const step = (what) => process.stderr.write(`build: ${what}\n`);
 
 // 1. Codecs: protobufjs static code, so nothing parses .proto files at run time.
@@ -69,12 +77,8 @@ const dist = join(root, 'dist');
 mkdirSync(dist, { recursive: true });
 if (existsSync(join(root, 'native/binding.gyp'))) {
   step('native addon (node-gyp)');
-  try {
-    sh(bin('node-gyp'), ['rebuild', '--nodedir=/usr', '--loglevel=warn'], { cwd: join(root, 'native') });
-  } catch {
-    process.stderr.write('build: the native addon failed to build: it needs python3, make and g++ (apt-get install python3 make g++) and Node headers in /usr/include/node\n');
-    process.exit(1);
-  }
+  sh(bin('node-gyp'), ['rebuild', '--nodedir=/usr', '--loglevel=warn'], { cwd: join(root, 'native') },
+    'build: the native addon needs python3, make and g++ (apt-get install python3 make g++) and Node headers in /usr/include/node\n');
   copyFileSync(join(root, 'native/build/Release/tsshim.node'), join(dist, 'tsshim.node'));
 }
 

@@ -28,7 +28,7 @@ async function fakeContainerd(failFirst: number) {
       const req = containerd.services.events.ttrpc.v1.ForwardRequest.decode(payload);
       const env = req.envelope!;
       const exit = containerd.events.TaskExit.decode(env.event!.value!);
-      received.push({ topic: env.topic, namespace: env.namespace, seconds: Number(env.timestamp?.seconds ?? 0), containerId: exit.containerId });
+      received.push({ topic: env.topic ?? '', namespace: env.namespace ?? '', seconds: Number(env.timestamp?.seconds ?? 0), containerId: exit.containerId });
       return new Uint8Array();
     },
   });
