@@ -222,6 +222,8 @@ export class Reaper {
     // Replacing a kept exit of the same pid (pid reuse): the newer one wins, as newest.
     this.unclaimed.delete(exit.pid);
     this.unclaimed.set(exit.pid, { exit, recordedAt: process.hrtime.bigint() });
+    // Usually an orphan reparented to us; kept in case its owner asks late.
+    this.logger.debug({ pid: exit.pid, status: exit.status }, 'reaper: reaped an exit nobody waits for (yet)');
     while (this.unclaimed.size > this.maxUnclaimed) {
       const oldest = this.unclaimed.keys().next().value as number;
       const dropped = this.unclaimed.get(oldest);

@@ -109,6 +109,7 @@ describe('Reaper (fake process table)', () => {
     for (const pid of [1, 2, 3, 4]) f.exit(pid, exitedWith(pid));
     expect(f.r.unclaimedCount).toBe(3);
     expect(f.debug.some((m) => m.includes('dropped'))).toBe(true);
+    expect(f.debug.filter((m) => m.includes('nobody waits'))).toHaveLength(4);
     expect(await settle(f.r.waitFor(1))).toBe(pending);
     expect(await f.r.waitFor(4)).toMatchObject({ status: 4 });
   });
