@@ -1,6 +1,7 @@
 // Process and mount inspection from /proc, for assertions and for cleanup.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
+import { distDir, tsshimBinary } from './paths.js';
 
 export interface ProcessInfo {
   pid: number;
@@ -87,18 +88,34 @@ function argAfter(cmdline: readonly string[], flag: string): string | undefined 
   return inline?.slice(inline.indexOf('=') + 1);
 }
 
+function readEnviron(pid: number): string[] {
+  return (readText(`/proc/${pid}/environ`) ?? '').split('\0');
+}
+
+function exeName(pid: number): string | undefined {
+  try {
+    return basename(readlinkSync(`/proc/${pid}/exe`));
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Shim processes serving the containerd at `address`: every shim is started with `-address <grpc address>`.
- * `binaryName` narrows to one shim binary (e.g. 'containerd-shim-tsshim-v2'); the tsshim launcher execs
- * node, so its argv0 is node and the binary name is matched anywhere in argv.
+ * Shim processes serving the containerd at `address`: containerd starts every shim with `-address <grpc
+ * address>` and TTRPC_ADDRESS=<address>.ttrpc in its environment (the environment survives a daemon that
+ * rewrites its process title). `binaryName` narrows to one shim binary (e.g. 'containerd-shim-runc-v2');
+ * the tsshim launcher execs node on dist/shim.mjs, so containerd-shim-tsshim-v2 also matches that.
  */
 export function findShimProcesses(address: string, binaryName?: string, all: ProcessInfo[] = listProcesses()): ProcessInfo[] {
   return all.filter((p) => {
-    if (p.state === 'Z' || argAfter(p.cmdline, '-address') !== address) return false;
-    const names = p.cmdline.map((a) => basename(a));
-    return binaryName === undefined
-      ? names.some((n) => n.startsWith('containerd-shim')) || p.comm.startsWith('containerd-shim')
-      : names.some((n) => n.includes(binaryName));
+    if (p.state === 'Z' || p.pid === process.pid) return false;
+    const ours = argAfter(p.cmdline, '-address') === address || readEnviron(p.pid).includes(`TTRPC_ADDRESS=${address}.ttrpc`);
+    if (!ours) return false;
+    // Without a binary name: anything containerd started as a shim, but not the runc it runs.
+    if (binaryName === undefined) return !['runc', 'runc:[2:INIT]'].includes(p.comm) && exeName(p.pid) !== 'runc';
+    const names = [...p.cmdline.map((a) => basename(a)), p.comm, exeName(p.pid) ?? ''];
+    if (names.some((n) => n.includes(binaryName))) return true;
+    return binaryName === basename(tsshimBinary) && p.cmdline.some((a) => a.startsWith(`${distDir}/`));
   });
 }
 
