@@ -6,22 +6,23 @@
 # containerd, shims, containers) and the mounts go with it.
 #
 # A tmpfs over /run gives the run its own /run/containerd (shim sockets, runc
-# state) and the suite's fixed /run/containerd-test, invisible to the host.
+# state) and the suite's fixed /run/containerd-test, invisible to the host; one
+# over /tmp holds the suite's temp dirs (short paths: some tests put a unix
+# socket in t.TempDir(), and a socket path must stay under 108 bytes).
 # As PID 1, bash also reaps the shims that daemonize and get reparented here,
 # so the suite's ps-based leak checks see no zombies.
 #
 # Inputs (environment): CF_RUN_DIR CF_RUNTIME CF_SUITE_PATH CF_TEST_BIN CF_TEST_SRC
-# CF_TIMEOUT CF_ONLY CF_REGISTRY CF_PKI CF_IMAGES CF_HOSTS CF_HERE
+# CF_TIMEOUT CF_ONLY CF_EXTRA_ARGS CF_REGISTRY CF_PKI CF_IMAGES CF_HOSTS CF_HERE
 # Output: $CF_RUN_DIR/test.log (go test -v output), exit-code and seconds.
 set -euo pipefail
 
 log() { echo "conformance[$CF_LABEL]: $*" >&2; }
 
 mount -t tmpfs -o mode=0755 tmpfs /run
-mkdir -p /run/containerd /run/lock
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p /run/containerd /run/lock "$CF_RUN_DIR/registry"
 suite_root=/var/lib/containerd-test   # fixed by the suite (client_unix.go)
-tmp=$CF_RUN_DIR/tmp
-mkdir -p "$tmp" "$CF_RUN_DIR/registry"
 
 free_port() { node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
@@ -59,12 +60,14 @@ proxy_port=$(cat "$CF_RUN_DIR/proxy.port")
 # through the proxy; both trust only our CA.
 args=(-test.v -test.root -test.timeout="$CF_TIMEOUT")
 [[ -n ${CF_ONLY:-} ]] && args+=(-test.run "$CF_ONLY")
+# shellcheck disable=SC2206
+args+=(${CF_EXTRA_ARGS:-})
 log "running the suite with TEST_RUNTIME=$CF_RUNTIME (log: $CF_RUN_DIR/test.log)"
 cd "$CF_TEST_SRC"
 started=$SECONDS
 set +e
-env -u NO_PROXY -u no_proxy -u http_proxy -u HTTP_PROXY -u https_proxy \
-  PATH="$CF_SUITE_PATH" TEST_RUNTIME="$CF_RUNTIME" TMPDIR="$tmp" \
+env -u NO_PROXY -u no_proxy -u http_proxy -u HTTP_PROXY -u https_proxy -u TMPDIR \
+  PATH="$CF_SUITE_PATH" TEST_RUNTIME="$CF_RUNTIME" \
   HTTPS_PROXY="http://127.0.0.1:$proxy_port" SSL_CERT_FILE="$CF_PKI/ca.pem" \
   "$CF_TEST_BIN" "${args[@]}" </dev/null 2>&1 \
   | tee "$CF_RUN_DIR/test.log" | grep --line-buffered -E '^\s*--- FAIL' >&2
@@ -79,5 +82,5 @@ if [[ -d $suite_root ]]; then
   grep -o " $suite_root[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$suite_root"
 fi
-rm -rf "$tmp" "$CF_RUN_DIR/registry"
+rm -rf "$CF_RUN_DIR/registry"
 exit 0

@@ -141,7 +141,8 @@ nogroup:x:65534:
  * @param {string} root
  */
 export function stageVolumeOwnership(root) {
-  mkdirs(root, ['bin', 'etc', 'usr/bin', 'var/backups', 'test_dir']);
+  // Ubuntu's top-level directories: a read-only rootfs needs /run to exist.
+  mkdirs(root, ['bin', 'boot', 'etc', 'media', 'mnt', 'opt', 'run', 'srv', 'usr/bin', 'var/backups', 'test_dir']);
   writeFile(join(root, 'bin/bash'), '#!/bin/sh\nexec /bin/sh "$@"\n', 0o755);
   writeFile(join(root, 'usr/bin/passwd'), '#!/bin/sh\necho "passwd: stand-in" >&2\nexit 1\n', 0o4755);
   writeFile(join(root, 'etc/passwd'), DEBIAN_PASSWD, 0o644);

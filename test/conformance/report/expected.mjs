@@ -3,12 +3,14 @@
 //   NAME    a test name as `go test -v` prints it; it also covers its subtests
 //   SCOPE   `both`   fails with the Go shim too under this harness (stand-in
 //                    image, machine, containerd itself): not a tsshim gap
+//           `flaky`  fails now and then with either shim, for a reason outside
+//                    the runtime (never reported as "passes now")
 //           `tsshim` a tsshim gap; the reason names the open issue ("issue N")
 //   REASON  free text, required
 // Blank lines and lines starting with # are ignored.
 import { readFileSync } from 'node:fs';
 
-/** @typedef {{ name: string, scope: 'both' | 'tsshim', reason: string, line: number }} Entry */
+/** @typedef {{ name: string, scope: 'both' | 'flaky' | 'tsshim', reason: string, line: number }} Entry */
 
 export class ExpectedFailureError extends Error {}
 
@@ -19,9 +21,9 @@ export function loadExpected(file) {
   readFileSync(file, 'utf8').split('\n').forEach((raw, i) => {
     const text = raw.trim();
     if (text === '' || text.startsWith('#')) return;
-    const m = /^(\S+)\s+(both|tsshim)\s+(\S.*)$/.exec(text);
-    if (!m) throw new ExpectedFailureError(`${file}:${i + 1}: want "NAME both|tsshim REASON", got: ${text}`);
-    const [, name, scope, reason] = /** @type {[string, string, 'both' | 'tsshim', string]} */ (m);
+    const m = /^(\S+)\s+(both|flaky|tsshim)\s+(\S.*)$/.exec(text);
+    if (!m) throw new ExpectedFailureError(`${file}:${i + 1}: want "NAME both|flaky|tsshim REASON", got: ${text}`);
+    const [, name, scope, reason] = /** @type {[string, string, Entry['scope'], string]} */ (m);
     if (scope === 'tsshim' && !/\bissue \d+\b/.test(reason)) {
       throw new ExpectedFailureError(`${file}:${i + 1}: a tsshim entry must name its open issue ("issue N"): ${text}`);
     }
