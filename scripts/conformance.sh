@@ -8,6 +8,7 @@
 # both side by side. Exits non-zero when a failure is not in
 # test/conformance/expected-failures.txt.
 #   --go           only the Go shim run (proves the harness)
+#   --tsshim       only the tsshim run
 #   --only REGEX   passed to the suite as -test.run, for quick loops
 #   --timeout D    the suite's -test.timeout (default 20m)
 # Cache (Debian packages, the built suite, images, CA):
@@ -26,9 +27,10 @@ timeout=20m
 while (($#)); do
   case $1 in
     --go) modes=(go) ;;
+    --tsshim) modes=(tsshim) ;;
     --only) only=${2:?--only needs a regular expression}; shift ;;
     --timeout) timeout=${2:?--timeout needs a duration such as 20m}; shift ;;
-    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "conformance: unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift

@@ -14,7 +14,7 @@
 #
 # Inputs (environment): CF_RUN_DIR CF_RUNTIME CF_SUITE_PATH CF_TEST_BIN CF_TEST_SRC
 # CF_TIMEOUT CF_ONLY CF_EXTRA_ARGS CF_REGISTRY CF_PKI CF_IMAGES CF_HOSTS CF_HERE
-# Output: $CF_RUN_DIR/test.log (go test -v output), exit-code and seconds.
+# Output: $CF_RUN_DIR/test.log (go test -v output), exit-code, seconds, tests.list.
 set -euo pipefail
 
 log() { echo "conformance[$CF_LABEL]: $*" >&2; }
@@ -64,6 +64,9 @@ args=(-test.v -test.root -test.timeout="$CF_TIMEOUT")
 args+=(${CF_EXTRA_ARGS:-})
 log "running the suite with TEST_RUNTIME=$CF_RUNTIME (log: $CF_RUN_DIR/test.log)"
 cd "$CF_TEST_SRC"
+# The tests this run should report on, so that tests a crash or a timeout never
+# let start still show up (as failures).
+"$CF_TEST_BIN" -test.short -test.list "${CF_ONLY:-.}" 2>/dev/null | grep -E '^Test' >"$CF_RUN_DIR/tests.list" || true
 started=$SECONDS
 set +e
 env -u NO_PROXY -u no_proxy -u http_proxy -u HTTP_PROXY -u https_proxy -u TMPDIR \

@@ -1,6 +1,7 @@
 // Reads `go test -v` output into per-test results. Subtests count as tests
 // (as gotestsum counts them). A test that started but never reported (the
-// binary timed out or crashed) is a failure "did not finish".
+// binary timed out or crashed) is a failure "did not finish"; when the binary
+// failed, a listed top-level test that never started is a failure "not run".
 import { readFileSync } from 'node:fs';
 
 /** @typedef {'pass' | 'fail' | 'skip'} Outcome */
@@ -12,9 +13,10 @@ const STARTED = /^=== (?:RUN|CONT|PAUSE|NAME)\s+(\S+)/;
 
 /**
  * @param {string} logFile @param {number | null} exitCode @param {number} seconds wall time of the run
+ * @param {string[]} listed the top-level tests the run was to run (`-test.list`)
  * @returns {Run}
  */
-export function parseRun(logFile, exitCode, seconds) {
+export function parseRun(logFile, exitCode, seconds, listed) {
   /** @type {Map<string, TestResult>} */
   const results = new Map();
   const started = new Set();
@@ -30,6 +32,11 @@ export function parseRun(logFile, exitCode, seconds) {
   }
   for (const name of started) {
     if (!results.has(name)) results.set(name, { name, outcome: 'fail', seconds: 0, note: 'did not finish' });
+  }
+  if (exitCode !== 0) {
+    for (const name of listed) {
+      if (!results.has(name)) results.set(name, { name, outcome: 'fail', seconds: 0, note: 'not run' });
+    }
   }
   return { results, exitCode, seconds };
 }

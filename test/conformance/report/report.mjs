@@ -3,7 +3,7 @@
 // Markdown too, and exits non-zero when a failure is not in the expected list.
 // Usage: report.mjs --expected FILE --markdown OUT [--header TEXT]
 //                   [--tsshim RUN_DIR] [--go RUN_DIR]
-// A RUN_DIR holds test.log, exit-code and seconds (written by inner.sh).
+// A RUN_DIR holds test.log, exit-code, seconds and tests.list (written by inner.sh).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,7 +27,9 @@ function loadRun(dir) {
   const secondsFile = join(dir, 'seconds');
   const exitCode = existsSync(codeFile) ? Number(readFileSync(codeFile, 'utf8').trim()) : null;
   const seconds = existsSync(secondsFile) ? Number(readFileSync(secondsFile, 'utf8').trim()) : 0;
-  return parseRun(join(dir, 'test.log'), exitCode, seconds);
+  const listFile = join(dir, 'tests.list');
+  const listed = existsSync(listFile) ? readFileSync(listFile, 'utf8').split('\n').filter((l) => l.startsWith('Test')) : [];
+  return parseRun(join(dir, 'test.log'), exitCode, seconds, listed);
 }
 
 /** @type {{ label: string, key: 'tsshim' | 'go', run: import('./parse.mjs').Run }[]} */
@@ -97,7 +99,7 @@ for (const c of columns) {
   for (const t of unlisted) {
     process.stdout.write(`conformance: ${c.label}: ${t} failed and is not in the expected-failure list\n`);
   }
-  if (c.run.results.size === 0 || (c.run.exitCode !== 0 && fails.length === 0)) {
+  if (c.run.exitCode === null || c.run.results.size === 0 || (c.run.exitCode !== 0 && fails.length === 0)) {
     process.stdout.write(`conformance: ${c.label}: the suite did not run (exit code ${c.run.exitCode ?? 'none'}); see its test.log\n`);
     bad = true;
   }
