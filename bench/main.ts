@@ -46,6 +46,7 @@ function shimStartRows(s: Record<'tsshim' | 'go', ShimStartSamples>): Row[] {
     { metric: 'shim -v', unit: 'ms', tsshim: { samples: s.tsshim.version }, go: { samples: s.go.version } },
     { metric: 'shim start', unit: 'ms', tsshim: { samples: s.tsshim.start }, go: { samples: s.go.start } },
     { metric: 'shim start -> 1st ttrpc reply', unit: 'ms', tsshim: { samples: s.tsshim.startToFirstReply }, go: { samples: s.go.startToFirstReply } },
+    { metric: 'shim delete (binary)', unit: 'ms', tsshim: { samples: s.tsshim.delete }, go: { samples: s.go.delete } },
   ];
 }
 
@@ -65,7 +66,7 @@ async function runBench(opts: BenchOptions, containerd: Containerd): Promise<str
   rows.push(...memoryRows({ tsshim: tsshimMemory, go: goMemory }));
 
   if (opts.shimStart) {
-    progress('shim binaries alone: -v and start');
+    progress('shim binaries alone: -v, start, delete');
     rows.push(...shimStartRows(await measureShimStart(containerd, { tsshim: tsshimBinary, go: goShimBinary(containerd) },
       opts.iterations, opts.warmup)));
   }
@@ -77,7 +78,8 @@ async function runBench(opts: BenchOptions, containerd: Containerd): Promise<str
     renderTable(rows),
     '',
     `${kept} samples per latency (${opts.iterations} iterations, ${opts.warmup} warm-up discarded), runtimes alternating;`,
-    `memory: sum of the shim processes' smaps_rollup over ${opts.idle} idle containers, / ${opts.idle}.`,
+    `memory: Rss/Pss of smaps_rollup summed over the shim processes of ${opts.idle} idle containers, / ${opts.idle}` +
+      ` (${tsshimMemory.shims.length} tsshim, ${goMemory.shims.length} Go shim processes).`,
     ...versions,
   ].join('\n');
 }

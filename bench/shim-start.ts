@@ -1,6 +1,6 @@
-// The shim binaries on their own: `-v`, and `start` as containerd runs it (bundle dir as cwd, the
+// The shim binaries on their own: `-v`; `start` as containerd runs it (bundle dir as cwd, the
 // containerd's addresses), then the first ttrpc answer from the daemon `start` spawned (a Shutdown,
-// which also makes the idle daemon exit).
+// which also makes the idle daemon exit); then `delete`, as containerd runs it after every shim exit.
 import { closeSync, constants, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,6 +19,8 @@ export interface ShimStartSamples {
   start: number[];
   /** From spawning `start` to the daemon's first ttrpc answer. */
   startToFirstReply: number[];
+  /** The `delete` action, which containerd runs whenever a shim's connection closes. */
+  delete: number[];
 }
 
 const namespace = 'bench-start';
@@ -39,9 +41,11 @@ function parseStartOutput(stdout: string): string {
 }
 
 async function makeBundle(dir: string): Promise<number> {
-  await mkdir(dir, { recursive: true });
+  await mkdir(join(dir, 'rootfs'), { recursive: true });
   // Both shims read the spec in `start` (for the grouping annotations); nothing else in it is used.
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', annotations: {} }));
+  // The Go shim's `delete` reads the runc binary name that its Create records here.
+  writeFileSync(join(dir, 'runtime'), 'runc');
   const mk = await runCommand('mkfifo', [join(dir, 'log')]);
   if (mk.code !== 0) throw new BenchStepError(`mkfifo ${join(dir, 'log')}: ${mk.stderr}`);
   // containerd holds the log FIFO's read end; so do we (never read: the few lines fit in the pipe).
@@ -76,13 +80,28 @@ async function stopDaemon(containerd: Containerd, id: string, socket: string | u
   }
 }
 
+function shimArgs(containerd: Containerd, id: string, action: 'start' | 'delete'): string[] {
+  return ['-namespace', namespace, '-address', containerd.address, '-publish-binary', containerd.binaries.containerd, '-id', id, action];
+}
+
+/** `delete` of a container runc never knew (both shims then answer with a 137 exit). */
+async function deleteOnce(containerd: Containerd, binary: string, id: string, bundle: string): Promise<number> {
+  const args = shimArgs(containerd, id, 'delete');
+  const t0 = performance.now();
+  const r = await runCommand(binary, args, { cwd: bundle, env: shimEnv(containerd), timeoutMs: 30_000 });
+  const ms = performance.now() - t0;
+  if (r.code !== 0) throw new BenchStepError(`${formatCommand(binary, args)} failed (exit ${r.code ?? r.signal}): ${r.stderr}`);
+  return ms;
+}
+
 async function startOnce(containerd: Containerd, binary: string, runtime: Runtime, i: number, into: ShimStartSamples, record: boolean): Promise<void> {
   const id = `bench-start-${runtime.tag}-${i}`;
+  // The directory is named after the id, as containerd's bundles are (the Go shim's delete relies on it).
   const bundle = join(containerd.tempDir, 'start-bundles', id);
   const logFd = await makeBundle(bundle);
   let socket: string | undefined;
   try {
-    const args = ['-namespace', namespace, '-address', containerd.address, '-publish-binary', containerd.binaries.containerd, '-id', id, 'start'];
+    const args = shimArgs(containerd, id, 'start');
     const t0 = performance.now();
     const r = await runCommand(binary, args, { cwd: bundle, env: shimEnv(containerd), timeoutMs: 30_000 });
     const tStart = performance.now();
@@ -91,9 +110,12 @@ async function startOnce(containerd: Containerd, binary: string, runtime: Runtim
     socket = address.replace(/^unix:\/\//, '');
     await firstReply(address);
     const tReply = performance.now();
+    await stopDaemon(containerd, id, socket);
+    const deleteMs = await deleteOnce(containerd, binary, id, bundle);
     if (record) {
       into.start.push(tStart - t0);
       into.startToFirstReply.push(tReply - t0);
+      into.delete.push(deleteMs);
     }
   } finally {
     await stopDaemon(containerd, id, socket);
@@ -113,8 +135,8 @@ export async function measureShimStart(
   containerd: Containerd, binaries: Record<Runtime['tag'], string>, iterations: number, warmup: number,
 ): Promise<Record<Runtime['tag'], ShimStartSamples>> {
   const result: Record<Runtime['tag'], ShimStartSamples> = {
-    tsshim: { version: [], start: [], startToFirstReply: [] },
-    go: { version: [], start: [], startToFirstReply: [] },
+    tsshim: { version: [], start: [], startToFirstReply: [], delete: [] },
+    go: { version: [], start: [], startToFirstReply: [], delete: [] },
   };
   for (let i = 0; i < iterations; i++) {
     for (const runtime of runtimeOrder(i)) {
