@@ -115,7 +115,9 @@ async function main(): Promise<number> {
     process.stdout.write(`${table}\n`);
   } catch (e) {
     status = 1;
-    process.stderr.write(`bench: ${interrupted ? 'interrupted' : 'failed'}: ${e instanceof Error ? e.message : String(e)}\n`);
+    const message = e instanceof Error ? e.message : String(e);
+    // After an interrupt the failing step is only a consequence; its first line is enough.
+    process.stderr.write(`bench: ${interrupted ? `interrupted during: ${message.split('\n')[0]}` : `failed: ${message}`}\n`);
   } finally {
     const report = await containerd.stop();
     process.off('SIGINT', onSignal);

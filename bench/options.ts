@@ -29,7 +29,7 @@ export const usage = `usage: npm run bench -- [options]
   --warmup N                 leading iterations discarded (default 2)
   --idle N                   idle containers per runtime for the memory figure (default 10)
   --settle-ms N              wait before measuring idle shims (default 3000)
-  --no-shim-start            skip timing the shim binaries' start action alone`;
+  --no-shim-start            skip timing the shim binaries alone (-v, start, delete)`;
 
 function integer(flag: string, raw: string | undefined, min: number): number {
   const n = Number(raw);
