@@ -1,11 +1,13 @@
-// The stdio of one container process: OS pipes for runc on one side, the client's FIFOs
-// (or a log file) on the other, copied both ways with back-pressure (PROTOCOL.md §6.3).
+// The stdio of one container process without a terminal: OS pipes for runc on one side, the
+// client's FIFOs, a log file or a logging binary on the other, copied with back-pressure
+// (PROTOCOL.md §6.3).
 import { createWriteStream } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { native } from '../sys/native.js';
-import { invalidArgument, unimplemented } from '../shim/errdefs.js';
+import { fchown, pipe2 } from '../sys/native.js';
+import { invalidArgument } from '../shim/errdefs.js';
 import type { Logger } from '../shim/logger.js';
+import { startBinaryLogger } from './binary-logger.js';
 import { closeQuietly, openInput, openOutput, type OutputTarget } from './fifo.js';
 
 export interface StdioPaths {
@@ -17,13 +19,16 @@ export interface StdioPaths {
 
 export type RuncStdio = [number | 'ignore', number | 'ignore', number | 'ignore'];
 
-export interface ProcessIO {
+/** The stdio of one process, whatever carries it (pipes, a pty, a logging binary). */
+export interface StdioHandle {
   /** What runc gets as fds 0, 1, 2. */
   readonly runcStdio: RuncStdio;
   /** Closes our copies of the fds handed to runc; call once runc has them. */
   afterStart(): void;
   /** CloseIO{stdin}: the process reads EOF once the client's writer is gone too. */
   closeStdin(): void;
+  /** ResizePty; only a terminal has a size. */
+  resize?(width: number, height: number): void;
   /** Resolves when stdout and stderr were copied to the end, or after `timeoutMs`. */
   drain(timeoutMs: number): Promise<void>;
   /** Closes everything; safe to call more than once. */
@@ -35,7 +40,12 @@ export interface IOOwner {
   gid: number;
 }
 
-type Scheme = 'fifo' | 'file';
+export interface ProcessIdentity {
+  containerId: string;
+  namespace: string;
+}
+
+type Scheme = 'fifo' | 'file' | 'binary';
 
 /** Which kind of I/O the stdout string asks for: a path or fifo://, file://, binary://. */
 export function parseStdioScheme(stdout: string): { scheme: Scheme; path: string } {
@@ -51,143 +61,171 @@ export function parseStdioScheme(stdout: string): { scheme: Scheme; path: string
       return { scheme: 'file', path };
     }
     case 'binary':
-      throw unimplemented(`binary:// log URIs are not supported yet: ${stdout}`);
+      return { scheme: 'binary', path: stdout };
     default:
       throw invalidArgument(`unknown STDIO scheme ${scheme}: ${stdout}`);
   }
 }
 
-const forgive = (): void => { /* the error is reported through 'close' handling */ };
-
-function pipeWriterFor(target: OutputTarget): Writable {
-  if (target.isFifo) return new Socket({ fd: target.writeFd, readable: false, writable: true });
-  return createWriteStream('', { fd: target.writeFd, autoClose: true });
-}
-
-/** Copies a container pipe to a target to the end; resolves when all bytes were written. */
+/** Resolves once everything was written to `target`, or the write side failed (then the rest is discarded). */
 function copyOut(name: string, source: Readable, target: OutputTarget, logger: Logger): { done: Promise<void>; sink: Writable } {
-  const sink = pipeWriterFor(target);
+  const sink: Writable = target.isFifo
+    ? new Socket({ fd: target.writeFd, readable: false, writable: true })
+    : createWriteStream('', { fd: target.writeFd, autoClose: true });
   const done = new Promise<void>((resolve) => {
-    let settled = false;
-    const finish = () => {
-      if (settled) return;
-      settled = true;
-      closeQuietly(target.keepAliveFd);
-      target.keepAliveFd = undefined;
-      resolve();
-    };
+    sink.once('finish', () => resolve());
+    sink.once('close', () => resolve());
     sink.on('error', (err) => {
       logger.warn({ stream: name, err: err.message }, 'stdio copy: writing failed; discarding the rest');
       source.unpipe(sink);
       // Keep reading so the container never blocks on a full pipe.
       source.resume();
-      source.once('end', finish);
-      source.once('close', finish);
+      resolve();
     });
     source.on('error', (err) => {
       logger.warn({ stream: name, err: err.message }, 'stdio copy: reading failed');
       sink.end();
     });
-    sink.once('finish', finish);
-    sink.once('close', finish);
-    source.pipe(sink);
   });
+  source.pipe(sink);
   return { done, sink };
 }
 
-export async function createProcessIO(paths: StdioPaths, owner: IOOwner | undefined, logger: Logger): Promise<ProcessIO> {
-  if (paths.terminal) throw unimplemented('terminal I/O is not supported yet');
-  const { scheme, path: stdoutPath } = parseStdioScheme(paths.stdout);
-  const stderrPath = scheme === 'file' ? stdoutPath : paths.stderr;
-  const targets: OutputTarget[] = [];
-  const closeTargets = () => {
-    for (const t of targets) {
-      closeQuietly(t.keepAliveFd);
-      t.keepAliveFd = undefined;
-    }
-  };
-  const handedToRunc: number[] = [];
-  const runcStdio: RuncStdio = ['ignore', 'ignore', 'ignore'];
-  const copies: Promise<void>[] = [];
-  const streams: Array<Readable | Writable> = [];
-  let stdinHoldOpen: number | undefined;
-  let stdinSink: Socket | undefined;
+class PipeIO implements StdioHandle {
+  readonly runcStdio: RuncStdio = ['ignore', 'ignore', 'ignore'];
+  /** Container-side pipe ends, ours until runc has inherited them. */
+  private readonly handedToRunc: number[] = [];
+  private readonly copies: Promise<void>[] = [];
+  private readonly streams: Array<Readable | Writable> = [];
+  private readonly targets: OutputTarget[] = [];
+  private readonly onAfterStart: Array<() => void> = [];
+  private readonly onClose: Array<() => void> = [];
+  private stdinHoldOpen: number | undefined;
+  private stdinSink: Socket | undefined;
+  private closed = false;
 
-  const containerPipe = (): [number, number] => {
-    const [r, w] = native().pipe2();
-    handedToRunc.push(r, w);
-    return [r, w];
-  };
-  const chownContainerEnd = (fd: number) => {
-    if (owner && (owner.uid !== 0 || owner.gid !== 0)) native().fchown(fd, owner.uid, owner.gid);
-  };
+  constructor(private readonly owner: IOOwner | undefined, private readonly logger: Logger) {}
 
-  try {
-    if (paths.stdin) {
-      const [r, w] = containerPipe();
-      chownContainerEnd(r);
-      runcStdio[0] = r;
-      const input = openInput(paths.stdin);
-      stdinHoldOpen = input.holdOpenFd;
-      const source = new Socket({ fd: input.readFd, readable: true, writable: false });
-      stdinSink = new Socket({ fd: w, readable: false, writable: true });
-      handedToRunc.splice(handedToRunc.indexOf(w), 1); // w is ours now, owned by the socket
-      streams.push(source, stdinSink);
-      source.on('error', forgive);
-      stdinSink.on('error', (err) => {
-        // The process closed its stdin: stop copying, do not fail.
-        logger.debug({ err: err.message }, 'stdin copy ended');
-        source.destroy();
-      });
-      source.pipe(stdinSink);
-    }
-    const outputs: Array<[1 | 2, string, string]> = [[1, 'stdout', stdoutPath], [2, 'stderr', stderrPath]];
-    for (const [fdIndex, name, path] of outputs) {
-      if (!path) continue;
-      const [r, w] = containerPipe();
-      chownContainerEnd(w);
-      runcStdio[fdIndex] = w;
-      const target = openOutput(path);
-      targets.push(target);
-      const source = new Socket({ fd: r, readable: true, writable: false });
-      handedToRunc.splice(handedToRunc.indexOf(r), 1);
-      const copy = copyOut(name, source, target, logger);
-      streams.push(source, copy.sink);
-      copies.push(copy.done);
-    }
-  } catch (err) {
-    for (const fd of handedToRunc) closeQuietly(fd);
-    closeTargets();
-    closeQuietly(stdinHoldOpen);
-    for (const s of streams) s.destroy();
-    throw err;
+  private chown(fd: number): void {
+    if (this.owner && (this.owner.uid !== 0 || this.owner.gid !== 0)) fchown(fd, this.owner.uid, this.owner.gid);
   }
 
-  const allCopied = Promise.all(copies).then(() => undefined);
-  let closed = false;
-  return {
-    runcStdio,
-    afterStart() {
-      for (const fd of handedToRunc.splice(0)) closeQuietly(fd);
-    },
-    closeStdin() {
-      closeQuietly(stdinHoldOpen);
-      stdinHoldOpen = undefined;
-      stdinSink?.end();
-    },
-    async drain(timeoutMs) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([allCopied, new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
-      clearTimeout(timer);
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      for (const fd of handedToRunc.splice(0)) closeQuietly(fd);
-      closeQuietly(stdinHoldOpen);
-      stdinHoldOpen = undefined;
-      for (const s of streams) s.destroy();
-      closeTargets();
-    },
-  };
+  /** stdin FIFO -> pipe -> process. */
+  addStdin(path: string): void {
+    const [r, w] = pipe2();
+    this.handedToRunc.push(r);
+    this.stdinSink = new Socket({ fd: w, readable: false, writable: true });
+    this.streams.push(this.stdinSink);
+    this.chown(r);
+    this.runcStdio[0] = r;
+    const input = openInput(path);
+    this.stdinHoldOpen = input.holdOpenFd;
+    const source = new Socket({ fd: input.readFd, readable: true, writable: false });
+    this.streams.push(source);
+    source.on('error', () => { /* the client went away; the process sees EOF */ });
+    this.stdinSink.on('error', (err) => {
+      // The process closed its stdin: stop copying, do not fail.
+      this.logger.debug({ err: err.message }, 'stdin copy ended');
+      source.destroy();
+    });
+    source.pipe(this.stdinSink);
+  }
+
+  /** process -> pipe -> FIFO or file. */
+  addOutput(fdIndex: 1 | 2, path: string): void {
+    const [r, w] = pipe2();
+    this.handedToRunc.push(w);
+    const source = new Socket({ fd: r, readable: true, writable: false });
+    this.streams.push(source);
+    this.chown(w);
+    this.runcStdio[fdIndex] = w;
+    const target = openOutput(path);
+    this.targets.push(target);
+    const copy = copyOut(fdIndex === 1 ? 'stdout' : 'stderr', source, target, this.logger);
+    this.streams.push(copy.sink);
+    this.copies.push(copy.done.then(() => this.releaseKeepAlive(target)));
+  }
+
+  /** Container-side fds made elsewhere (a logging binary's pipes). */
+  setOutputFd(fdIndex: 1 | 2, fd: number): void {
+    this.chown(fd);
+    this.runcStdio[fdIndex] = fd;
+  }
+
+  /** Something else that carries output (a logging binary): its completion and its hooks. */
+  attach(part: { done: Promise<void>; afterStart(): void; close(): void }): void {
+    this.copies.push(part.done);
+    this.onAfterStart.push(() => part.afterStart());
+    this.onClose.push(() => part.close());
+  }
+
+  private releaseKeepAlive(target: OutputTarget): void {
+    closeQuietly(target.keepAliveFd);
+    target.keepAliveFd = undefined;
+  }
+
+  afterStart(): void {
+    for (const fd of this.handedToRunc.splice(0)) closeQuietly(fd);
+    for (const hook of this.onAfterStart.splice(0)) hook();
+  }
+
+  closeStdin(): void {
+    closeQuietly(this.stdinHoldOpen);
+    this.stdinHoldOpen = undefined;
+    this.stdinSink?.end();
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
+    await Promise.race([Promise.all(this.copies), timeout]);
+    clearTimeout(timer);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.afterStart();
+    closeQuietly(this.stdinHoldOpen);
+    this.stdinHoldOpen = undefined;
+    for (const s of this.streams) s.destroy();
+    for (const t of this.targets) this.releaseKeepAlive(t);
+    for (const hook of this.onClose) hook();
+  }
+}
+
+/**
+ * Pipes for runc, copied to/from the client's FIFOs or a file, or handed to a logging binary.
+ * (Terminal mode goes through attachConsole instead.)
+ */
+export async function createProcessIO(
+  paths: StdioPaths, owner: IOOwner | undefined, identity: ProcessIdentity, logger: Logger,
+): Promise<StdioHandle> {
+  const { scheme, path: stdoutPath } = parseStdioScheme(paths.stdout);
+  const io = new PipeIO(owner, logger);
+  try {
+    if (paths.stdin) io.addStdin(paths.stdin);
+    if (scheme === 'binary') {
+      const binary = await startBinaryLogger(stdoutPath, identity.containerId, identity.namespace);
+      io.setOutputFd(1, binary.stdoutFd);
+      io.setOutputFd(2, binary.stderrFd);
+      io.attach({
+        done: binary.exited,
+        afterStart: () => binary.afterStart(),
+        close: () => {
+          binary.afterStart();
+          void binary.stop();
+        },
+      });
+    } else {
+      // file:// sends both streams to the one file.
+      const stderrPath = scheme === 'file' ? stdoutPath : paths.stderr;
+      if (stdoutPath) io.addOutput(1, stdoutPath);
+      if (stderrPath) io.addOutput(2, stderrPath);
+    }
+  } catch (err) {
+    io.close();
+    throw err;
+  }
+  return io;
 }

@@ -1,17 +1,19 @@
-// One container: its runc handle, rootfs mounts, init process and the order of its events.
-import { readFile, writeFile } from 'node:fs/promises';
+// One container: its runc handle, rootfs mounts, init and exec processes, and the order of
+// its events (create, start, exec-added, exec-started, exit of each exec, exit, delete).
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Topic, buildTaskEvent, toTimestamp, type Mount } from '../api/index.js';
 import { Runc, isNotFoundKillError, readPidFile } from '../runc/index.js';
-import { failedPrecondition, notFound } from '../shim/errdefs.js';
+import { alreadyExists, failedPrecondition, notFound } from '../shim/errdefs.js';
 import type { Logger } from '../shim/logger.js';
 import type { Publisher } from '../shim/publisher.js';
-import { createProcessIO, type StdioPaths } from '../stdio/process-io.js';
+import type { StdioPaths } from '../stdio/process-io.js';
 import { mountAll, unmountAll } from '../sys/mount.js';
 import { reaper, type Exit } from '../sys/reaper.js';
-import { InitProcess, type ExitInfo } from './init-process.js';
+import { ContainerProcess, ExecProcess, type ExitInfo } from './process.js';
 import { persistOptions, type TaskOptions } from './options.js';
 import { Deferred, SerialQueue } from './serial.js';
+import { prepareStdio } from './stdio-setup.js';
 
 /** How long Delete waits for a dead process's output to reach the client (as the Go shim). */
 const ioDrainMs = 10_000;
@@ -49,16 +51,21 @@ export function runcFor(bundle: string, namespace: string, options: TaskOptions)
   });
 }
 
+function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
 export class Container {
   readonly serial = new SerialQueue();
-  /** Set while runc start runs, so an exit that races it is published after /tasks/start. */
-  private starting: Deferred<void> | undefined;
+  private readonly execs = new Map<string, ExecProcess>();
 
   private constructor(
     readonly id: string,
     readonly bundle: string,
+    readonly namespace: string,
     readonly runc: Runc,
-    readonly init: InitProcess,
+    readonly init: ContainerProcess,
+    private readonly options: TaskOptions,
     private readonly rootfsMounted: boolean,
     private readonly sharedPidNs: boolean,
     private readonly publisher: Publisher,
@@ -78,10 +85,13 @@ export class Container {
       })), rootfsDir);
       rootfsMounted = true;
     }
-    const io = await createProcessIO(params.stdio, { uid: options.ioUid, gid: options.ioGid }, logger).catch(async (err: unknown) => {
+    const unmount = async () => {
       if (rootfsMounted) await unmountAll(rootfsDir).catch(() => undefined);
-      throw err;
-    });
+    };
+    const init = new ContainerProcess(id, 'init', params.stdio);
+    const owner = { uid: options.ioUid, gid: options.ioGid };
+    const stdio = await prepareStdio(params.stdio, owner, { containerId: id, namespace: params.namespace }, logger)
+      .catch(async (err: unknown) => { await unmount(); throw err; });
     const pidFile = join(bundle, 'init.pid');
     const since = process.hrtime.bigint();
     try {
@@ -90,19 +100,21 @@ export class Container {
         pidFile,
         noPivot: options.noPivotRoot,
         noNewKeyring: options.noNewKeyring,
-        stdio: io.runcStdio,
+        stdio: stdio.runcStdio,
+        ...(stdio.consoleSocket ? { consoleSocket: stdio.consoleSocket } : {}),
       });
+      init.io = await stdio.complete();
+      init.pid = await readPidFile(pidFile);
     } catch (err) {
-      io.close();
+      await stdio.abort();
+      init.io?.close();
       await runc.delete(id, { force: true }).catch(() => undefined);
-      if (rootfsMounted) await unmountAll(rootfsDir).catch(() => undefined);
+      await unmount();
       throw err;
-    } finally {
-      io.afterStart();
     }
-    const init = new InitProcess(id, params.stdio, io);
-    init.pid = await readPidFile(pidFile);
-    const container = new Container(id, bundle, runc, init, rootfsMounted, await sharesPidNamespace(bundle), publisher, logger);
+    const container = new Container(
+      id, bundle, params.namespace, runc, init, options, rootfsMounted, await sharesPidNamespace(bundle), publisher, logger,
+    );
     publisher.publish(buildTaskEvent(Topic.TaskCreate, {
       containerId: id,
       bundle,
@@ -116,43 +128,77 @@ export class Container {
     return container;
   }
 
+  /** The process named by a request: init for an empty exec id. */
+  process(execId: string): ContainerProcess {
+    if (!execId) return this.init;
+    const exec = this.execs.get(execId);
+    if (!exec) throw notFound(`exec ${JSON.stringify(execId)} not found in container ${this.id}`);
+    return exec;
+  }
+
+  get execProcesses(): IterableIterator<ExecProcess> {
+    return this.execs.values();
+  }
+
+  // ---- init ----
+
   async start(): Promise<number> {
     return this.serial.run(async () => {
       this.init.check('start');
-      const starting = new Deferred<void>();
-      this.starting = starting;
+      const started = new Deferred<void>();
+      this.init.starting = started.promise;
       try {
         await this.runc.start(this.id);
         if (this.init.state === 'created') this.init.state = 'running';
         this.publisher.publish(buildTaskEvent(Topic.TaskStart, { containerId: this.id, pid: this.init.pid }));
         return this.init.pid;
       } finally {
-        this.starting = undefined;
-        starting.resolve();
+        this.init.starting = undefined;
+        started.resolve();
       }
     });
   }
 
   private async onInitExit(exit: Exit): Promise<void> {
-    await this.starting?.promise;
+    await this.init.starting;
     if (this.sharedPidNs) {
       // Without its own PID namespace the container's other processes would outlive init.
       await this.runc.kill(this.id, 9, { all: true }).catch(() => undefined);
     }
+    // Exits of the container's execs come first (the kernel kills them with the PID namespace).
+    await Promise.all([...this.execs.values()].map(async (exec) => {
+      await exec.starting;
+      if (exec.state === 'running') await exec.wait();
+    }));
     const info: ExitInfo = { status: exit.status, exitedAt: exit.exitedAt };
     await writeFile(join(this.bundle, initExitFile), JSON.stringify(info)).catch(() => undefined);
     this.logger.info({ pid: exit.pid, status: exit.status }, 'container init exited');
     // The event is queued before waiters are released: containerd never sees a Wait answer
     // without the exit event on its way (DESIGN.md "Events").
-    this.publisher.publish(buildTaskEvent(Topic.TaskExit, {
-      containerId: this.id, id: this.id, pid: this.init.pid, exitStatus: info.status, exitedAt: toTimestamp(info.exitedAt),
-    }));
+    this.publishExit(this.init, info);
     this.init.setExited(info);
   }
 
-  async kill(signal: number, all: boolean): Promise<void> {
-    if (this.init.hasExited || this.init.state === 'deleted') {
-      throw notFound(`process ${this.id} not found: process already finished`);
+  private publishExit(proc: ContainerProcess, info: ExitInfo): void {
+    this.publisher.publish(buildTaskEvent(Topic.TaskExit, {
+      containerId: this.id, id: proc.id, pid: proc.pid, exitStatus: info.status, exitedAt: toTimestamp(info.exitedAt),
+    }));
+  }
+
+  async kill(execId: string, signal: number, all: boolean): Promise<void> {
+    const proc = this.process(execId);
+    if (proc.hasExited || proc.state === 'deleted') {
+      throw notFound(`process ${proc.id} not found: process already finished`);
+    }
+    if (proc.kind === 'exec') {
+      if (proc.state === 'created') throw failedPrecondition(`exec ${proc.id} has not been started`);
+      try {
+        process.kill(proc.pid, signal);
+      } catch (err) {
+        if (errnoOf(err) === 'ESRCH') throw notFound(`process ${proc.id} not found: process already finished`);
+        throw err;
+      }
+      return;
     }
     try {
       await this.runc.kill(this.id, signal, { all });
@@ -176,8 +222,9 @@ export class Container {
           if (!/does not exist|not found/i.test((err as Error).message)) throw err;
         });
       }
-      await this.init.io.drain(ioDrainMs);
-      this.init.io.close();
+      for (const exec of this.execs.values()) exec.io?.close();
+      await this.init.io?.drain(ioDrainMs);
+      this.init.io?.close();
       if (this.rootfsMounted) await unmountAll(join(this.bundle, 'rootfs'));
       this.init.state = 'deleted';
       const exit = this.init.exit ?? { status: 137, exitedAt: new Date() };
@@ -192,5 +239,113 @@ export class Container {
   async pids(): Promise<number[]> {
     if (this.init.state === 'deleted') throw failedPrecondition(`container ${this.id} is deleted`);
     return this.runc.ps(this.id);
+  }
+
+  async pause(): Promise<void> {
+    return this.serial.run(async () => {
+      this.init.check('pause');
+      this.init.state = 'pausing';
+      try {
+        await this.runc.pause(this.id);
+      } catch (err) {
+        if (this.init.state === 'pausing') this.init.state = 'running';
+        throw err;
+      }
+      if (this.init.state === 'pausing') this.init.state = 'paused';
+      this.publisher.publish(buildTaskEvent(Topic.TaskPaused, { containerId: this.id }));
+    });
+  }
+
+  async resume(): Promise<void> {
+    return this.serial.run(async () => {
+      this.init.check('resume');
+      await this.runc.resume(this.id);
+      if (this.init.state === 'paused') this.init.state = 'running';
+      this.publisher.publish(buildTaskEvent(Topic.TaskResumed, { containerId: this.id }));
+    });
+  }
+
+  async update(resources: unknown): Promise<void> {
+    if (this.init.hasExited || this.init.state === 'deleted') {
+      throw failedPrecondition(`container ${this.id} is not running: cannot update its resources`);
+    }
+    await this.runc.update(this.id, JSON.stringify(resources));
+  }
+
+  /** What State reports for a process: an exec is as paused as its container. */
+  stateOf(proc: ContainerProcess): ContainerProcess['state'] {
+    if (proc.kind === 'exec' && proc.state === 'running' && (this.init.state === 'paused' || this.init.state === 'pausing')) {
+      return this.init.state;
+    }
+    return proc.state;
+  }
+
+  // ---- exec ----
+
+  addExec(execId: string, spec: Record<string, unknown>, stdio: StdioPaths): void {
+    if (this.execs.has(execId)) throw alreadyExists(`exec ${JSON.stringify(execId)} already exists in container ${this.id}`);
+    if (this.init.hasExited || this.init.state === 'stopped' || this.init.state === 'deleted') {
+      throw failedPrecondition(`container ${this.id} is not running: cannot exec in a stopped container`);
+    }
+    this.execs.set(execId, new ExecProcess(execId, stdio, { ...spec, terminal: stdio.terminal }));
+    this.publisher.publish(buildTaskEvent(Topic.TaskExecAdded, { containerId: this.id, execId }));
+  }
+
+  async startExec(execId: string): Promise<number> {
+    const exec = this.process(execId) as ExecProcess;
+    exec.check('start');
+    if (this.init.hasExited || this.init.state === 'stopped') {
+      throw failedPrecondition(`container ${this.id} is not running: cannot start exec ${execId}`);
+    }
+    const started = new Deferred<void>();
+    exec.starting = started.promise;
+    exec.state = 'running'; // counted by the init exit handler from now on
+    try {
+      const stdio = await prepareStdio(exec.stdio, { uid: this.options.ioUid, gid: this.options.ioGid },
+        { containerId: this.id, namespace: this.namespace }, this.logger);
+      const pidFile = join(this.bundle, `${execId}.pid`);
+      const since = process.hrtime.bigint();
+      try {
+        await this.runc.exec(this.id, exec.spec, {
+          pidFile,
+          stdio: stdio.runcStdio,
+          ...(stdio.consoleSocket ? { consoleSocket: stdio.consoleSocket } : {}),
+        });
+        exec.io = await stdio.complete();
+        exec.pid = await readPidFile(pidFile);
+      } catch (err) {
+        await stdio.abort();
+        exec.io?.close();
+        // Waiters of a process that never ran are released with a failure status.
+        exec.setExited({ status: 255, exitedAt: new Date() });
+        throw err;
+      }
+      this.publisher.publish(buildTaskEvent(Topic.TaskExecStarted, { containerId: this.id, execId, pid: exec.pid }));
+      void reaper().waitFor(exec.pid, { since }).then((exit) => this.onExecExit(exec, exit));
+      return exec.pid;
+    } finally {
+      exec.starting = undefined;
+      started.resolve();
+    }
+  }
+
+  private async onExecExit(exec: ExecProcess, exit: Exit): Promise<void> {
+    await exec.starting;
+    const info: ExitInfo = { status: exit.status, exitedAt: exit.exitedAt };
+    this.logger.debug({ exec: exec.id, pid: exit.pid, status: exit.status }, 'exec exited');
+    this.publishExit(exec, info);
+    exec.setExited(info);
+  }
+
+  async deleteExec(execId: string): Promise<ExitInfo & { pid: number }> {
+    const exec = this.process(execId);
+    exec.check('delete');
+    await exec.io?.drain(ioDrainMs);
+    exec.io?.close();
+    exec.state = 'deleted';
+    this.execs.delete(execId);
+    await rm(join(this.bundle, `${execId}.pid`), { force: true });
+    const exit = exec.exit ?? { status: 0, exitedAt: new Date(0) };
+    return { pid: exec.pid, ...exit };
   }
 }

@@ -1,15 +1,15 @@
 // The Task service (containerd.task.v2.Task, also served as v3): decodes nothing itself
 // (the registration adapter does), finds the container, and asks it to act.
 import {
-  Status, TASK_SERVICE_V2, TASK_SERVICE_V3, taskMethods, toTimestamp,
-  toTimestampOrZero, type TaskMethodName, type TaskServiceHandlers,
+  JsonTypeUrl, ProcessDetailsType, Status, TASK_SERVICE_V2, TASK_SERVICE_V3, packAny, taskMethods, toTimestamp,
+  toTimestampOrZero, unpackJsonAny, type TaskMethodName, type TaskServiceHandlers,
 } from '../api/index.js';
 import type { CallContext, TtrpcServer } from '../ttrpc/index.js';
-import { alreadyExists, invalidArgument, notFound, toTtrpcError, unimplemented } from '../shim/errdefs.js';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, toTtrpcError, unimplemented } from '../shim/errdefs.js';
 import type { Logger } from '../shim/logger.js';
 import type { Publisher } from '../shim/publisher.js';
 import { Container } from './container.js';
-import type { ProcessState } from './init-process.js';
+import type { ProcessState } from './process.js';
 import { decodeOptions } from './options.js';
 
 const statusOf: Record<ProcessState, Status> = {
@@ -56,11 +56,6 @@ export class TaskService {
     return container;
   }
 
-  /** Exec processes arrive with issue #3; until then any exec id is unknown. */
-  private noExec(execId: string): void {
-    if (execId) throw notFound(`exec ${JSON.stringify(execId)} not found`);
-  }
-
   readonly handlers: TaskServiceHandlers<CallContext> = {
     Create: async (req) => {
       if (!req.id) throw invalidArgument('container id is empty');
@@ -81,45 +76,44 @@ export class TaskService {
 
     Start: async (req) => {
       const container = this.container(req.id);
-      this.noExec(req.execId);
-      return { pid: await container.start() };
+      const pid = req.execId ? await container.startExec(req.execId) : await container.start();
+      return { pid };
     },
 
     State: async (req) => {
       const container = this.container(req.id);
-      this.noExec(req.execId);
-      const init = container.init;
+      const proc = container.process(req.execId);
       return {
-        id: init.id,
+        id: proc.id,
         bundle: container.bundle,
-        pid: init.pid,
-        status: statusOf[init.state],
-        stdin: init.stdio.stdin,
-        stdout: init.stdio.stdout,
-        stderr: init.stdio.stderr,
-        terminal: init.stdio.terminal,
-        exitStatus: init.exit?.status ?? 0,
-        exitedAt: toTimestampOrZero(init.exit?.exitedAt),
+        pid: proc.pid,
+        status: statusOf[container.stateOf(proc)],
+        stdin: proc.stdio.stdin,
+        stdout: proc.stdio.stdout,
+        stderr: proc.stdio.stderr,
+        terminal: proc.stdio.terminal,
+        exitStatus: proc.exit?.status ?? 0,
+        exitedAt: toTimestampOrZero(proc.exit?.exitedAt),
       };
     },
 
     Wait: async (req, ctx) => {
-      const container = this.container(req.id);
-      this.noExec(req.execId);
-      const exit = await Promise.race([container.init.wait(), aborted(ctx.signal)]);
+      const proc = this.container(req.id).process(req.execId);
+      const exit = await Promise.race([proc.wait(), aborted(ctx.signal)]);
       return { exitStatus: exit.status, exitedAt: toTimestamp(exit.exitedAt) };
     },
 
     Kill: async (req) => {
-      const container = this.container(req.id);
-      this.noExec(req.execId);
-      await container.kill(req.signal, req.all);
+      await this.container(req.id).kill(req.execId, req.signal, req.all);
       return {};
     },
 
     Delete: async (req) => {
       const container = this.container(req.id);
-      this.noExec(req.execId);
+      if (req.execId) {
+        const result = await container.deleteExec(req.execId);
+        return { pid: result.pid, exitStatus: result.status, exitedAt: toTimestamp(result.exitedAt) };
+      }
       const result = await container.delete();
       this.containers.delete(req.id);
       return { pid: result.pid, exitStatus: result.status, exitedAt: toTimestamp(result.exitedAt) };
@@ -128,7 +122,51 @@ export class TaskService {
     Pids: async (req) => {
       const container = this.container(req.id);
       const pids = await container.pids();
-      return { processes: pids.map((pid) => ({ pid })) };
+      const execByPid = new Map<number, string>();
+      for (const exec of container.execProcesses) if (exec.pid) execByPid.set(exec.pid, exec.id);
+      return {
+        processes: pids.map((pid) => {
+          const execId = execByPid.get(pid);
+          return execId === undefined ? { pid } : { pid, info: packAny(ProcessDetailsType, { execId }) };
+        }),
+      };
+    },
+
+    Exec: async (req) => {
+      const container = this.container(req.id);
+      if (!req.execId) throw invalidArgument('exec id is empty');
+      if (!req.spec) throw invalidArgument(`exec ${req.execId} has no process spec`);
+      const spec = unpackJsonAny(req.spec, JsonTypeUrl.OciProcess);
+      if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+        throw invalidArgument(`exec ${req.execId}: the process spec is not a JSON object`);
+      }
+      container.addExec(req.execId, spec as Record<string, unknown>, {
+        stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal,
+      });
+      return {};
+    },
+
+    ResizePty: async (req) => {
+      const proc = this.container(req.id).process(req.execId);
+      if (!proc.io) throw failedPrecondition(`process ${proc.id} has not been started`);
+      proc.io.resize?.(req.width, req.height);
+      return {};
+    },
+
+    CloseIO: async (req) => {
+      const proc = this.container(req.id).process(req.execId);
+      if (req.stdin) proc.io?.closeStdin();
+      return {};
+    },
+
+    Pause: async (req) => {
+      await this.container(req.id).pause();
+      return {};
+    },
+
+    Resume: async (req) => {
+      await this.container(req.id).resume();
+      return {};
     },
 
     Connect: async (req) => ({
@@ -145,19 +183,14 @@ export class TaskService {
       return {};
     },
 
-    CloseIO: async (req) => {
+    Checkpoint: async () => notYet('Checkpoint'),
+    Update: async (req) => {
       const container = this.container(req.id);
-      this.noExec(req.execId);
-      if (req.stdin) container.init.io.closeStdin();
+      if (!req.resources) throw invalidArgument(`update of ${req.id} carries no resources`);
+      const resources = unpackJsonAny(req.resources, JsonTypeUrl.OciLinuxResources);
+      await container.update(resources);
       return {};
     },
-
-    Exec: async () => notYet('Exec'),
-    ResizePty: async () => notYet('ResizePty'),
-    Pause: async () => notYet('Pause'),
-    Resume: async () => notYet('Resume'),
-    Checkpoint: async () => notYet('Checkpoint'),
-    Update: async () => notYet('Update'),
     Stats: async () => notYet('Stats'),
   };
 

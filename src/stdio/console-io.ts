@@ -1,0 +1,85 @@
+// Terminal I/O: the pty master runc sent over the console socket, copied to the client's
+// stdout FIFO and fed from its stdin FIFO (PROTOCOL.md §6.3, terminal mode).
+import { ReadStream, WriteStream } from 'node:tty';
+import { Socket } from 'node:net';
+import { dup, setWinsize } from '../sys/native.js';
+import type { Logger } from '../shim/logger.js';
+import { closeQuietly, openInput, openOutput } from './fifo.js';
+import type { StdioHandle, StdioPaths } from './process-io.js';
+
+/** Takes ownership of `masterFd`; the handle closes it. */
+export function attachConsole(masterFd: number, paths: StdioPaths, logger: Logger): StdioHandle {
+  // Two libuv handles on one fd would fight over it: reading and writing get their own fd.
+  const writeFd = dup(masterFd);
+  const fromConsole = new ReadStream(masterFd);
+  const toConsole = new WriteStream(writeFd);
+  let stdinHoldOpen: number | undefined;
+  let stdinSource: Socket | undefined;
+  let keepAliveFd: number | undefined;
+  let closed = false;
+
+  let copied: Promise<void> = Promise.resolve();
+  if (paths.stdout) {
+    const target = openOutput(paths.stdout);
+    keepAliveFd = target.keepAliveFd;
+    const sink = target.isFifo
+      ? new Socket({ fd: target.writeFd, readable: false, writable: true })
+      : new WriteStream(target.writeFd);
+    copied = new Promise<void>((resolve) => {
+      const done = () => resolve();
+      sink.once('close', done);
+      sink.once('finish', done);
+      sink.on('error', (err) => {
+        logger.warn({ err: err.message }, 'console copy: writing failed; discarding the rest');
+        fromConsole.unpipe(sink);
+        fromConsole.resume();
+        done();
+      });
+    });
+    fromConsole.pipe(sink);
+  } else {
+    fromConsole.resume();
+  }
+  // When the last slave fd closes (the process exited), reading the master fails with EIO: that is the end.
+  fromConsole.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EIO') logger.warn({ err: err.message }, 'console read failed');
+    fromConsole.push(null);
+  });
+  toConsole.on('error', (err) => logger.debug({ err: err.message }, 'console write ended'));
+
+  if (paths.stdin) {
+    const input = openInput(paths.stdin);
+    stdinHoldOpen = input.holdOpenFd;
+    stdinSource = new Socket({ fd: input.readFd, readable: true, writable: false });
+    stdinSource.on('error', () => { /* the client went away: nothing more to type */ });
+    // The console stays open when stdin ends: the process may still be writing.
+    stdinSource.pipe(toConsole, { end: false });
+  }
+
+  return {
+    runcStdio: ['ignore', 'ignore', 'ignore'],
+    afterStart() { /* runc holds no fd of ours in terminal mode */ },
+    closeStdin() {
+      closeQuietly(stdinHoldOpen);
+      stdinHoldOpen = undefined;
+    },
+    resize(width, height) {
+      setWinsize(masterFd, height, width);
+    },
+    async drain(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([copied, new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+      clearTimeout(timer);
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      closeQuietly(stdinHoldOpen);
+      stdinSource?.destroy();
+      toConsole.destroy();
+      fromConsole.destroy();
+      closeQuietly(keepAliveFd);
+    },
+  };
+}
+
