@@ -37,6 +37,7 @@ function memoryRows(m: Record<'tsshim' | 'go', IdleMemory>): Row[] {
   return [
     { metric: `idle RSS/container (${n})`, unit: 'MiB', tsshim: { value: m.tsshim.rssPerContainerMiB }, go: { value: m.go.rssPerContainerMiB } },
     { metric: `idle PSS/container (${n})`, unit: 'MiB', tsshim: { value: m.tsshim.pssPerContainerMiB }, go: { value: m.go.pssPerContainerMiB } },
+    { metric: `idle USS/container (${n})`, unit: 'MiB', tsshim: { value: m.tsshim.ussPerContainerMiB }, go: { value: m.go.ussPerContainerMiB } },
     { metric: 'threads per idle shim', unit: 'threads', tsshim: { value: m.tsshim.threadsPerShim }, go: { value: m.go.threadsPerShim } },
   ];
 }
@@ -78,7 +79,7 @@ async function runBench(opts: BenchOptions, containerd: Containerd): Promise<str
     renderTable(rows),
     '',
     `${kept} samples per latency (${opts.iterations} iterations, ${opts.warmup} warm-up discarded), runtimes alternating;`,
-    `memory: Rss/Pss of smaps_rollup summed over the shim processes of ${opts.idle} idle containers, / ${opts.idle}` +
+    `memory: Rss/Pss/Private_* of smaps_rollup summed over the shim processes of ${opts.idle} idle containers, / ${opts.idle}` +
       ` (${tsshimMemory.shims.length} tsshim, ${goMemory.shims.length} Go shim processes).`,
     ...versions,
   ].join('\n');

@@ -10,6 +10,8 @@ export interface ShimMemory {
   pid: number;
   rssKiB: number;
   pssKiB: number;
+  /** Private_Clean + Private_Dirty: what the process alone holds, whatever else runs on the host. */
+  ussKiB: number;
   threads: number;
 }
 
@@ -19,6 +21,7 @@ export interface IdleMemory {
   /** Sums over the shims divided by the container count, in MiB. */
   rssPerContainerMiB: number;
   pssPerContainerMiB: number;
+  ussPerContainerMiB: number;
   threadsPerShim: number;
 }
 
@@ -48,6 +51,7 @@ export function readShimMemory(pid: number): ShimMemory {
     pid,
     rssKiB: kiBField(rollup, 'Rss', pid, 'smaps_rollup'),
     pssKiB: kiBField(rollup, 'Pss', pid, 'smaps_rollup'),
+    ussKiB: kiBField(rollup, 'Private_Clean', pid, 'smaps_rollup') + kiBField(rollup, 'Private_Dirty', pid, 'smaps_rollup'),
     threads: kiBField(status, 'Threads', pid, 'status'),
   };
 }
@@ -101,6 +105,7 @@ export async function measureIdleMemory(
       shims: memory,
       rssPerContainerMiB: sum((m) => m.rssKiB) / MiB / count,
       pssPerContainerMiB: sum((m) => m.pssKiB) / MiB / count,
+      ussPerContainerMiB: sum((m) => m.ussKiB) / MiB / count,
       threadsPerShim: sum((m) => m.threads) / memory.length,
     };
   } finally {
