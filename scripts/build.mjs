@@ -68,9 +68,11 @@ function patchGenerated(src) {
 codegen();
 if (args.has('--codegen-only')) process.exit(0);
 
-// 2. Types.
-step('type-check');
-sh(bin('tsc'), ['--noEmit', '-p', '.']);
+// 2. Types (`--no-typecheck` for quick local loops only; npm test always type-checks).
+if (!args.has('--no-typecheck')) {
+  step('type-check');
+  sh(bin('tsc'), ['--noEmit', '-p', '.']);
+}
 
 // 3. Native addon (npm 11 skips dependencies' install scripts; we build it ourselves).
 const dist = join(root, 'dist');
