@@ -74,7 +74,7 @@ busybox_version=$(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || ec
 images_key=$(cat "$here"/images/*.mjs <(echo "$busybox_version") | sha256sum | cut -c1-16)
 images=$cache/images-$images_key
 if [[ ! -s $images/images.json ]]; then
-  rm -rf "$images.tmp"
+  rm -rf "$cache"/images-*
   node "$here/images/build.mjs" "$images.tmp"
   rm -rf "$images" && mv "$images.tmp" "$images"
 fi
