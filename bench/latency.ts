@@ -22,11 +22,13 @@ export function emptyLatencySamples(): LatencySamples {
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * A `/tasks/exit` line of `ctr events` ("<time with spaces> <namespace> /tasks/exit {json}") for this
- * container; ctr prints the event as JSON, whose field is container_id in every containerd we run.
+ * The `/tasks/exit` line of `ctr events` ("<time with spaces> <namespace> /tasks/exit {json}") for the
+ * container's init process: its "id" is the container id, while an exec's exit carries the exec id.
+ * ctr prints TaskExit's fields in declaration order (container_id, id, pid, ...) in every containerd we run.
  */
-function exitEventPattern(namespace: string, containerId: string): RegExp {
-  return new RegExp(` ${escapeRegExp(namespace)} /tasks/exit \\{.*"container_id": ?"${escapeRegExp(containerId)}"`);
+function initExitPattern(namespace: string, containerId: string): RegExp {
+  const id = escapeRegExp(containerId);
+  return new RegExp(` ${escapeRegExp(namespace)} /tasks/exit \\{"container_id": ?"${id}", ?"id": ?"${id}"`);
 }
 
 /** Exec answered Unimplemented (tsshim until its Exec lands); any other failure is a real error. */
@@ -44,7 +46,7 @@ interface IterationContext {
 }
 
 async function measureExitEvent(ctx: IterationContext, id: string): Promise<number> {
-  const arrived = ctx.events.waitForOutput(exitEventPattern(ctx.containerd.namespace, id), 20_000);
+  const arrived = ctx.events.waitForOutput(initExitPattern(ctx.containerd.namespace, id), 20_000);
   // Keep a rejection from going unhandled while the kill runs; it is awaited below.
   arrived.catch(() => undefined);
   const t0 = performance.now();
