@@ -1,0 +1,37 @@
+// Typed failures of the cgroups layer, so the task service can map them to ttrpc codes.
+
+/** The process has no cgroup we can read (it is gone, or /proc/<pid>/cgroup is unusable): NotFound. */
+export class CgroupNotFoundError extends Error {
+  override readonly name = 'CgroupNotFoundError';
+  constructor(readonly pid: number, reason: string, options?: ErrorOptions) {
+    super(`cgroup of pid ${pid} not found: ${reason}`, options);
+  }
+}
+
+/** A cgroup file exists but could not be read or parsed (the Go shim fails Stats the same way). */
+export class CgroupReadError extends Error {
+  override readonly name = 'CgroupReadError';
+  constructor(readonly path: string, reason: string, options?: ErrorOptions) {
+    super(`cgroup file ${path}: ${reason}`, options);
+  }
+}
+
+/** An OOM watch could not be registered (no memory controller, cgroup gone, permissions). */
+export class OomWatchError extends Error {
+  override readonly name = 'OomWatchError';
+  constructor(readonly path: string, reason: string, options?: ErrorOptions) {
+    super(`cannot watch OOM events of ${path}: ${reason}`, options);
+  }
+}
+
+/** errno name of a Node system error, if it is one. */
+export function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** ENOENT, or ENODEV which cgroupfs returns for files of a cgroup being removed. */
+export function isGone(err: unknown): boolean {
+  const code = errnoCode(err);
+  return code === 'ENOENT' || code === 'ENODEV';
+}
