@@ -170,9 +170,10 @@ class PipeIO implements StdioHandle {
   }
 
   closeStdin(): void {
+    // Only our own writer goes: what the client already wrote is still copied, then the
+    // process reads EOF once the client's writer is closed too.
     closeQuietly(this.stdinHoldOpen);
     this.stdinHoldOpen = undefined;
-    this.stdinSink?.end();
   }
 
   async drain(timeoutMs: number): Promise<void> {

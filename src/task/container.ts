@@ -103,7 +103,7 @@ export class Container {
         stdio: stdio.runcStdio,
         ...(stdio.consoleSocket ? { consoleSocket: stdio.consoleSocket } : {}),
       });
-      init.io = await stdio.complete();
+      init.attachIO(await stdio.complete());
       init.pid = await readPidFile(pidFile);
     } catch (err) {
       await stdio.abort();
@@ -311,7 +311,7 @@ export class Container {
           stdio: stdio.runcStdio,
           ...(stdio.consoleSocket ? { consoleSocket: stdio.consoleSocket } : {}),
         });
-        exec.io = await stdio.complete();
+        exec.attachIO(await stdio.complete());
         exec.pid = await readPidFile(pidFile);
       } catch (err) {
         await stdio.abort();

@@ -22,7 +22,8 @@ export class ContainerProcess {
   pid = 0;
   state: ProcessState = 'created';
   exit: ExitInfo | undefined;
-  io: StdioHandle | undefined;
+  private stdioHandle: StdioHandle | undefined;
+  private stdinClosed = false;
   /** Set while runc starts it, so an exit racing the start is handled after the start event. */
   starting: Promise<void> | undefined;
   private readonly exited = new Deferred<ExitInfo>();
@@ -33,6 +34,22 @@ export class ContainerProcess {
     readonly kind: 'init' | 'exec',
     readonly stdio: StdioPaths,
   ) {}
+
+  get io(): StdioHandle | undefined {
+    return this.stdioHandle;
+  }
+
+  /** Sets the stdio once the process exists; a CloseIO that came earlier applies now. */
+  attachIO(io: StdioHandle): void {
+    this.stdioHandle = io;
+    if (this.stdinClosed) io.closeStdin();
+  }
+
+  /** CloseIO{stdin}; may arrive while the process is still being started (containerd 1.7 sends it in parallel). */
+  closeStdin(): void {
+    this.stdinClosed = true;
+    this.stdioHandle?.closeStdin();
+  }
 
   /** Throws FailedPrecondition unless `action` is allowed in the current state. */
   check(action: Action): void {

@@ -155,7 +155,7 @@ export class TaskService {
 
     CloseIO: async (req) => {
       const proc = this.container(req.id).process(req.execId);
-      if (req.stdin) proc.io?.closeStdin();
+      if (req.stdin) proc.closeStdin();
       return {};
     },
 
