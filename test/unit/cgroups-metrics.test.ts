@@ -95,7 +95,7 @@ describe('v1 metrics', () => {
     expect(m.pids?.limit).toBe(64);
 
     // blkio: no CFQ files here, so the throttle files, with device names from /proc/partitions
-    expect(m.blkio?.ioServicedRecursive.map((e) => [e.device, e.major, e.minor, e.op])).toEqual(
+    expect(m.blkio?.ioServicedRecursive?.map((e) => [e.device, e.major, e.minor, e.op])).toEqual(
       ['Read', 'Write', 'Sync', 'Async', 'Discard', 'Total'].map((op) => ['/dev/vda', 254, 0, op]),
     );
   });
