@@ -19,31 +19,34 @@ export function attachConsole(masterFd: number, paths: StdioPaths, logger: Logge
   let closed = false;
 
   let copied: Promise<void> = Promise.resolve();
+  let sink: NodeJS.WritableStream | undefined;
   if (paths.stdout) {
     const target = openOutput(paths.stdout);
     keepAliveFd = target.keepAliveFd;
-    const sink = target.isFifo
+    const out = target.isFifo
       ? new Socket({ fd: target.writeFd, readable: false, writable: true })
       : new WriteStream(target.writeFd);
+    sink = out;
     copied = new Promise<void>((resolve) => {
       const done = () => resolve();
-      sink.once('close', done);
-      sink.once('finish', done);
-      sink.on('error', (err) => {
+      out.once('close', done);
+      out.once('finish', done);
+      out.on('error', (err) => {
         logger.warn({ err: err.message }, 'console copy: writing failed; discarding the rest');
-        fromConsole.unpipe(sink);
+        fromConsole.unpipe(out);
         fromConsole.resume();
         done();
       });
     });
-    fromConsole.pipe(sink);
+    fromConsole.pipe(out);
   } else {
     fromConsole.resume();
   }
   // When the last slave fd closes (the process exited), reading the master fails with EIO: that is the end.
   fromConsole.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EIO') logger.warn({ err: err.message }, 'console read failed');
-    fromConsole.push(null);
+    // An erroring source unpipes itself: finish the copy by hand.
+    sink?.end();
   });
   toConsole.on('error', (err) => logger.debug({ err: err.message }, 'console write ended'));
 
