@@ -2,6 +2,8 @@
 // client's FIFOs, a log file or a logging binary on the other, copied with back-pressure
 // (PROTOCOL.md §6.3).
 import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { fchown, pipe2 } from '../sys/native.js';
@@ -219,7 +221,8 @@ export async function createProcessIO(
         },
       });
     } else {
-      // file:// sends both streams to the one file.
+      // file:// sends both streams to the one file, creating its directory like the Go shim.
+      if (scheme === 'file') await mkdir(dirname(stdoutPath), { recursive: true, mode: 0o755 });
       const stderrPath = scheme === 'file' ? stdoutPath : paths.stderr;
       if (stdoutPath) io.addOutput(1, stdoutPath);
       if (stderrPath) io.addOutput(2, stderrPath);
