@@ -82,5 +82,4 @@ time.sleep(60)'`], { stdio: ['ignore', 'pipe', 'inherit'] });
     await changed;
     expect(keyed(join(dir, 'cgroup.events'))['populated']).toBe(0);
   });
-
 });
