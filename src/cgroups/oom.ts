@@ -49,7 +49,10 @@ function callHandler(onOOM: () => void, logger: Logger, dir: string): void {
 }
 
 class EventfdOomWatcher implements OomWatcher {
-  closed = false;
+  get closed(): boolean {
+    return this.ended;
+  }
+  private ended = false;
   private readonly efd: number;
   private poll: PollHandle | null = null;
 
@@ -65,13 +68,13 @@ class EventfdOomWatcher implements OomWatcher {
       this.arm();
     } catch (err) {
       closeFd(this.efd);
-      this.closed = true;
+      this.ended = true;
       throw new OomWatchError(dir, (err as Error).message, { cause: err });
     }
   }
 
   check(): void {
-    if (this.closed) return;
+    if (this.ended) return;
     if (this.readCounter() === 0n) return;
     if (!existsSync(this.dir)) {
       this.logger.debug({ cgroup: this.dir }, 'memory cgroup removed; OOM watch ends');
@@ -82,8 +85,8 @@ class EventfdOomWatcher implements OomWatcher {
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.ended) return;
+    this.ended = true;
     this.poll?.close();
     this.poll = null;
     closeFd(this.efd);
@@ -92,14 +95,14 @@ class EventfdOomWatcher implements OomWatcher {
   private arm(): void {
     const poll = pollReadable(this.efd, (err) => {
       this.poll = null;
-      if (this.closed) return;
+      if (this.ended) return;
       if (err) {
         this.logger.warn({ err, cgroup: this.dir }, 'OOM eventfd poll failed; OOM watch ends');
         this.close();
         return;
       }
       this.check();
-      if (this.closed) return;
+      if (this.ended) return;
       try {
         this.arm();
       } catch (armErr) {
@@ -127,7 +130,10 @@ class EventfdOomWatcher implements OomWatcher {
 }
 
 class InotifyOomWatcher implements OomWatcher {
-  closed = false;
+  get closed(): boolean {
+    return this.ended;
+  }
+  private ended = false;
   private readonly watchers: FSWatcher[] = [];
   private readonly memoryEvents: string;
   private lastOomKill = 0n;
@@ -135,7 +141,7 @@ class InotifyOomWatcher implements OomWatcher {
   constructor(private readonly dir: string, private readonly onOOM: () => void, private readonly logger: Logger) {
     this.memoryEvents = join(dir, 'memory.events');
     if (!existsSync(this.memoryEvents)) {
-      this.closed = true;
+      this.ended = true;
       throw new OomWatchError(dir, 'no memory.events (memory controller not enabled for this cgroup)');
     }
     try {
@@ -155,7 +161,7 @@ class InotifyOomWatcher implements OomWatcher {
   }
 
   check(): void {
-    if (this.closed) return;
+    if (this.ended) return;
     let events: Map<string, bigint>;
     try {
       events = parseFlatKeyed(readFileSync(this.memoryEvents, 'utf8'), this.memoryEvents);
@@ -168,14 +174,14 @@ class InotifyOomWatcher implements OomWatcher {
     const fire = oomKill > this.lastOomKill;
     if (oomKill > this.lastOomKill) this.lastOomKill = oomKill;
     if (fire) callHandler(this.onOOM, this.logger, this.dir);
-    if (!this.closed && this.isEmpty()) {
+    if (!this.ended && this.isEmpty()) {
       this.logger.debug({ cgroup: this.dir }, 'cgroup empty; OOM watch ends');
       this.close();
     }
   }
 
   close(): void {
-    this.closed = true;
+    this.ended = true;
     for (const watcher of this.watchers.splice(0)) watcher.close();
   }
 
