@@ -54,6 +54,7 @@ function patchGenerated(src) {
     // reader still returns Long objects and the defaults are Longs. Convert on decode, default 0.
     .replace(/\$util\.Long \? \$util\.Long\.fromBits\(0, ?0, ?(?:false|true)\) : 0/g, '0')
     .replace(/= r\.(u?int64|s?fixed64|sint64)\(\);/g, '= $$int64ToNumber(r.$1());')
+    .replace(/push\(r\.(u?int64|s?fixed64|sint64)\(\)\)/g, 'push($$int64ToNumber(r.$1()))')
     .replace('// Common aliases', '// 64-bit values as numbers (exact up to 2^53; Timestamp seconds fit).\n' +
       'const $int64ToNumber = (v) => typeof v === "number" ? v : v.toNumber();\n\n// Common aliases');
   if (!out.includes('import $protobuf from "protobufjs/minimal.js";')) {

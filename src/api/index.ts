@@ -1,6 +1,7 @@
 // What the upper layers use from api/: generated message classes (one source: gen/proto.js),
 // Any and Timestamp helpers, event building, and the Task service table.
-export { containerd, google, runtimeoptions } from './gen/proto.js';
+export { containerd, google, io, runtimeoptions } from './gen/proto.js';
+export { CgroupsV1MetricsType, CgroupsV2MetricsType } from './metrics.js';
 export {
   DecodeError, decodeMessage, decodeNamed, encodeMessage, encodeNamed, namedMessage,
   type MessageCodec, type MessageDecoder, type MessageEncoder, type NamedMessage,

@@ -49,10 +49,13 @@ export async function readV1Metrics(paths: V1Paths, host: CgroupHost): Promise<I
 }
 
 async function readCpuacct(dir: string): Promise<io.containerd.cgroups.v1.ICPUUsage> {
-  const [stat, total] = await Promise.all([readFlatKeyed(join(dir, 'cpuacct.stat')), value(join(dir, 'cpuacct.usage'))]);
+  const [stat, total, perCpuText] = await Promise.all([
+    readFlatKeyed(join(dir, 'cpuacct.stat')), value(join(dir, 'cpuacct.usage')),
+    readOptional(join(dir, 'cpuacct.usage_percpu')).then((t) => t ?? ''),
+  ]);
   const ns = (key: string): number => u64(((stat.get(key) ?? 0n) * NS_PER_SECOND) / CLOCK_TICKS);
-  // per_cpu (cpuacct.usage_percpu) waits for the codegen to support repeated uint64 (metrics.proto).
-  return omitDefaults({ total: u64(total), kernel: ns('system'), user: ns('user') });
+  const perCpu = perCpuText.trim().split(/\s+/).filter(Boolean).map((n) => u64(BigInt(n)));
+  return omitDefaults({ total: u64(total), kernel: ns('system'), user: ns('user'), perCpu });
 }
 
 async function readThrottling(dir: string): Promise<io.containerd.cgroups.v1.IThrottle> {

@@ -2,4 +2,10 @@
 import { runShim } from '../shim/run.js';
 import { RuncShimManager } from '../task/manager.js';
 
-await runShim(process.argv.slice(2), new RuncShimManager());
+try {
+  await runShim(process.argv.slice(2), new RuncShimManager());
+} catch (err) {
+  // containerd shows this text to the user ("start failed: <output>"), so no stack trace.
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}

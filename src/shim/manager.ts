@@ -31,6 +31,8 @@ export interface ShimManager {
   groupingKey(flags: ShimFlags, bundle: string): string;
   /** `start`, after the daemon was spawned: apply start options (e.g. move it into a cgroup). */
   afterDaemonStart?(flags: ShimFlags, daemonPid: number, stdin: Uint8Array): Promise<void>;
+  /** `-info`: the binary containerd.types.RuntimeInfo for the options Any on stdin (may be empty). */
+  info?(stdin: Uint8Array): Promise<Uint8Array>;
   /** `delete`: clean up after a dead shim for `flags.id` in `flags.bundle`. Logs go to stderr. */
   cleanup(flags: ShimFlags, bundle: string, logger: Logger): Promise<DeleteResult>;
   /** The daemon: register services on ctx.server. */

@@ -18,6 +18,15 @@ export async function runShim(argv: readonly string[], manager: ShimManager): Pr
     writeSync(1, `${manager.name}:\n  Version: ${manager.version}\n`);
     return;
   }
+  if (flags.info) {
+    if (!manager.info) {
+      process.stderr.write(`${manager.name} does not implement -info\n`);
+      process.exit(1);
+    }
+    const { readStdin } = await import('./stdin.js');
+    writeSync(1, await manager.info(readStdin()));
+    return;
+  }
   if (!flags.info && flags.action !== 'start' && flags.action !== 'delete' && flags.action !== '') {
     process.stderr.write(`unknown action "${flags.action}"\n`);
     process.exit(2);

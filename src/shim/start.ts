@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
 import { socketAddress, socketDir, socketPath } from './address.js';
 import type { ShimManager } from './manager.js';
+import { readStdin } from './stdin.js';
 
 /** Environment variable that hands the daemon the exact socket path `start` bound. */
 export const socketEnv = 'TSSHIM_SOCKET';
@@ -58,13 +59,6 @@ function listeningFd(server: Server): number {
   return fd;
 }
 
-function readStdin(): Uint8Array {
-  try {
-    return readFileSync(0);
-  } catch {
-    return new Uint8Array();
-  }
-}
 
 /** Raises the daemon's OOM score above containerd's, as the Go shim does, so the shim dies first. */
 function adjustOomScore(daemonPid: number): void {

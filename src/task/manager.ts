@@ -32,6 +32,21 @@ export class RuncShimManager implements ShimManager {
     return flags.id;
   }
 
+  async afterDaemonStart(flags: ShimFlags, daemonPid: number, stdin: Uint8Array): Promise<void> {
+    if (stdin.length === 0) return;
+    const { decodeStartOptions } = await import('./options.js');
+    const options = decodeStartOptions(stdin, flags.id);
+    if (options.shimCgroup) {
+      const { joinCgroup } = await import('../cgroups/join.js');
+      joinCgroup(options.shimCgroup, daemonPid);
+    }
+  }
+
+  async info(stdin: Uint8Array): Promise<Uint8Array> {
+    const { runtimeInfo } = await import('./info.js');
+    return runtimeInfo(stdin, { name: this.name, version: this.version });
+  }
+
   async cleanup(flags: ShimFlags, bundle: string, logger: Logger): Promise<DeleteResult> {
     const [{ readPidFile }, { unmountAll }, { initExitFile, runcFor }, { loadOptions }] = await Promise.all([
       import('../runc/index.js'), import('../sys/mount.js'), import('./container.js'), import('./options.js'),

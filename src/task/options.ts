@@ -4,7 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  RuncOptionsType, RuntimeOptionsType, anyTypeName, isAnyOf, unpackAny, type AnyMessage,
+  RuncOptionsType, RuntimeOptionsType, anyTypeName, google, isAnyOf, unpackAny, type AnyMessage,
 } from '../api/index.js';
 import { invalidArgument } from '../shim/errdefs.js';
 
@@ -54,6 +54,26 @@ export function decodeOptions(any: AnyMessage | null | undefined): TaskOptions {
     return options;
   }
   throw invalidArgument(`unsupported runtime options type ${JSON.stringify(anyTypeName(any) || any.type_url)}`);
+}
+
+/** An Any read from stdin; garbage is InvalidArgument with the decoder's reason. */
+export function decodeAny(bytes: Uint8Array): AnyMessage {
+  try {
+    return google.protobuf.Any.decode(bytes);
+  } catch (err) {
+    throw invalidArgument(`cannot decode the runtime options Any: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The options on `start`'s stdin: empty, an Any of the options (containerd <= 2.2), or (2.3+)
+ * a BootstrapParams whose first field is the task id rather than a type URL (PROTOCOL.md §10).
+ */
+export function decodeStartOptions(stdin: Uint8Array, taskId: string): TaskOptions {
+  if (stdin.length === 0) return defaultOptions();
+  const any = decodeAny(stdin);
+  if (any.type_url === taskId) return defaultOptions();
+  return decodeOptions(any);
 }
 
 const optionsFile = 'options.json';
