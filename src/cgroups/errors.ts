@@ -1,10 +1,12 @@
-// Typed failures of the cgroups layer, so the task service can map them to ttrpc codes.
+// Typed failures of the cgroups layer; shim/errdefs.ts maps them to ttrpc codes.
+import { Code } from '../ttrpc/index.js';
+import { ShimError } from '../shim/errdefs.js';
 
 /** The process has no cgroup we can read (it is gone, or /proc/<pid>/cgroup is unusable): NotFound. */
-export class CgroupNotFoundError extends Error {
+export class CgroupNotFoundError extends ShimError {
   override readonly name = 'CgroupNotFoundError';
   constructor(readonly pid: number, reason: string, options?: ErrorOptions) {
-    super(`cgroup of pid ${pid} not found: ${reason}`, options);
+    super(Code.NotFound, `cgroup of pid ${pid} not found: ${reason}`, options);
   }
 }
 

@@ -2,12 +2,13 @@
 // its events (create, start, exec-added, exec-started, exit of each exec, exit, delete).
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Topic, buildTaskEvent, toTimestamp, type Mount } from '../api/index.js';
+import { Topic, buildTaskEvent, toTimestamp, type AnyMessage, type Mount } from '../api/index.js';
 import { Runc, isNotFoundKillError, readPidFile } from '../runc/index.js';
 import { alreadyExists, failedPrecondition, notFound } from '../shim/errdefs.js';
 import type { Logger } from '../shim/logger.js';
 import type { Publisher } from '../shim/publisher.js';
 import type { StdioPaths } from '../stdio/process-io.js';
+import { cgroupOfPid, watchOOM, type Cgroup, type OomWatcher } from '../cgroups/index.js';
 import { mountAll, unmountAll } from '../sys/mount.js';
 import { reaper, type Exit } from '../sys/reaper.js';
 import { ContainerProcess, ExecProcess, type ExitInfo } from './process.js';
@@ -58,6 +59,9 @@ function errnoOf(err: unknown): string | undefined {
 export class Container {
   readonly serial = new SerialQueue();
   private readonly execs = new Map<string, ExecProcess>();
+  /** The init's cgroup, found at create (Stats, OOM); undefined if it could not be read. */
+  private cgroup: Cgroup | undefined;
+  private oomWatcher: OomWatcher | undefined;
 
   private constructor(
     readonly id: string,
@@ -123,6 +127,10 @@ export class Container {
       checkpoint: '',
       pid: init.pid,
     }));
+    container.cgroup = await cgroupOfPid(init.pid).catch((err: unknown) => {
+      logger.warn({ err: (err as Error).message }, 'cannot read the container cgroup: no stats or OOM events');
+      return undefined;
+    });
     void reaper().waitFor(init.pid, { since }).then((exit) => container.onInitExit(exit));
     logger.info({ pid: init.pid }, 'container created');
     return container;
@@ -151,6 +159,7 @@ export class Container {
         await this.runc.start(this.id);
         if (this.init.state === 'created') this.init.state = 'running';
         this.publisher.publish(buildTaskEvent(Topic.TaskStart, { containerId: this.id, pid: this.init.pid }));
+        this.watchOOM();
         return this.init.pid;
       } finally {
         this.init.starting = undefined;
@@ -159,8 +168,23 @@ export class Container {
     });
   }
 
+  /** Registered at start, like the Go shim; a failure only costs the OOM events. */
+  private watchOOM(): void {
+    if (!this.cgroup || this.oomWatcher) return;
+    try {
+      this.oomWatcher = watchOOM(this.cgroup, () => {
+        this.publisher.publish(buildTaskEvent(Topic.TaskOOM, { containerId: this.id }));
+      }, this.logger);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'cannot watch for OOM kills');
+    }
+  }
+
   private async onInitExit(exit: Exit): Promise<void> {
     await this.init.starting;
+    // An OOM kill is reported before the exit it caused (containerd PR #12714).
+    this.oomWatcher?.check();
+    this.oomWatcher?.close();
     if (this.sharedPidNs) {
       // Without its own PID namespace the container's other processes would outlive init.
       await this.runc.kill(this.id, 9, { all: true }).catch(() => undefined);
@@ -263,6 +287,12 @@ export class Container {
       if (this.init.state === 'paused') this.init.state = 'running';
       this.publisher.publish(buildTaskEvent(Topic.TaskResumed, { containerId: this.id }));
     });
+  }
+
+  /** The cgroup metrics Any (io.containerd.cgroups.v1/v2.Metrics). */
+  async stats(): Promise<AnyMessage> {
+    if (!this.cgroup) throw notFound(`no cgroup known for container ${this.id}`);
+    return this.cgroup.metrics();
   }
 
   async update(resources: unknown): Promise<void> {

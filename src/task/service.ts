@@ -191,7 +191,7 @@ export class TaskService {
       await container.update(resources);
       return {};
     },
-    Stats: async () => notYet('Stats'),
+    Stats: async (req) => ({ stats: await this.container(req.id).stats() }),
   };
 
   /** Serves the handlers as containerd.task.v2.Task and containerd.task.v3.Task. */

@@ -1,0 +1,104 @@
+// Issue #4: pause/resume, metrics, OOM events through tsshim.
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { describeEachContainerd, runtimes } from './harness/index.js';
+import type { Containerd } from './harness/index.js';
+
+const runtime = runtimes.tsshim;
+
+async function eventually(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return condition();
+}
+
+async function taskRow(containerd: Containerd, id: string): Promise<{ pid: number; status: string } | undefined> {
+  const out = await containerd.ctrOk(['task', 'ls']);
+  for (const line of out.trim().split('\n').slice(1)) {
+    const [tid, pid, status] = line.trim().split(/\s+/);
+    if (tid === id) return { pid: Number(pid), status: status! };
+  }
+  return undefined;
+}
+
+async function remove(containerd: Containerd, id: string): Promise<void> {
+  await containerd.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+  await eventually(async () => (await containerd.ctr(['task', 'delete', id])).code === 0, 10_000);
+  await containerd.ctrOk(['containers', 'delete', id]);
+}
+
+/** The container's directory in one cgroup v1 controller, from /proc/<pid>/cgroup. */
+function cgroupDir(pid: number, controller: string): string {
+  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n')) {
+    const [, controllers, path] = line.split(':');
+    if (controllers!.split(',').includes(controller)) return `/sys/fs/cgroup/${controller}${path}`;
+  }
+  throw new Error(`pid ${pid} has no ${controller} cgroup`);
+}
+
+describeEachContainerd('task lifecycle through tsshim', (suite) => {
+  it('pause and resume: PAUSED state, events, and a paused process does not run', async () => {
+    const { containerd } = suite;
+    await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'pz1', 'sleep', '600']);
+    const events = containerd.spawnCtr(['events']);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await containerd.ctrOk(['task', 'pause', 'pz1']);
+    const row = await taskRow(containerd, 'pz1');
+    expect(row?.status).toBe('PAUSED');
+    expect(readFileSync(`${cgroupDir(row!.pid, 'freezer')}/freezer.state`, 'utf8').trim()).toBe('FROZEN');
+    // Pausing again is refused by the state machine.
+    const again = await containerd.ctr(['task', 'pause', 'pz1']);
+    expect(again.code).not.toBe(0);
+    await containerd.ctrOk(['task', 'resume', 'pz1']);
+    expect((await taskRow(containerd, 'pz1'))?.status).toBe('RUNNING');
+    await events.waitForOutput(/\/tasks\/resumed/);
+    const topics = events.stdout().split('\n').filter((l) => l.includes('pz1')).map((l) => /\/tasks\/[a-z-]+/.exec(l)?.[0]);
+    expect(topics).toEqual(['/tasks/paused', '/tasks/resumed']);
+    await events.stop();
+    await remove(containerd, 'pz1');
+  });
+
+  it('pause of a stopped container is refused with a clear message', async () => {
+    const { containerd } = suite;
+    await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'pz2', 'true']);
+    expect(await eventually(async () => (await taskRow(containerd, 'pz2'))?.status === 'STOPPED', 10_000)).toBe(true);
+    const r = await containerd.ctr(['task', 'pause', 'pz2']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/cannot pause|stopped/);
+    await containerd.ctrOk(['task', 'delete', 'pz2']);
+    await containerd.ctrOk(['containers', 'delete', 'pz2']);
+  });
+
+  it('ctr task metrics reports the container cgroup (limit, usage, pids)', async () => {
+    const { containerd } = suite;
+    await containerd.ctrOk(['run', '-d', '--runtime', runtime, '--memory-limit', String(64 << 20), suite.fixtures.image, 'mt1', 'sleep', '600']);
+    const row = (await taskRow(containerd, 'mt1'))!;
+    const out = await containerd.ctrOk(['task', 'metrics', '--format', 'json', 'mt1']);
+    const metrics = JSON.parse(out) as { memory?: { usage?: { limit?: number; usage?: number } }; pids?: { current?: number }; cpu?: { usage?: { total?: number } } };
+    const memDir = cgroupDir(row.pid, 'memory');
+    expect(metrics.memory?.usage?.limit).toBe(Number(readFileSync(`${memDir}/memory.limit_in_bytes`, 'utf8')));
+    expect(metrics.memory?.usage?.limit).toBe(64 << 20);
+    expect(metrics.memory?.usage?.usage).toBeGreaterThan(0);
+    expect(metrics.pids?.current).toBe(1);
+    expect(metrics.cpu?.usage?.total).toBeGreaterThan(0);
+    await remove(containerd, 'mt1');
+  });
+
+  it('an OOM kill publishes /tasks/oom before /tasks/exit with status 137', async () => {
+    const { containerd } = suite;
+    const events = containerd.spawnCtr(['events']);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await containerd.ctrOk(['run', '-d', '--runtime', runtime, '--memory-limit', String(16 << 20), suite.fixtures.image, 'oom1',
+      'sh', '-c', 'x=aaaaaaaa; while true; do x="$x$x"; done']);
+    await events.waitForOutput(/\/tasks\/exit [^\n]*oom1[^\n]*\n/, 60_000);
+    const lines = events.stdout().split('\n').filter((l) => l.includes('oom1') && /\/tasks\/(oom|exit)/.test(l));
+    expect(lines.map((l) => /\/tasks\/[a-z]+/.exec(l)![0])).toEqual(['/tasks/oom', '/tasks/exit']);
+    expect(lines[1]).toMatch(/"exit_status":137/);
+    await events.stop();
+    await containerd.ctrOk(['task', 'delete', 'oom1']);
+    await containerd.ctrOk(['containers', 'delete', 'oom1']);
+  });
+});
