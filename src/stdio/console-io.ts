@@ -1,37 +1,37 @@
 // Terminal I/O: the pty master runc sent over the console socket, copied to the client's
 // stdout FIFO and fed from its stdin FIFO (PROTOCOL.md §6.3, terminal mode).
-import { ReadStream, WriteStream } from 'node:tty';
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { Socket } from 'node:net';
-import { dup, setWinsize } from '../sys/native.js';
+import { setWinsize } from '../sys/native.js';
 import type { Logger } from '../shim/logger.js';
 import { closeQuietly, openInput, openOutput } from './fifo.js';
+import { PtyReadable, PtyWritable } from './pty-stream.js';
 import type { StdioHandle, StdioPaths } from './process-io.js';
 
 /** Takes ownership of `masterFd`; the handle closes it. */
 export function attachConsole(masterFd: number, paths: StdioPaths, logger: Logger): StdioHandle {
-  // Two libuv handles on one fd would fight over it: reading and writing get their own fd.
-  const writeFd = dup(masterFd);
-  const fromConsole = new ReadStream(masterFd);
-  const toConsole = new WriteStream(writeFd);
+  const fromConsole = new PtyReadable(masterFd);
+  const toConsole = new PtyWritable(masterFd);
   let stdinHoldOpen: number | undefined;
   let stdinSource: Socket | undefined;
   let keepAliveFd: number | undefined;
   let closed = false;
 
   let copied: Promise<void> = Promise.resolve();
-  let sink: NodeJS.WritableStream | undefined;
+  let sink: Writable | undefined;
   if (paths.stdout) {
     const target = openOutput(paths.stdout);
     keepAliveFd = target.keepAliveFd;
-    const out = target.isFifo
+    const out: Writable = target.isFifo
       ? new Socket({ fd: target.writeFd, readable: false, writable: true })
-      : new WriteStream(target.writeFd);
+      : createWriteStream('', { fd: target.writeFd });
     sink = out;
     copied = new Promise<void>((resolve) => {
       const done = () => resolve();
       out.once('close', done);
       out.once('finish', done);
-      out.on('error', (err) => {
+      out.on('error', (err: Error) => {
         logger.warn({ err: err.message }, 'console copy: writing failed; discarding the rest');
         fromConsole.unpipe(out);
         fromConsole.resume();
@@ -42,9 +42,8 @@ export function attachConsole(masterFd: number, paths: StdioPaths, logger: Logge
   } else {
     fromConsole.resume();
   }
-  // When the last slave fd closes (the process exited), reading the master fails with EIO: that is the end.
   fromConsole.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EIO') logger.warn({ err: err.message }, 'console read failed');
+    logger.warn({ err: err.message }, 'console read failed');
     // An erroring source unpipes itself: finish the copy by hand.
     sink?.end();
   });

@@ -346,8 +346,9 @@ export class Container {
       } catch (err) {
         await stdio.abort();
         exec.io?.close();
-        // Waiters of a process that never ran are released with a failure status.
-        exec.setExited({ status: 255, exitedAt: new Date() });
+        // Like the Go shim: the exec stays `created` (it never ran) and its waiters are released.
+        exec.state = 'created';
+        exec.releaseWaiters({ status: 255, exitedAt: new Date() });
         throw err;
       }
       this.publisher.publish(buildTaskEvent(Topic.TaskExecStarted, { containerId: this.id, execId, pid: exec.pid }));

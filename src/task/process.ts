@@ -65,6 +65,11 @@ export class ContainerProcess {
     this.exited.resolve(exit);
   }
 
+  /** A process that failed to start: Wait returns `exit`, the state does not change. */
+  releaseWaiters(exit: ExitInfo): void {
+    this.exited.resolve(exit);
+  }
+
   /** Resolves with the exit, however long that takes. */
   wait(): Promise<ExitInfo> {
     return this.exited.promise;
