@@ -1,6 +1,6 @@
 // One container: its runc handle, rootfs mounts, init and exec processes, and the order of
 // its events (create, start, exec-added, exec-started, exit of each exec, exit, delete).
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Topic, buildTaskEvent, toTimestamp, type AnyMessage, type Mount } from '../api/index.js';
 import { Runc, isNotFoundKillError, readPidFile } from '../runc/index.js';
@@ -28,6 +28,27 @@ export interface CreateParams {
   rootfs: Mount[];
   stdio: StdioPaths;
   options: TaskOptions;
+  /** Restore from this checkpoint image at Start instead of creating (PROTOCOL.md §6.11). */
+  checkpoint: string;
+  parentCheckpoint: string;
+}
+
+/** A create that waits for Start to restore from a checkpoint. */
+interface PendingRestore {
+  checkpoint: string;
+  parentCheckpoint: string;
+}
+
+export interface CheckpointParams {
+  path: string;
+  exit: boolean;
+  openTcp: boolean;
+  externalUnixSockets: boolean;
+  terminal: boolean;
+  fileLocks: boolean;
+  emptyNamespaces: string[];
+  cgroupsMode: string;
+  workPath: string;
 }
 
 /** True when the spec gives the container no PID namespace of its own (it shares one). */
@@ -62,6 +83,7 @@ export class Container {
   /** The init's cgroup, found at create (Stats, OOM); undefined if it could not be read. */
   private cgroup: Cgroup | undefined;
   private oomWatcher: OomWatcher | undefined;
+  private pendingRestore: PendingRestore | undefined;
 
   private constructor(
     readonly id: string,
@@ -93,6 +115,15 @@ export class Container {
       if (rootfsMounted) await unmountAll(rootfsDir).catch(() => undefined);
     };
     const init = new ContainerProcess(id, 'init', params.stdio);
+    if (params.checkpoint) {
+      const container = new Container(
+        id, bundle, params.namespace, runc, init, options, rootfsMounted, await sharesPidNamespace(bundle), publisher, logger,
+      );
+      container.pendingRestore = { checkpoint: params.checkpoint, parentCheckpoint: params.parentCheckpoint };
+      container.publishCreate(params);
+      logger.info({ checkpoint: params.checkpoint }, 'container created; it is restored at start');
+      return container;
+    }
     const owner = { uid: options.ioUid, gid: options.ioGid };
     const stdio = await prepareStdio(params.stdio, owner, { containerId: id, namespace: params.namespace }, logger)
       .catch(async (err: unknown) => { await unmount(); throw err; });
@@ -119,21 +150,88 @@ export class Container {
     const container = new Container(
       id, bundle, params.namespace, runc, init, options, rootfsMounted, await sharesPidNamespace(bundle), publisher, logger,
     );
-    publisher.publish(buildTaskEvent(Topic.TaskCreate, {
-      containerId: id,
-      bundle,
-      rootfs: params.rootfs,
-      io: { stdin: params.stdio.stdin, stdout: params.stdio.stdout, stderr: params.stdio.stderr, terminal: params.stdio.terminal },
-      checkpoint: '',
-      pid: init.pid,
-    }));
-    container.cgroup = await cgroupOfPid(init.pid).catch((err: unknown) => {
-      logger.warn({ err: (err as Error).message }, 'cannot read the container cgroup: no stats or OOM events');
-      return undefined;
-    });
-    void reaper().waitFor(init.pid, { since }).then((exit) => container.onInitExit(exit));
+    container.publishCreate(params);
+    await container.track(since);
     logger.info({ pid: init.pid }, 'container created');
     return container;
+  }
+
+  private publishCreate(params: CreateParams): void {
+    this.publisher.publish(buildTaskEvent(Topic.TaskCreate, {
+      containerId: this.id,
+      bundle: this.bundle,
+      rootfs: params.rootfs,
+      io: { stdin: params.stdio.stdin, stdout: params.stdio.stdout, stderr: params.stdio.stderr, terminal: params.stdio.terminal },
+      checkpoint: params.checkpoint,
+      pid: this.init.pid,
+    }));
+  }
+
+  /** Once init's pid is known: find its cgroup and wait for its exit. */
+  private async track(since: bigint): Promise<void> {
+    this.cgroup = await cgroupOfPid(this.init.pid).catch((err: unknown) => {
+      this.logger.warn({ err: (err as Error).message }, 'cannot read the container cgroup: no stats or OOM events');
+      return undefined;
+    });
+    void reaper().waitFor(this.init.pid, { since }).then((exit) => this.onInitExit(exit));
+  }
+
+  /** Start of a container created from a checkpoint: `runc restore` with the stdio set up now. */
+  private async restore(pending: PendingRestore): Promise<void> {
+    const stdio = await prepareStdio(this.init.stdio, { uid: this.options.ioUid, gid: this.options.ioGid },
+      { containerId: this.id, namespace: this.namespace }, this.logger);
+    const pidFile = join(this.bundle, 'init.pid');
+    const since = process.hrtime.bigint();
+    try {
+      await this.runc.restore(this.id, {
+        imagePath: pending.checkpoint,
+        workPath: this.options.criuWorkPath || join(this.bundle, 'work'),
+        ...(pending.parentCheckpoint ? { parentPath: pending.parentCheckpoint } : {}),
+        bundle: this.bundle,
+        pidFile,
+        noPivot: this.options.noPivotRoot,
+        stdio: stdio.runcStdio,
+        ...(stdio.consoleSocket ? { consoleSocket: stdio.consoleSocket } : {}),
+      });
+      this.init.attachIO(await stdio.complete());
+      this.init.pid = await readPidFile(pidFile);
+    } catch (err) {
+      await stdio.abort();
+      this.init.io?.close();
+      throw err;
+    }
+    this.pendingRestore = undefined;
+    await this.track(since);
+  }
+
+  /** runc checkpoint of the init process; the image goes to `params.path`. */
+  async checkpoint(params: CheckpointParams): Promise<void> {
+    return this.serial.run(async () => {
+      if (this.init.state !== 'running' && this.init.state !== 'paused') {
+        throw failedPrecondition(`cannot checkpoint container ${this.id}: it is ${this.init.state}`);
+      }
+      const workPath = params.workPath || join(this.bundle, 'work', 'criu-work');
+      try {
+        await this.runc.checkpoint(this.id, {
+          imagePath: params.path,
+          workPath,
+          leaveRunning: !params.exit,
+          tcpEstablished: params.openTcp,
+          extUnixSk: params.externalUnixSockets,
+          shellJob: params.terminal,
+          fileLocks: params.fileLocks,
+          emptyNamespaces: params.emptyNamespaces,
+          ...(params.cgroupsMode ? { manageCgroupsMode: params.cgroupsMode } : {}),
+        });
+      } catch (err) {
+        // CRIU's own log is the only useful diagnosis: keep it in the bundle and name it.
+        const dumpLog = join(this.bundle, 'criu-dump.log');
+        await copyFile(join(workPath, 'dump.log'), dumpLog).catch(() => undefined);
+        throw new Error(`${(err as Error).message}: criu dump log: ${dumpLog}`, { cause: err });
+      } finally {
+        if (!params.workPath) await rm(workPath, { recursive: true, force: true });
+      }
+    });
   }
 
   /** The process named by a request: init for an empty exec id. */
@@ -156,7 +254,8 @@ export class Container {
       const started = new Deferred<void>();
       this.init.starting = started.promise;
       try {
-        await this.runc.start(this.id);
+        if (this.pendingRestore) await this.restore(this.pendingRestore);
+        else await this.runc.start(this.id);
         if (this.init.state === 'created') this.init.state = 'running';
         this.publisher.publish(buildTaskEvent(Topic.TaskStart, { containerId: this.id, pid: this.init.pid }));
         this.watchOOM();
@@ -237,7 +336,10 @@ export class Container {
     return this.serial.run(async () => {
       if (this.init.state === 'deleted') throw notFound(`container ${this.id} is already deleted`);
       this.init.check('delete');
-      if (this.init.state === 'created' && !this.init.hasExited) {
+      if (this.pendingRestore) {
+        // Never restored: runc has no container; nothing ran.
+        this.init.setExited({ status: 0, exitedAt: new Date() });
+      } else if (this.init.state === 'created' && !this.init.hasExited) {
         // Never started: runc kills the waiting init; its exit comes through the reaper.
         await this.runc.delete(this.id, { force: true });
         await Promise.race([this.init.wait(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);

@@ -1,11 +1,11 @@
 // The Task service (containerd.task.v2.Task, also served as v3): decodes nothing itself
 // (the registration adapter does), finds the container, and asks it to act.
 import {
-  JsonTypeUrl, ProcessDetailsType, Status, TASK_SERVICE_V2, TASK_SERVICE_V3, packAny, taskMethods, toTimestamp,
+  CheckpointOptionsType, JsonTypeUrl, ProcessDetailsType, unpackAny, Status, TASK_SERVICE_V2, TASK_SERVICE_V3, packAny, taskMethods, toTimestamp,
   toTimestampOrZero, unpackJsonAny, type TaskMethodName, type TaskServiceHandlers,
 } from '../api/index.js';
 import type { CallContext, TtrpcServer } from '../ttrpc/index.js';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound, toTtrpcError, unimplemented } from '../shim/errdefs.js';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, toTtrpcError } from '../shim/errdefs.js';
 import type { Logger } from '../shim/logger.js';
 import type { Publisher } from '../shim/publisher.js';
 import { Container } from './container.js';
@@ -29,9 +29,6 @@ export interface TaskServiceOptions {
   shutdown(reason: string): void;
 }
 
-function notYet(method: string): never {
-  throw unimplemented(`${method} is not implemented by tsshim yet`);
-}
 
 function aborted(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {
@@ -60,7 +57,6 @@ export class TaskService {
     Create: async (req) => {
       if (!req.id) throw invalidArgument('container id is empty');
       if (this.containers.has(req.id)) throw alreadyExists(`container ${JSON.stringify(req.id)} already exists`);
-      if (req.checkpoint) notYet('restore from a checkpoint');
       const options = decodeOptions(req.options);
       const container = await Container.create({
         id: req.id,
@@ -69,6 +65,8 @@ export class TaskService {
         rootfs: req.rootfs,
         stdio: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal },
         options,
+        checkpoint: req.checkpoint,
+        parentCheckpoint: req.parentCheckpoint,
       }, this.options.publisher, this.options.logger);
       this.containers.set(req.id, container);
       return { pid: container.init.pid };
@@ -183,7 +181,24 @@ export class TaskService {
       return {};
     },
 
-    Checkpoint: async () => notYet('Checkpoint'),
+    Checkpoint: async (req) => {
+      const container = this.container(req.id);
+      const o = req.options && (req.options.type_url || req.options.value?.length)
+        ? unpackAny(CheckpointOptionsType, req.options)
+        : CheckpointOptionsType.codec.decode(new Uint8Array());
+      await container.checkpoint({
+        path: req.path || o.imagePath,
+        exit: o.exit,
+        openTcp: o.openTcp,
+        externalUnixSockets: o.externalUnixSockets,
+        terminal: o.terminal,
+        fileLocks: o.fileLocks,
+        emptyNamespaces: o.emptyNamespaces,
+        cgroupsMode: o.cgroupsMode,
+        workPath: o.workPath,
+      });
+      return {};
+    },
     Update: async (req) => {
       const container = this.container(req.id);
       if (!req.resources) throw invalidArgument(`update of ${req.id} carries no resources`);
