@@ -46,7 +46,7 @@ describeEachContainerd('containerd gRPC client (Go shim)', (suite) => {
     await expect(grpc().get(ns, id)).rejects.toMatchObject({ name: 'GrpcCallError', code: GrpcStatus.NOT_FOUND });
   });
 
-  it('the async iterator yields a container's task events', async () => {
+  it("the async iterator yields a container's task events", async () => {
     const { containerd, fixtures } = suite;
     const ns = containerd.namespace;
     const id = newId('grpc-iter');
