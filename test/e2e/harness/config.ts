@@ -15,12 +15,44 @@ export interface ConfigInput {
   criEnabled: boolean;
   /** Sandbox image for CRI (the fixture's pause image). */
   pauseImage: string;
+  /** CRI runtime handlers by name (default: runc -> io.containerd.runc.v2, tsshim -> io.containerd.tsshim.v2). */
+  runtimeHandlers?: Readonly<Record<string, CriRuntimeHandler>>;
   /** Raw TOML appended at the end (must match the config version's syntax). */
   extraToml?: string;
 }
 
+/** One `containerd.runtimes.<handler>` entry of the CRI config. */
+export interface CriRuntimeHandler {
+  /** e.g. io.containerd.tsshim.v2 */
+  runtimeType: string;
+  /** Absolute path of the shim binary (otherwise found on PATH by runtime_type). */
+  runtimePath?: string;
+  /** Annotations CRI passes from the pod to the containers of this handler. */
+  podAnnotations?: readonly string[];
+  /** The `options` table: runc options for io.containerd.runc.v2, else sent as runtimeoptions.v1.Options. */
+  options?: Readonly<Record<string, string | number | boolean>>;
+}
+
+export const defaultRuntimeHandlers: Readonly<Record<string, CriRuntimeHandler>> = {
+  runc: { runtimeType: 'io.containerd.runc.v2' },
+  tsshim: { runtimeType: 'io.containerd.tsshim.v2' },
+};
+
 const q = (s: string): string => JSON.stringify(s);
 const list = (items: readonly string[]): string => `[${items.map(q).join(', ')}]`;
+const tomlValue = (v: string | number | boolean): string => (typeof v === 'string' ? q(v) : String(v));
+
+/** The `[<section>.<name>]` tables of the runtime handlers (same keys in config v2 and v3). */
+function runtimeTables(section: string, handlers: Readonly<Record<string, CriRuntimeHandler>>): string {
+  return Object.entries(handlers).map(([name, h]) => {
+    let t = `[${section}.${q(name)}]\n  runtime_type = ${q(h.runtimeType)}\n`;
+    if (h.runtimePath !== undefined) t += `  runtime_path = ${q(h.runtimePath)}\n`;
+    if (h.podAnnotations !== undefined) t += `  pod_annotations = ${list(h.podAnnotations)}\n`;
+    const options = Object.entries(h.options ?? {});
+    if (options.length > 0) t += `[${section}.${q(name)}.options]\n${options.map(([k, v]) => `  ${k} = ${tomlValue(v)}\n`).join('')}`;
+    return t;
+  }).join('');
+}
 
 // Snapshotters that cannot work on this machine or in a temp root just add noise and start-up time.
 const uselessSnapshotters = ['btrfs', 'zfs', 'devmapper', 'aufs', 'blockfile', 'erofs'].map((s) => `io.containerd.snapshotter.v1.${s}`);
@@ -36,11 +68,7 @@ function v2Config(c: ConfigInput): string {
   restrict_oom_score_adj = true
 ${c.version === '1.6' ? '' : '  netns_mounts_under_state_dir = true\n'}[${cri}.containerd]
   default_runtime_name = "runc"
-[${cri}.containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-[${cri}.containerd.runtimes.tsshim]
-  runtime_type = "io.containerd.tsshim.v2"
-`;
+${runtimeTables(`${cri}.containerd.runtimes`, c.runtimeHandlers ?? defaultRuntimeHandlers)}`;
   return `version = 2
 root = ${q(c.root)}
 state = ${q(c.state)}
@@ -75,11 +103,7 @@ function v3Config(c: ConfigInput): string {
   netns_mounts_under_state_dir = true
 [plugins.'io.containerd.cri.v1.runtime'.containerd]
   default_runtime_name = 'runc'
-[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
-  runtime_type = 'io.containerd.runc.v2'
-[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.tsshim]
-  runtime_type = 'io.containerd.tsshim.v2'
-`;
+${runtimeTables(`plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes`, c.runtimeHandlers ?? defaultRuntimeHandlers)}`;
   return `version = 3
 root = ${q(c.root)}
 state = ${q(c.state)}

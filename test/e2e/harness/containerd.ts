@@ -7,13 +7,14 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { killLeftoverProcesses, removeNamespaceCgroups, unmountAllUnder } from './cleanup.js';
-import { renderContainerdConfig } from './config.js';
+import { defaultRuntimeHandlers, renderContainerdConfig } from './config.js';
+import type { CriRuntimeHandler } from './config.js';
 import { CommandError, LongRunningCommand, formatCommand, runCommand } from './exec.js';
 import type { CommandResult, RunOptions } from './exec.js';
 import { loadFixtures } from './fixtures.js';
 import type { Fixtures } from './fixtures.js';
 import { assertPrivateRunContainerd } from './isolation.js';
-import { distDir } from './paths.js';
+import { criuDir, distDir } from './paths.js';
 import { findShimProcesses, isAlive, waitFor } from './procs.js';
 import type { ProcessInfo } from './procs.js';
 import { findContainerd } from './versions.js';
@@ -25,6 +26,11 @@ export interface StartContainerdOptions {
   namespace?: string;
   /** Load the CRI plugin (default false). Its sandbox image is the fixture's pause image. */
   criEnabled?: boolean;
+  /**
+   * CRI runtime handlers, merged over the defaults (runc -> io.containerd.runc.v2, tsshim ->
+   * io.containerd.tsshim.v2); a string is the runtime_type.
+   */
+  runtimeHandlers?: Readonly<Record<string, string | CriRuntimeHandler>>;
   /** Raw TOML appended to the config (version 2 syntax for 1.x, version 3 for 2.x). */
   extraToml?: string;
   /** Extra environment for containerd, inherited by the shims it starts. */
@@ -82,7 +88,8 @@ export class Containerd {
     this.address = join(tempDir, 'c.sock');
     this.ttrpcAddress = join(tempDir, 'c.sock.ttrpc');
     this.configPath = join(tempDir, 'config.toml');
-    this.path = [distDir, binaries.binDir, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
+    // criu: the trixie build that works on this kernel (scripts/criu.sh), ahead of any system one.
+    this.path = [distDir, binaries.binDir, criuDir, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
     this.env = { ...process.env, PATH: this.path, ...opts.env };
   }
 
@@ -111,6 +118,8 @@ export class Containerd {
     await writeFile(this.configPath, renderContainerdConfig({
       version: this.version, root: this.root, state: this.state, address: this.address, ttrpcAddress: this.ttrpcAddress,
       optDir: join(this.tempDir, 'opt'), criEnabled: opts.criEnabled ?? false, pauseImage: loadFixtures().pauseImage,
+      runtimeHandlers: { ...defaultRuntimeHandlers, ...Object.fromEntries(Object.entries(opts.runtimeHandlers ?? {})
+        .map(([name, h]) => [name, typeof h === 'string' ? { runtimeType: h } : h])) },
       ...(opts.extraToml === undefined ? {} : { extraToml: opts.extraToml }),
     }));
     const child = spawn(this.binaries.containerd, ['--config', this.configPath], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
