@@ -155,6 +155,11 @@ for suite in trixie sid; do
 done
 say "containerd from bookworm: $(containerd --version | awk '{print $3}') in /usr/bin"
 
+# --- 2b. A CRIU that works on this kernel, for checkpoint/restore ---------------------------------
+# shellcheck source=scripts/criu.sh
+source "$repo/scripts/criu.sh"
+ensure_criu
+
 # --- 3. node_modules and dist/ -------------------------------------------------------------------
 cd "$repo"
 # node_modules is current when it was installed from this exact package-lock.json (content, not mtime:

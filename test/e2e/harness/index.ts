@@ -22,7 +22,7 @@ export type { CommandResult, ProcessExit, RunOptions } from './exec.js';
 export { copyRootfs, loadFixtures } from './fixtures.js';
 export type { Fixtures } from './fixtures.js';
 export { NotIsolatedError, assertPrivateRunContainerd } from './isolation.js';
-export { distDir, repoRoot, runtimes, shimBinaryName, tsshimBinary } from './paths.js';
+export { criuDir, distDir, repoRoot, runtimes, shimBinaryName, tsshimBinary } from './paths.js';
 export {
   childrenOf, descendantsOf, findShimProcesses, findZombies, isAlive, listProcesses, mountsUnder, readCmdline,
   readProcess, readProcessStat, shimIdentity, waitFor,
