@@ -83,13 +83,15 @@ hosts=$(node -e 'for (const r of Object.keys(require(process.argv[1]))) console.
 conformance_pki "$cache/pki" $hosts
 log "prepared in $((SECONDS - t0)) s"
 
-# Checkpoint tests need a CRIU that works on this kernel; without one the
-# suite skips them (bookworm's CRIU 3.17 fails `criu check` here).
-suite_path_tail=$CT_CTRD_BIN:$CT_BIN:$PATH
+# Checkpoint tests need a CRIU that works on this kernel: trixie's, which
+# scripts/ensure-deps.sh unpacks (bookworm's CRIU 3.17 fails `criu check` here).
+# Without one the suite skips them, and this says so.
+criu_bin=${TSSHIM_CACHE:-/var/cache/tsshim}/criu-trixie/bin
+suite_path_tail=$CT_CTRD_BIN:$CT_BIN:$criu_bin:$PATH
 extra_args=''
 if ! PATH=$suite_path_tail criu check >/dev/null 2>&1; then
   extra_args=-no-criu
-  log "no working criu on PATH: checkpoint tests will be skipped (-no-criu)"
+  log "no working criu on PATH (run scripts/ensure-deps.sh): checkpoint tests will be skipped (-no-criu)"
 fi
 
 runs=$cache/runs/$(date +%Y%m%d-%H%M%S)
