@@ -108,7 +108,9 @@ async function startOnce(containerd: Containerd, binary: string, runtime: Runtim
     if (r.code !== 0) throw new BenchStepError(`${formatCommand(binary, args)} failed (exit ${r.code ?? r.signal}): ${r.stdout}${r.stderr}`);
     const address = parseStartOutput(r.stdout);
     socket = address.replace(/^unix:\/\//, '');
-    await firstReply(address);
+    await firstReply(address).catch((e: unknown) => {
+      throw new BenchStepError(`${runtime.tag} shim ${id}: no answer from the daemon at ${address}: ${(e as Error).message}`);
+    });
     const tReply = performance.now();
     await stopDaemon(containerd, id, socket);
     const deleteMs = await deleteOnce(containerd, binary, id, bundle);
