@@ -17,7 +17,7 @@ import { measureShimStart } from './shim-start.js';
 import type { ShimStartSamples } from './shim-start.js';
 import { renderTable } from './stats.js';
 import type { Figure, Row } from './stats.js';
-import { describeVersions, goShimBinary } from './versions.js';
+import { describeLoad, describeVersions, goShimBinary } from './versions.js';
 
 const progress = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
 
@@ -52,6 +52,7 @@ function shimStartRows(s: Record<'tsshim' | 'go', ShimStartSamples>): Row[] {
 }
 
 async function runBench(opts: BenchOptions, containerd: Containerd): Promise<string> {
+  const loadAtStart = describeLoad();
   const { image } = await containerd.importImage();
   const events = containerd.spawnCtr(['events']);
   // ctr events prints nothing until an event arrives; give it a moment to subscribe.
@@ -82,6 +83,7 @@ async function runBench(opts: BenchOptions, containerd: Containerd): Promise<str
     `memory: Rss/Pss/Private_* of smaps_rollup summed over the shim processes of ${opts.idle} idle containers, / ${opts.idle}` +
       ` (${tsshimMemory.shims.length} tsshim, ${goMemory.shims.length} Go shim processes).`,
     ...versions,
+    `host: ${loadAtStart} at start; ${describeLoad()} at end`,
   ].join('\n');
 }
 

@@ -1,5 +1,5 @@
 // The versions a bench run used, printed under the table.
-import { release } from 'node:os';
+import { availableParallelism, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import type { Containerd } from '../test/e2e/harness/containerd.js';
 import { runCommand } from '../test/e2e/harness/exec.js';
@@ -17,6 +17,11 @@ async function firstLine(file: string, args: readonly string[]): Promise<string>
 
 export function goShimBinary(containerd: Containerd): string {
   return join(containerd.binaries.binDir, 'containerd-shim-runc-v2');
+}
+
+/** Timings here are only comparable between runs on a quiet host; say how quiet it was. */
+export function describeLoad(): string {
+  return `${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
 }
 
 export async function describeVersions(containerd: Containerd): Promise<string[]> {
