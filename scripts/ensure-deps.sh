@@ -4,6 +4,8 @@
 #   - Debian packages: containerd (1.6), runc, busybox-static, util-linux, build tools for the addon
 #   - containerd 1.7 and 2.x unpacked from the archive's trixie and sid suites into $TSSHIM_CACHE
 #     (no system upgrade: those suites are pinned at priority 1)
+#   - dockerd and the docker CLI (docker.io + docker-cli) from trixie, unpacked into $TSSHIM_CACHE/docker-trixie
+#     (bookworm's 20.10 cannot select a shim v2 runtime by runtimeType)
 #   - node_modules (npm ci) and dist/ (npm run build) when missing or stale
 #   - the busybox rootfs and OCI image fixture (fixtures/build.sh)
 # Env: TSSHIM_CACHE (default /var/cache/tsshim), TSSHIM_SKIP_BUILD=1 to leave dist/ alone.
@@ -32,7 +34,8 @@ apt_update() {
 }
 
 # --- 1. Debian packages from the system's own suite ---------------------------------------------
-packages=(containerd runc busybox-static util-linux procps python3 make g++ tar gzip coreutils)
+# libsystemd0 and libcap2: the shared libraries trixie's dockerd links against (bookworm's versions suffice).
+packages=(containerd runc busybox-static util-linux procps python3 make g++ tar gzip coreutils libsystemd0 libcap2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -154,6 +157,43 @@ for suite in trixie sid; do
   say "containerd from $suite: $(cat "$dir/VERSION") (Debian $(cat "$dir/DEB_VERSION")) in $dir/root/usr/bin"
 done
 say "containerd from bookworm: $(containerd --version | awk '{print $3}') in /usr/bin"
+
+# --- 2b. dockerd and docker CLI from trixie, unpacked, never installed ------------------------------
+fetch_docker_from() {
+  local suite=$1 dir="$cache/docker-$1"
+  local tmp
+  ensure_newer_suites_configured
+  tmp=$(mktemp -d "$cache/.fetch-docker-$suite.XXXXXX")
+  chmod 755 "$tmp" # apt downloads as the _apt user
+  # shellcheck disable=SC2064
+  trap "rm -rf '$tmp'" RETURN
+  say "downloading docker.io/$suite and docker-cli/$suite"
+  (cd "$tmp" && apt-get "${apt_opts[@]}" download "docker.io/$suite" "docker-cli/$suite" >/dev/null)
+  mkdir -p "$tmp/unpacked/root"
+  local deb
+  for deb in "$tmp"/docker.io_*.deb "$tmp"/docker-cli_*.deb; do dpkg -x "$deb" "$tmp/unpacked/root"; done
+  local b
+  for b in usr/sbin/dockerd usr/bin/docker; do
+    [ -x "$tmp/unpacked/root/$b" ] || { say "docker packages from $suite have no $b"; return 1; }
+  done
+  # Mostly static Go, but dockerd links libsystemd/libcap/...: prove both run here before caching them.
+  local version_line
+  version_line=$("$tmp/unpacked/root/usr/sbin/dockerd" --version) \
+    || { say "dockerd from $suite does not run on this system (ldd $tmp/unpacked/root/usr/sbin/dockerd)"; return 1; }
+  "$tmp/unpacked/root/usr/bin/docker" --version >/dev/null
+  dpkg-deb -f "$(ls "$tmp"/docker.io_*.deb)" Version >"$tmp/unpacked/DEB_VERSION"
+  # "Docker version 26.1.5+dfsg1, build 411e817" -> 26.1.5
+  awk '{ v = $3; sub(/,$/, "", v); sub(/[~+-].*/, "", v); print v }' <<<"$version_line" >"$tmp/unpacked/VERSION"
+  echo "$suite" >"$tmp/unpacked/SUITE"
+  rm -rf "$dir"
+  mv "$tmp/unpacked" "$dir"
+}
+
+docker_dir="$cache/docker-trixie"
+if ! [ -s "$docker_dir/VERSION" ] || ! [ -x "$docker_dir/root/usr/sbin/dockerd" ] || ! [ -x "$docker_dir/root/usr/bin/docker" ]; then
+  fetch_docker_from trixie
+fi
+say "docker from trixie: $(cat "$docker_dir/VERSION") (Debian $(cat "$docker_dir/DEB_VERSION")) in $docker_dir/root"
 
 # --- 2b. A CRIU that works on this kernel, for checkpoint/restore ---------------------------------
 # shellcheck source=scripts/criu.sh
