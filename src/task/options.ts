@@ -1,12 +1,22 @@
 // The runtime options of a task: containerd.runc.v1.Options, or runtimeoptions.v1.Options as CRI
 // sends for non-runc runtime types (PROTOCOL.md §3.4, §8). Persisted in the bundle so that
 // `delete` after a crash uses the same runc binary and root.
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  RuncOptionsType, RuntimeOptionsType, anyTypeName, google, isAnyOf, unpackAny, type AnyMessage,
+  RuncOptionsType, RuntimeOptionsType, google, isAnyOf, unpackAny, type AnyMessage,
 } from '../api/index.js';
 import { invalidArgument } from '../shim/errdefs.js';
+import { applyTomlOptions } from './runtime-options-toml.js';
+
+function readTomlFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw invalidArgument(`cannot read runtime options file ${path}: ${(err as Error).message}`);
+  }
+}
 
 export interface TaskOptions {
   binaryName: string;
@@ -49,11 +59,13 @@ export function decodeOptions(any: AnyMessage | null | undefined): TaskOptions {
     return options;
   }
   if (isAnyOf(any, RuntimeOptionsType)) {
-    // CRI's wrapper for non-runc runtime types; its TOML body is read in a later issue (#4).
-    unpackAny(RuntimeOptionsType, any);
-    return options;
+    // CRI's wrapper for non-runc runtime types: the handler's options table as TOML.
+    const o = unpackAny(RuntimeOptionsType, any);
+    const body = o.configBody?.length ? Buffer.from(o.configBody).toString('utf8')
+      : o.configPath ? readTomlFile(o.configPath) : '';
+    return applyTomlOptions(options, body);
   }
-  throw invalidArgument(`unsupported runtime options type ${JSON.stringify(anyTypeName(any) || any.type_url)}`);
+  throw invalidArgument(`unsupported runtime options type ${JSON.stringify(any.type_url)}`);
 }
 
 /** An Any read from stdin; garbage is InvalidArgument with the decoder's reason. */

@@ -125,6 +125,16 @@ export class ContainerdClient {
     return r.tasks.map(toProcess);
   }
 
+  /**
+   * Creates the task of a container made with `ctr containers create` (give it `--rootfs DIR`: no
+   * mounts are sent), with runtime `options` and stdio paths (plain files are appended to).
+   */
+  async create(ns: string, containerId: string, opts: { options?: AnyMessage; stdin?: string; stdout?: string; stderr?: string; terminal?: boolean } = {}): Promise<number> {
+    const { options, ...stdio } = opts;
+    const r = await this.call<{ pid: number }>(this.tasks, 'Create', ns, { containerId, ...stdio, ...(options ? { options } : {}) });
+    return r.pid;
+  }
+
   async start(ns: string, containerId: string, execId = ''): Promise<number> {
     return (await this.call<{ pid: number }>(this.tasks, 'Start', ns, { containerId, execId })).pid;
   }
