@@ -39,8 +39,9 @@ describeEachContainerd('containerd gRPC client (Go shim)', (suite) => {
     expect((await grpc().wait(ns, id)).exitStatus).toBe(137);
     expect((await grpc().get(ns, id)).status).toBe('STOPPED');
 
+    // No wait for /tasks/delete: the Go shim sends it just before it exits and may not get it out
+    // (seen with containerd 2.1).
     await containerd.ctrOk(['tasks', 'delete', id]);
-    await events.next((e) => e.event?.kind === 'TaskDelete' && e.event.containerId === id);
     await containerd.ctrOk(['containers', 'delete', id]);
     events.close();
     await expect(grpc().get(ns, id)).rejects.toMatchObject({ name: 'GrpcCallError', code: GrpcStatus.NOT_FOUND });
@@ -57,13 +58,11 @@ describeEachContainerd('containerd gRPC client (Go shim)', (suite) => {
     for await (const e of events) {
       if (e.event?.containerId !== id) continue;
       topics.push(e.topic);
-      if (topics.includes('/tasks/exit') && topics.includes('/tasks/delete')) break;
+      if (e.topic === '/tasks/exit') break;
     }
     clearTimeout(giveUp);
     events.close();
-    // The shim forwards /tasks/exit asynchronously; containerd 2.x may publish /tasks/delete first.
-    expect(topics.slice(0, 2)).toEqual(['/tasks/create', '/tasks/start']);
-    expect([...topics].sort()).toEqual(['/tasks/create', '/tasks/delete', '/tasks/exit', '/tasks/start']);
+    expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit']);
   });
 
   it('Update applies OCI resources; Metrics returns the cgroup stats', async () => {
@@ -99,6 +98,19 @@ describeEachContainerd('containerd gRPC client (Go shim)', (suite) => {
     expect((await grpc().get(ns, id)).status).toBe('RUNNING');
     await grpc().closeIO(ns, id);
     expect((await grpc().wait(ns, id, '', 20_000)).exitStatus).toBe(0);
+    await containerd.ctrOk(['tasks', 'delete', id]);
+    await containerd.ctrOk(['containers', 'delete', id]);
+  });
+
+  it('the fixture pause image (CRI sandbox image) runs until SIGTERM, then exits 0', async () => {
+    const { containerd, fixtures } = suite;
+    const ns = containerd.namespace;
+    const id = newId('grpc-pause');
+    await containerd.ctrOk(['run', '-d', '--runtime', runtimes.runc, fixtures.pauseImage, id]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await grpc().get(ns, id)).status).toBe('RUNNING');
+    await grpc().kill(ns, id, 15);
+    expect((await grpc().wait(ns, id, '', 10_000)).exitStatus).toBe(0);
     await containerd.ctrOk(['tasks', 'delete', id]);
     await containerd.ctrOk(['containers', 'delete', id]);
   });

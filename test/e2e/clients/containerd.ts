@@ -131,7 +131,7 @@ export class ContainerdClient {
    */
   async create(ns: string, containerId: string, opts: { options?: AnyMessage; stdin?: string; stdout?: string; stderr?: string; terminal?: boolean } = {}): Promise<number> {
     const { options, ...stdio } = opts;
-    const r = await this.call<{ pid: number }>(this.tasks, 'Create', ns, { containerId, ...stdio, ...(options ? { options } : {}) });
+    const r = await this.call<{ pid: number }>(this.tasks, 'Create', ns, { containerId, ...stdio, ...(options ? { options: toWireAny(options) } : {}) });
     return r.pid;
   }
 
