@@ -12,6 +12,8 @@ export const RuncOptionsType = namedMessage('containerd.runc.v1.Options', runc.O
 export const CheckpointOptionsType = namedMessage('containerd.runc.v1.CheckpointOptions', runc.CheckpointOptions);
 /** ProcessInfo.info of an exec process in Pids. */
 export const ProcessDetailsType = namedMessage('containerd.runc.v1.ProcessDetails', runc.ProcessDetails);
+/** What the client library sends to runtimes not named io.containerd.runc.* (`ctr run --uidmap`). */
+export const LinuxRuncCreateOptionsType = namedMessage('containerd.linux.runc.CreateOptions', containerd.linux.runc.CreateOptions);
 /** What CRI sends for a runtime_type other than io.containerd.runc.v2. */
 export const RuntimeOptionsType = namedMessage('runtimeoptions.v1.Options', runtimeoptions.v1.Options);
 /** `-info` output (containerd 2.x). */

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  RuncOptionsType, RuntimeOptionsType, google, isAnyOf, unpackAny, type AnyMessage,
+  LinuxRuncCreateOptionsType, RuncOptionsType, RuntimeOptionsType, google, isAnyOf, unpackAny, type AnyMessage,
 } from '../api/index.js';
 import { invalidArgument } from '../shim/errdefs.js';
 import { applyTomlOptions } from './runtime-options-toml.js';
@@ -54,6 +54,19 @@ export function decodeOptions(any: AnyMessage | null | undefined): TaskOptions {
     options.ioUid = o.ioUid;
     options.ioGid = o.ioGid;
     options.shimCgroup = o.shimCgroup;
+    options.criuImagePath = o.criuImagePath;
+    options.criuWorkPath = o.criuWorkPath;
+    return options;
+  }
+  if (isAnyOf(any, LinuxRuncCreateOptionsType)) {
+    // The client library's options for runtimes that are not io.containerd.runc.*: same keys
+    // where they overlap (WithUIDOwner sets io_uid here for us).
+    const o = unpackAny(LinuxRuncCreateOptionsType, any);
+    options.noPivotRoot = o.noPivotRoot;
+    options.noNewKeyring = o.noNewKeyring;
+    options.shimCgroup = o.shimCgroup;
+    options.ioUid = o.ioUid;
+    options.ioGid = o.ioGid;
     options.criuImagePath = o.criuImagePath;
     options.criuWorkPath = o.criuWorkPath;
     return options;

@@ -36,6 +36,12 @@ export interface StartContainerdOptions {
   /** Extra environment for containerd, inherited by the shims it starts. */
   env?: Record<string, string>;
   startTimeoutMs?: number;
+  /**
+   * Run containerd (and so its shims and runtimes) in a mount namespace of its own in which an empty
+   * tmpfs covers /sys/fs/cgroup/unified: crun refuses this host's hybrid layout (a cgroup v2 hierarchy
+   * with a controller in it, beside the v1 ones) with "cgroups in hybrid mode not supported".
+   */
+  hideUnifiedCgroup?: boolean;
 }
 
 export interface CtrOptions extends RunOptions {
@@ -122,7 +128,12 @@ export class Containerd {
         .map(([name, h]) => [name, typeof h === 'string' ? { runtimeType: h } : h])) },
       ...(opts.extraToml === undefined ? {} : { extraToml: opts.extraToml }),
     }));
-    const child = spawn(this.binaries.containerd, ['--config', this.configPath], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = ['--config', this.configPath];
+    const child = opts.hideUnifiedCgroup && existsSync('/sys/fs/cgroup/unified')
+      ? spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c',
+        'mount -t tmpfs tsshim-no-unified /sys/fs/cgroup/unified && exec "$0" "$@"', this.binaries.containerd, ...argv],
+      { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(this.binaries.containerd, argv, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const append = (s: string): void => {
       this.log += s;

@@ -20,6 +20,8 @@ export interface ContainerdSuite {
 export interface SuiteOptions extends Omit<StartContainerdOptions, 'version'> {
   /** Import the fixture image in beforeAll (default true). */
   importImage?: boolean;
+  /** Only these versions (of those selected by TSSHIM_CONTAINERD), for a test that says why. */
+  onlyVersions?: readonly ContainerdVersion[];
 }
 
 class SuiteState implements ContainerdSuite {
@@ -47,8 +49,8 @@ class SuiteState implements ContainerdSuite {
  * private mount namespace; ...) every test of that version fails with the reason; none is skipped. A failed test prints the tail of containerd's log.
  */
 export function describeEachContainerd(title: string, body: (suite: ContainerdSuite) => void, options: SuiteOptions = {}): void {
-  const { importImage = true, ...startOptions } = options;
-  for (const version of selectedContainerdVersions()) {
+  const { importImage = true, onlyVersions, ...startOptions } = options;
+  for (const version of selectedContainerdVersions().filter((v) => !onlyVersions || onlyVersions.includes(v))) {
     describe(`${title} [containerd ${version}]`, () => {
       const suite = new SuiteState(version);
       beforeAll(async () => {
