@@ -1,5 +1,6 @@
-// The containerd gRPC test client against the Go shim (io.containerd.runc.v2): proves the client, so tests
-// of tsshim that use it (CloseIO, Update, events) fail only because of tsshim.
+// containerd's gRPC Tasks and Events APIs, the way Docker and Kubernetes drive a runtime (CloseIO, Update,
+// events, Metrics), through tsshim and through the Go shim (io.containerd.runc.v2): the Go shim run proves
+// the client, so a tsshim failure is tsshim's.
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { describeEachContainerd, runtimes } from './harness/index.js';
 
 const SIGKILL = 9;
 
-describeEachContainerd('containerd gRPC client (Go shim)', (suite) => {
+for (const runtime of [runtimes.tsshim, runtimes.runc]) describeEachContainerd(`containerd gRPC API through ${runtime}`, (suite) => {
   let client: ContainerdClient | undefined;
   const grpc = (): ContainerdClient => (client ??= new ContainerdClient(suite.containerd.address));
   const newId = (what: string): string => `${what}-${randomBytes(3).toString('hex')}`;
@@ -20,7 +21,7 @@ describeEachContainerd('containerd gRPC client (Go shim)', (suite) => {
     const ns = containerd.namespace;
     const id = newId('grpc-get');
     const events = await grpc().subscribe(ns, ['topic~="^/tasks/"']);
-    await containerd.ctrOk(['run', '-d', '--runtime', runtimes.runc, fixtures.image, id, 'sleep', '300']);
+    await containerd.ctrOk(['run', '-d', '--runtime', runtime, fixtures.image, id, 'sleep', '300']);
 
     const started = await events.next((e) => e.event?.kind === 'TaskStart' && e.event.containerId === id);
     expect(started.topic).toBe('/tasks/start');
@@ -52,7 +53,7 @@ describeEachContainerd('containerd gRPC client (Go shim)', (suite) => {
     const ns = containerd.namespace;
     const id = newId('grpc-iter');
     const events = await grpc().subscribe(ns, ['topic~="^/tasks/"']);
-    await containerd.ctrOk(['run', '--rm', '--runtime', runtimes.runc, fixtures.image, id, 'true']);
+    await containerd.ctrOk(['run', '--rm', '--runtime', runtime, fixtures.image, id, 'true']);
     const giveUp = setTimeout(() => events.close(), 30_000); // ends the loop below if an event never comes
     const topics: string[] = [];
     for await (const e of events) {
@@ -69,7 +70,7 @@ describeEachContainerd('containerd gRPC client (Go shim)', (suite) => {
     const { containerd, fixtures } = suite;
     const ns = containerd.namespace;
     const id = newId('grpc-update');
-    await containerd.ctrOk(['run', '-d', '--runtime', runtimes.runc, fixtures.image, id, 'sleep', '300']);
+    await containerd.ctrOk(['run', '-d', '--runtime', runtime, fixtures.image, id, 'sleep', '300']);
     await grpc().update(ns, id, { memory: { limit: 64 * 1024 * 1024 }, cpu: { shares: 512 } });
     // ctr puts a container in the cgroup /<namespace>/<id> (cgroup v1 here).
     expect(readFileSync(`/sys/fs/cgroup/memory/${ns}/${id}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String(64 * 1024 * 1024));
@@ -87,7 +88,7 @@ describeEachContainerd('containerd gRPC client (Go shim)', (suite) => {
     const { containerd, fixtures } = suite;
     const ns = containerd.namespace;
     const id = newId('grpc-closeio');
-    const ctr = containerd.spawnCtr(['run', '--runtime', runtimes.runc, fixtures.image, id, 'cat']);
+    const ctr = containerd.spawnCtr(['run', '--runtime', runtime, fixtures.image, id, 'cat']);
     ctr.stdin.write('through stdin\n');
     await ctr.waitForOutput(/through stdin/);
     // ctr sends CloseIO itself when its stdin ends; SIGKILLed, it sends nothing. The shim keeps its own
@@ -106,7 +107,7 @@ describeEachContainerd('containerd gRPC client (Go shim)', (suite) => {
     const { containerd, fixtures } = suite;
     const ns = containerd.namespace;
     const id = newId('grpc-pause');
-    await containerd.ctrOk(['run', '-d', '--runtime', runtimes.runc, fixtures.pauseImage, id]);
+    await containerd.ctrOk(['run', '-d', '--runtime', runtime, fixtures.pauseImage, id]);
     await new Promise((r) => setTimeout(r, 500));
     expect((await grpc().get(ns, id)).status).toBe('RUNNING');
     await grpc().kill(ns, id, 15);
