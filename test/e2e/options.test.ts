@@ -96,6 +96,17 @@ describeEachContainerd('runtime options through tsshim', (suite: ContainerdSuite
     await containerd.ctrOk(['containers', 'delete', 'opt1']);
   });
 
+  it('systemd_cgroup passes --systemd-cgroup to runc; runc\'s own error comes back when systemd is not there', async () => {
+    const { containerd } = suite;
+    const recorder = await recordingRunc(containerd.tempDir);
+    const created = createTask('sd1', { binaryName: recorder.path, systemdCgroup: true }, 'exec sleep 600');
+    // No systemd on this machine: runc fails, and says why.
+    await expect(created).rejects.toThrow(/OCI runtime create failed/);
+    const create = (await recorder.argv()).find((l) => / create /.test(l));
+    expect(create).toMatch(/^--root \S+ --log \S+ --log-format json --systemd-cgroup create /);
+    await containerd.ctr(['containers', 'delete', 'sd1']);
+  });
+
   // What the shim itself does with io_uid/io_gid (chown the pipes) is checked in
   // test/integration/stdio-owner.test.ts; runc 1.1 re-owns a user-namespaced container's stdio
   // by itself, so the difference cannot be seen from inside here.
