@@ -39,7 +39,8 @@ export async function runShim(argv: readonly string[], manager: ShimManager): Pr
     case 'start': {
       const { start } = await import('./start.js');
       const address = await start(flags, manager);
-      writeSync(1, address);
+      const { bootstrapOutput } = await import('./bootstrap.js');
+      writeSync(1, bootstrapOutput(address, flags.publishBinary));
       process.exit(0);
       break;
     }

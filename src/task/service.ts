@@ -40,6 +40,8 @@ function aborted(signal: AbortSignal): Promise<never> {
 
 export class TaskService {
   private readonly containers = new Map<string, Container>();
+  /** A Shutdown that came while containers remained: honoured once the last one is deleted. */
+  private shutdownRequested = false;
 
   constructor(private readonly options: TaskServiceOptions) {}
 
@@ -114,6 +116,10 @@ export class TaskService {
       }
       const result = await container.delete();
       this.containers.delete(req.id);
+      // containerd 2.x (bootstrap version 3) sends no Shutdown after a pod container's delete.
+      if (this.containers.size === 0 && this.shutdownRequested) {
+        setImmediate(() => this.options.shutdown('the last container was deleted after a Shutdown request'));
+      }
       return { pid: result.pid, exitStatus: result.status, exitedAt: toTimestamp(result.exitedAt) };
     },
 
@@ -174,6 +180,7 @@ export class TaskService {
     }),
 
     Shutdown: async () => {
+      this.shutdownRequested = true;
       if (this.containers.size === 0) {
         // Answer first; the daemon then closes the server (flushing this reply) and exits.
         setImmediate(() => this.options.shutdown('Shutdown requested and no container left'));

@@ -1,5 +1,5 @@
 // Issue #2: containerd runs real containers through containerd-shim-tsshim-v2 (init process only).
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import {
@@ -42,6 +42,16 @@ describeEachContainerd('tasks through tsshim', (suite) => {
     const socketsBefore = socketsNow();
     await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'life1', 'sleep', '600']);
     expect(socketsNow().length).toBe(socketsBefore.length + 1);
+
+    // What `start` printed: the plain address for 1.x, bootstrap version 3 for 2.x (PROTOCOL.md §0).
+    const bundle = join(containerd.state, 'io.containerd.runtime.v2.task', containerd.namespace, 'life1');
+    const address = readFileSync(join(bundle, 'address'), 'utf8');
+    expect(address).toMatch(/^unix:\/\/\/run\/containerd\/s\/[0-9a-f]{64}$/);
+    if (suite.version === '2.1') {
+      expect(JSON.parse(readFileSync(join(bundle, 'bootstrap.json'), 'utf8'))).toEqual({ version: 3, address, protocol: 'ttrpc' });
+    } else {
+      expect(existsSync(join(bundle, 'bootstrap.json'))).toBe(false);
+    }
 
     const tasks = parseTaskList(await containerd.ctrOk(['task', 'ls']));
     const task = tasks.find((t) => t.id === 'life1');

@@ -1,0 +1,54 @@
+// What `start` prints (PROTOCOL.md §0 fact 1, §5). containerd 1.6 reads only a plain address;
+// 1.7 accepts JSON version 2; 2.x accepts version 3, and with it attaches a pod's containers to
+// the sandbox's shim without running `start` again for each of them. No environment variable
+// tells 1.7 from 2.x (MAX_SHIM_VERSION is 2 in both), so we ask the containerd binary that
+// started us (-publish-binary) for its version, once per binary: the answer is cached.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { socketDir } from './address.js';
+
+/** TSSHIM_BOOTSTRAP_VERSION=2 keeps the plain address on every containerd (3 forces JSON v3). */
+export const bootstrapVersionEnv = 'TSSHIM_BOOTSTRAP_VERSION';
+
+/** containerd's major version, from `<binary> --version`; 0 when it cannot be told. */
+export function containerdMajorVersion(binary: string, cacheDir = socketDir): number {
+  if (!binary) return 0;
+  let key: string;
+  try {
+    const st = statSync(binary);
+    key = createHash('sha256').update(`${binary}\0${st.size}\0${st.mtimeMs}\0${st.ino}`).digest('hex').slice(0, 24);
+  } catch {
+    return 0;
+  }
+  const cache = join(cacheDir, `.tsshim-containerd-${key}`);
+  try {
+    return Number.parseInt(readFileSync(cache, 'utf8'), 10) || 0;
+  } catch {
+    // not cached yet
+  }
+  let major = 0;
+  try {
+    // "containerd github.com/containerd/containerd/v2 2.1.9 ..." / "... containerd 1.7.24 ..."
+    const out = execFileSync(binary, ['--version'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+    major = Number(/\s(\d+)\.\d+\.\d+/.exec(out)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+  try {
+    const tmp = `${cache}.${process.pid}`;
+    writeFileSync(tmp, String(major));
+    renameSync(tmp, cache);
+  } catch {
+    // an unwritable cache only costs the next start the same question
+  }
+  return major;
+}
+
+/** The text `start` prints for `address`, for the containerd at `publishBinary`. */
+export function bootstrapOutput(address: string, publishBinary: string, env: NodeJS.ProcessEnv = process.env, cacheDir = socketDir): string {
+  const forced = env[bootstrapVersionEnv];
+  const version = forced === '2' || forced === '3' ? Number(forced) : containerdMajorVersion(publishBinary, cacheDir) >= 2 ? 3 : 2;
+  return version === 3 ? JSON.stringify({ version: 3, address, protocol: 'ttrpc' }) : address;
+}
