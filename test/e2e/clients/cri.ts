@@ -147,6 +147,30 @@ export interface ExecSyncResult { stdout: string; stderr: string; exitCode: numb
 
 export interface Image { id: string; repoTags: string[]; repoDigests: string[]; size: string; pinned: boolean }
 
+/** The parts of containerd's verbose `info` JSON the tests read (containers and pod sandboxes alike). */
+export interface CriVerboseInfo {
+  /** Host pid of the container's init (the pause process for a sandbox); 0 when not running. */
+  pid: number;
+  runtimeType: string;
+  /** The runtime options CRI hands the shim, as containerd prints them (e.g. { config_body: ... }). */
+  runtimeOptions: Record<string, unknown> | null;
+  /** The OCI spec (the linux.cgroupsPath, annotations, ...). */
+  runtimeSpec: { annotations?: Record<string, string>; linux?: { cgroupsPath?: string } } | null;
+}
+
+function parseVerboseInfo(what: string, info: Record<string, string>): CriVerboseInfo {
+  const raw = info['info'];
+  if (raw === undefined) throw new Error(`${what}: verbose status carries no info`);
+  const parsed = JSON.parse(raw) as Record<string, unknown>;
+  const object = (v: unknown): Record<string, unknown> | null => (typeof v === 'object' && v !== null ? v as Record<string, unknown> : null);
+  return {
+    pid: typeof parsed['pid'] === 'number' ? parsed['pid'] : 0,
+    runtimeType: typeof parsed['runtimeType'] === 'string' ? parsed['runtimeType'] : '',
+    runtimeOptions: object(parsed['runtimeOptions']),
+    runtimeSpec: object(parsed['runtimeSpec']) as CriVerboseInfo['runtimeSpec'],
+  };
+}
+
 let runtimeService: ServiceConstructor | undefined;
 let imageService: ServiceConstructor | undefined;
 
@@ -222,6 +246,27 @@ export class CriClient {
     const r = await this.call<{ status: ContainerStatus | null; info: Record<string, string> }>('ContainerStatus', { containerId, verbose });
     if (!r.status) throw new Error(`ContainerStatus ${containerId}: no status in the answer`);
     return { status: r.status, info: r.info };
+  }
+
+  /** containerd's verbose JSON for the container (pid, runtimeType, runtimeOptions, runtimeSpec, ...). */
+  async containerInfo(containerId: string): Promise<CriVerboseInfo> {
+    return parseVerboseInfo(`container ${containerId}`, (await this.containerStatus(containerId, true)).info);
+  }
+
+  /** containerd's verbose JSON for the pod sandbox (pid of the pause container, runtimeType, ...). */
+  async podSandboxInfo(podSandboxId: string): Promise<CriVerboseInfo> {
+    return parseVerboseInfo(`pod ${podSandboxId}`, (await this.podSandboxStatus(podSandboxId, true)).info);
+  }
+
+  /** Polls ContainerStatus until the container is in `state`; returns that status. */
+  async waitForContainerState(containerId: string, state: ContainerState, timeoutMs = 60_000): Promise<ContainerStatus> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { status } = await this.containerStatus(containerId);
+      if (status.state === state) return status;
+      if (Date.now() > deadline) throw new Error(`container ${containerId} is ${status.state}, not ${state}, after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   async updateContainerResources(containerId: string, linux: LinuxContainerResources): Promise<void> {

@@ -2,7 +2,12 @@
 // 1.6/1.7 read `version = 2`; 2.x reads `version = 3` (it would migrate 2, but 3 says what we mean).
 // Every path that defaults to a host location (/opt/containerd, /var/run/nri, ...) is moved into the
 // temp dir or its plugin disabled, so a test containerd leaves nothing behind.
+import { join } from 'node:path';
+import { repoRoot } from './paths.js';
 import type { ContainerdVersion } from './versions.js';
+
+/** The README's paste-able snippets (containerd configs, RuntimeClass, daemon.json), each used by a test. */
+export const docsDir = join(repoRoot, 'docs');
 
 export interface ConfigInput {
   version: ContainerdVersion;
@@ -17,7 +22,10 @@ export interface ConfigInput {
   pauseImage: string;
   /** CRI runtime handlers by name (default: runc -> io.containerd.runc.v2, tsshim -> io.containerd.tsshim.v2). */
   runtimeHandlers?: Readonly<Record<string, CriRuntimeHandler>>;
-  /** Raw TOML appended at the end (must match the config version's syntax). */
+  /**
+   * Raw TOML appended at the end (must match the config version's syntax). A runtime handler table it
+   * defines (e.g. a README snippet's `...containerd.runtimes.tsshim`) replaces the handler of that name.
+   */
   extraToml?: string;
 }
 
@@ -42,9 +50,16 @@ const q = (s: string): string => JSON.stringify(s);
 const list = (items: readonly string[]): string => `[${items.map(q).join(', ')}]`;
 const tomlValue = (v: string | number | boolean): string => (typeof v === 'string' ? q(v) : String(v));
 
+/** Whether `toml` has a `[... .containerd.runtimes.<name>]` table (bare, "quoted" or 'quoted' name). */
+export function definesRuntimeTable(toml: string, name: string): boolean {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^\\s*\\[[^\\]\\n]*\\.containerd\\.runtimes\\.(?:${escaped}|"${escaped}"|'${escaped}')\\s*\\]`, 'm').test(toml);
+}
+
 /** The `[<section>.<name>]` tables of the runtime handlers (same keys in config v2 and v3). */
-function runtimeTables(section: string, handlers: Readonly<Record<string, CriRuntimeHandler>>): string {
-  return Object.entries(handlers).map(([name, h]) => {
+function runtimeTables(section: string, handlers: Readonly<Record<string, CriRuntimeHandler>>, extraToml = ''): string {
+  // TOML refuses a table defined twice: the appended TOML's own handler table wins.
+  return Object.entries(handlers).filter(([name]) => !definesRuntimeTable(extraToml, name)).map(([name, h]) => {
     let t = `[${section}.${q(name)}]\n  runtime_type = ${q(h.runtimeType)}\n`;
     if (h.runtimePath !== undefined) t += `  runtime_path = ${q(h.runtimePath)}\n`;
     if (h.podAnnotations !== undefined) t += `  pod_annotations = ${list(h.podAnnotations)}\n`;
@@ -68,7 +83,7 @@ function v2Config(c: ConfigInput): string {
   restrict_oom_score_adj = true
 ${c.version === '1.6' ? '' : '  netns_mounts_under_state_dir = true\n'}[${cri}.containerd]
   default_runtime_name = "runc"
-${runtimeTables(`${cri}.containerd.runtimes`, c.runtimeHandlers ?? defaultRuntimeHandlers)}`;
+${runtimeTables(`${cri}.containerd.runtimes`, c.runtimeHandlers ?? defaultRuntimeHandlers, c.extraToml)}`;
   return `version = 2
 root = ${q(c.root)}
 state = ${q(c.state)}
@@ -103,7 +118,7 @@ function v3Config(c: ConfigInput): string {
   netns_mounts_under_state_dir = true
 [plugins.'io.containerd.cri.v1.runtime'.containerd]
   default_runtime_name = 'runc'
-${runtimeTables(`plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes`, c.runtimeHandlers ?? defaultRuntimeHandlers)}`;
+${runtimeTables(`plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes`, c.runtimeHandlers ?? defaultRuntimeHandlers, c.extraToml)}`;
   return `version = 3
 root = ${q(c.root)}
 state = ${q(c.state)}

@@ -23,6 +23,9 @@ import type { Fixtures } from './fixtures.js';
 
 export type { CriRuntimeHandler } from './config.js';
 
+/** The CRI runtime handler that runs tsshim (the name docs/runtimeclass.yaml and the docs' TOML use). */
+export const tsshimCriHandler = 'tsshim';
+
 /** The containerd namespace CRI keeps its images, pods and containers in. */
 export const criNamespace = 'k8s.io';
 

@@ -23,6 +23,7 @@ export { copyRootfs, loadFixtures } from './fixtures.js';
 export type { Fixtures } from './fixtures.js';
 export { NotIsolatedError, assertPrivateRunContainerd } from './isolation.js';
 export { criuDir, distDir, repoRoot, runtimes, shimBinaryName, tsshimBinary } from './paths.js';
+export { definesRuntimeTable, docsDir } from './config.js';
 export {
   childrenOf, descendantsOf, findShimProcesses, findZombies, isAlive, listProcesses, mountsUnder, readCmdline,
   readProcess, readProcessStat, shimIdentity, waitFor,
@@ -30,3 +31,14 @@ export {
 export type { ProcessInfo } from './procs.js';
 export { MissingContainerdError, containerdVersions, findContainerd, selectedContainerdVersions } from './versions.js';
 export type { ContainerdBinaries, ContainerdVersion } from './versions.js';
+// CRI suites (containerd's CRI plugin, a runtime.v1 client) and Docker suites (a private dockerd).
+export { criNamespace, describeEachCri, prepareCri, removeAllPods, tsshimCriHandler } from './cri.js';
+export type { CriEnvironment, CriRuntimeHandler, CriSuite } from './cri.js';
+export { runPodLifecycle } from './cri-scenario.js';
+export type { PodLifecycleObservations } from './cri-scenario.js';
+export { Dockerd, MissingDockerError, findDocker, startDockerd } from './docker.js';
+export type { DockerBinaries, DockerRuntime, DockerdStopReport, StartDockerdOptions } from './docker.js';
+export { describeEachDocker } from './docker-suite.js';
+export type { DockerSuite, DockerSuiteOptions } from './docker-suite.js';
+export { eventually, parseTaskList, removeContainer, taskRow } from './tasks.js';
+export type { TaskRow } from './tasks.js';
