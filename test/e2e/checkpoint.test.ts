@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { criuDir, describeEachContainerd, runtimes } from './harness/index.js';
+import { criuDir, describeEachContainerd, eventually, runtimes } from './harness/index.js';
 import type { Containerd } from './harness/index.js';
 
 const runtime = process.env['TSSHIM_E2E_RUNTIME'] ?? runtimes.tsshim;
@@ -17,15 +17,6 @@ function criuStatus(): string {
 async function counter(containerd: Containerd, id: string, execId: string): Promise<number> {
   const out = await containerd.ctrOk(['task', 'exec', '--exec-id', execId, id, 'cat', '/count']);
   return Number(out.trim());
-}
-
-async function eventually(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition().catch(() => false)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return condition();
 }
 
 describeEachContainerd('checkpoint and restore through tsshim', (suite) => {

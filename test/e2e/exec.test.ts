@@ -1,27 +1,12 @@
 // Issue #3: exec processes through tsshim.
 import { expect, it } from 'vitest';
-import { describeEachContainerd, runtimes } from './harness/index.js';
+import { describeEachContainerd, eventually, removeContainer, runtimes } from './harness/index.js';
 import type { Containerd } from './harness/index.js';
 
 const runtime = runtimes.tsshim;
 
-async function eventually(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return condition();
-}
-
 async function runDetached(containerd: Containerd, image: string, id: string, ...cmd: string[]): Promise<void> {
   await containerd.ctrOk(['run', '-d', '--runtime', runtime, image, id, ...(cmd.length ? cmd : ['sleep', '600'])]);
-}
-
-async function remove(containerd: Containerd, id: string): Promise<void> {
-  await containerd.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
-  await eventually(async () => (await containerd.ctr(['task', 'delete', id])).code === 0, 10_000);
-  await containerd.ctrOk(['containers', 'delete', id]);
 }
 
 describeEachContainerd('exec through tsshim', (suite) => {
@@ -39,7 +24,7 @@ describeEachContainerd('exec through tsshim', (suite) => {
     expect(lines.map((l) => /\/tasks\/[a-z-]+/.exec(l)![0])).toEqual(['/tasks/exec-added', '/tasks/exec-started', '/tasks/exit']);
     expect(lines[2]).toMatch(/"exit_status":5/);
     await events.stop();
-    await remove(containerd, 'ex1');
+    await removeContainer(containerd, 'ex1');
   });
 
   it('feeds stdin to an exec (cat sees the input and EOF)', async () => {
@@ -48,7 +33,7 @@ describeEachContainerd('exec through tsshim', (suite) => {
     const r = await containerd.ctr(['task', 'exec', '--exec-id', 'cat1', 'ex2', 'cat'], { input: 'line one\nline two\n' });
     expect(r.stdout).toBe('line one\nline two\n');
     expect(r.code).toBe(0);
-    await remove(containerd, 'ex2');
+    await removeContainer(containerd, 'ex2');
   });
 
   it('runs two execs at once', async () => {
@@ -59,7 +44,7 @@ describeEachContainerd('exec through tsshim', (suite) => {
       containerd.ctr(['task', 'exec', '--exec-id', 'b', 'ex3', 'sh', '-c', 'sleep 0.5; echo B; exit 2']),
     ]);
     expect([a.stdout, a.code, b.stdout, b.code]).toEqual(['A\n', 1, 'B\n', 2]);
-    await remove(containerd, 'ex3');
+    await removeContainer(containerd, 'ex3');
   });
 
   it('refuses a duplicate exec id with AlreadyExists', async () => {
@@ -71,7 +56,7 @@ describeEachContainerd('exec through tsshim', (suite) => {
     expect(second.code).not.toBe(0);
     expect(second.stderr).toMatch(/already exists/);
     expect((await first).code).toBe(0);
-    await remove(containerd, 'ex4');
+    await removeContainer(containerd, 'ex4');
   });
 
   it('kill of a finished exec is NotFound; a detached exec can be killed while it runs', async () => {
@@ -86,7 +71,7 @@ describeEachContainerd('exec through tsshim', (suite) => {
     const ps = await containerd.ctrOk(['task', 'ps', 'ex5']);
     expect(ps).toMatch(/slow/); // the exec pid is annotated with its exec id (ProcessDetails)
     await containerd.ctrOk(['task', 'kill', '--exec-id', 'slow', '-s', 'SIGKILL', 'ex5']);
-    await remove(containerd, 'ex5');
+    await removeContainer(containerd, 'ex5');
   });
 
   it('exec into a stopped container fails with FailedPrecondition', async () => {

@@ -3,29 +3,13 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { describeEachContainerd, isAlive, readProcessStat, runtimes, shimBinaryName, waitFor } from './harness/index.js';
+import {
+  describeEachContainerd, eventually, isAlive, readProcessStat, runtimes, shimBinaryName, taskRow, waitFor,
+} from './harness/index.js';
 import type { Containerd } from './harness/index.js';
 
 const runtime = runtimes.tsshim;
 const shimName = shimBinaryName(runtime);
-
-async function taskRow(containerd: Containerd, id: string): Promise<{ pid: number; status: string } | undefined> {
-  const out = await containerd.ctrOk(['task', 'ls']);
-  for (const line of out.trim().split('\n').slice(1)) {
-    const [tid, pid, status] = line.trim().split(/\s+/);
-    if (tid === id) return { pid: Number(pid), status: status! };
-  }
-  return undefined;
-}
-
-async function eventually(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return condition();
-}
 
 function groupSocket(containerd: Containerd, group: string): string {
   const key = join(containerd.address, containerd.namespace, group);

@@ -2,25 +2,9 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { describeEachContainerd, listProcesses, runtimes, waitFor } from './harness/index.js';
-import type { Containerd } from './harness/index.js';
+import { describeEachContainerd, eventually, listProcesses, removeContainer, runtimes, waitFor } from './harness/index.js';
 
 const runtime = runtimes.tsshim;
-
-async function eventually(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return condition();
-}
-
-async function remove(containerd: Containerd, id: string): Promise<void> {
-  await containerd.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
-  await eventually(async () => (await containerd.ctr(['task', 'delete', id])).code === 0, 10_000);
-  await containerd.ctrOk(['containers', 'delete', id]);
-}
 
 /** A logging binary like containerd's runtime/v2/logging helpers: fds 3/4 in, fd 5 ready. */
 const loggerScript = (dir: string) => `#!/bin/sh
@@ -58,7 +42,7 @@ describeEachContainerd('stdio through tsshim', (suite) => {
     const [, n] = await attach.waitForOutput(/tick-(\d+)\n[\s\S]*tick-\d+\n/);
     expect(Number(n)).toBeGreaterThan(before);
     await attach.stop();
-    await remove(containerd, 'att1');
+    await removeContainer(containerd, 'att1');
   });
 
   it('--log-uri file:// appends stdout and stderr to the file', async () => {

@@ -1,34 +1,9 @@
 // Issue #4: pause/resume, metrics, OOM events through tsshim.
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { describeEachContainerd, runtimes } from './harness/index.js';
-import type { Containerd } from './harness/index.js';
+import { describeEachContainerd, eventually, removeContainer, runtimes, taskRow } from './harness/index.js';
 
 const runtime = runtimes.tsshim;
-
-async function eventually(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return condition();
-}
-
-async function taskRow(containerd: Containerd, id: string): Promise<{ pid: number; status: string } | undefined> {
-  const out = await containerd.ctrOk(['task', 'ls']);
-  for (const line of out.trim().split('\n').slice(1)) {
-    const [tid, pid, status] = line.trim().split(/\s+/);
-    if (tid === id) return { pid: Number(pid), status: status! };
-  }
-  return undefined;
-}
-
-async function remove(containerd: Containerd, id: string): Promise<void> {
-  await containerd.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
-  await eventually(async () => (await containerd.ctr(['task', 'delete', id])).code === 0, 10_000);
-  await containerd.ctrOk(['containers', 'delete', id]);
-}
 
 /** The container's directory in one cgroup v1 controller, from /proc/<pid>/cgroup. */
 function cgroupDir(pid: number, controller: string): string {
@@ -58,7 +33,7 @@ describeEachContainerd('task lifecycle through tsshim', (suite) => {
     const topics = events.stdout().split('\n').filter((l) => l.includes('pz1')).map((l) => /\/tasks\/[a-z-]+/.exec(l)?.[0]);
     expect(topics).toEqual(['/tasks/paused', '/tasks/resumed']);
     await events.stop();
-    await remove(containerd, 'pz1');
+    await removeContainer(containerd, 'pz1');
   });
 
   it('pause of a stopped container is refused with a clear message', async () => {
@@ -84,7 +59,7 @@ describeEachContainerd('task lifecycle through tsshim', (suite) => {
     expect(metrics.memory?.usage?.usage).toBeGreaterThan(0);
     expect(metrics.pids?.current).toBe(1);
     expect(metrics.cpu?.usage?.total).toBeGreaterThan(0);
-    await remove(containerd, 'mt1');
+    await removeContainer(containerd, 'mt1');
   });
 
   it('an OOM kill publishes /tasks/oom before /tasks/exit with status 137', async () => {

@@ -8,15 +8,17 @@ import { afterAll, expect, it } from 'vitest';
 import { RuncOptionsType, packAny } from '../../src/api/index.js';
 import type { containerd as api } from '../../src/api/index.js';
 import { ContainerdClient } from './clients/containerd.js';
-import { copyRootfs, describeEachContainerd, isAlive, runtimes, shimBinaryName, shimIdentity, waitFor } from './harness/index.js';
+import {
+  copyRootfs, describeEachContainerd, eventually, isAlive, runtimes, shimBinaryName, shimIdentity, waitFor,
+} from './harness/index.js';
 import type { ContainerdSuite } from './harness/index.js';
 
 const runtime = process.env['TSSHIM_E2E_RUNTIME'] ?? runtimes.tsshim;
 
 /** A runc that records its argv, then runs the real one. */
-async function recordingRunc(dir: string): Promise<{ path: string; argv(): Promise<string[]> }> {
-  const path = join(dir, 'runc-recorder');
-  const log = join(dir, 'runc-argv.log');
+async function recordingRunc(dir: string, name: string): Promise<{ path: string; argv(): Promise<string[]> }> {
+  const path = join(dir, `runc-recorder-${name}`);
+  const log = join(dir, `runc-argv-${name}.log`);
   await writeFile(path, `#!/bin/sh\necho "$*" >> '${log}'\nexec /usr/sbin/runc "$@"\n`);
   await chmod(path, 0o755);
   return { path, argv: async () => (await readFile(log, 'utf8').catch(() => '')).trim().split('\n') };
@@ -25,15 +27,6 @@ async function recordingRunc(dir: string): Promise<{ path: string; argv(): Promi
 function runcOptions(options: api.runc.v1.IOptions): { typeUrl: string; value: Buffer } {
   const any = packAny(RuncOptionsType, options);
   return { typeUrl: any.type_url ?? '', value: Buffer.from(any.value ?? []) };
-}
-
-async function eventually(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition().catch(() => false)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return condition();
 }
 
 interface OptionHelpers {
@@ -73,7 +66,7 @@ describeEachContainerd('runtime options through tsshim', (suite: ContainerdSuite
 
   it('root, no_pivot_root and no_new_keyring reach runc, and `delete` after a shim crash uses the same binary and root', async () => {
     const { containerd } = suite;
-    const recorder = await recordingRunc(containerd.tempDir);
+    const recorder = await recordingRunc(containerd.tempDir, 'opt1');
     const root = join('/run/containerd', 'tsshim-test-root');
     await createTask('opt1', { binaryName: recorder.path, root, noPivotRoot: true, noNewKeyring: true }, 'exec sleep 600');
     await grpc().start(containerd.namespace, 'opt1');
@@ -98,7 +91,7 @@ describeEachContainerd('runtime options through tsshim', (suite: ContainerdSuite
 
   it('systemd_cgroup passes --systemd-cgroup to runc; runc\'s own error comes back when systemd is not there', async () => {
     const { containerd } = suite;
-    const recorder = await recordingRunc(containerd.tempDir);
+    const recorder = await recordingRunc(containerd.tempDir, 'sd1');
     const created = createTask('sd1', { binaryName: recorder.path, systemdCgroup: true }, 'exec sleep 600');
     // No systemd on this machine: runc fails, and says why.
     await expect(created).rejects.toThrow(/OCI runtime create failed/);

@@ -2,30 +2,13 @@
 // reconnects through the bundle's `address` file), and a crashed shim is cleaned up by
 // containerd through `<shim> delete`.
 import { expect, it } from 'vitest';
-import { describeEachContainerd, isAlive, runtimes, shimBinaryName, shimIdentity, waitFor } from './harness/index.js';
+import {
+  describeEachContainerd, eventually, isAlive, runtimes, shimBinaryName, shimIdentity, taskRow, waitFor,
+} from './harness/index.js';
 import type { Containerd } from './harness/index.js';
 
 const runtime = runtimes.tsshim;
 const shimName = shimBinaryName(runtime);
-
-async function taskRow(containerd: Containerd, id: string): Promise<{ pid: number; status: string } | undefined> {
-  const r = await containerd.ctr(['task', 'ls'], { timeoutMs: 10_000 });
-  if (r.code !== 0) return undefined;
-  for (const line of r.stdout.trim().split('\n').slice(1)) {
-    const [tid, pid, status] = line.trim().split(/\s+/);
-    if (tid === id) return { pid: Number(pid), status: status! };
-  }
-  return undefined;
-}
-
-async function eventually(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return condition();
-}
 
 /** SIGKILLs containerd and starts it again on the same root, state and address. */
 async function crashAndRestart(containerd: Containerd): Promise<void> {

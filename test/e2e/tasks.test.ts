@@ -3,8 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import {
-  copyRootfs, describeEachContainerd, descendantsOf, findZombies, isAlive, readProcessStat, runtimes, shimBinaryName,
-  shimIdentity, waitFor,
+  copyRootfs, descendantsOf, describeEachContainerd, eventually, findZombies, isAlive, parseTaskList, readProcessStat, runtimes, shimBinaryName, shimIdentity, waitFor,
 } from './harness/index.js';
 
 const runtime = runtimes.tsshim;
@@ -12,12 +11,6 @@ const shimName = shimBinaryName(runtime);
 const shimSocketDir = '/run/containerd/s';
 
 /** `ctr task ls` rows as {id, pid, status}. */
-function parseTaskList(out: string): Array<{ id: string; pid: number; status: string }> {
-  return out.trim().split('\n').slice(1).filter(Boolean).map((line) => {
-    const [id, pid, status] = line.trim().split(/\s+/);
-    return { id: id!, pid: Number(pid), status: status! };
-  });
-}
 
 describeEachContainerd('tasks through tsshim', (suite) => {
   const run = (args: string[]) => suite.containerd.ctr(['run', '--runtime', runtime, ...args]);
@@ -123,11 +116,3 @@ function socketsNow(): string[] {
   return existsSync(shimSocketDir) ? readdirSync(shimSocketDir).sort() : [];
 }
 
-async function eventually(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return condition();
-}

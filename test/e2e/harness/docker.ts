@@ -67,6 +67,12 @@ export interface StartDockerdOptions {
   storageDriver?: 'overlay2' | 'vfs';
   /** Extra daemon.json keys. */
   daemonJson?: Record<string, unknown>;
+  /**
+   * A daemon.json given to dockerd as is (e.g. the README's docs/daemon.json) instead of one written from
+   * `runtimes`, `defaultRuntime` and `daemonJson` (which must then be absent). The harness's own settings
+   * (storage driver, cgroup parent and driver) are flags either way, so the file needs none of them.
+   */
+  configFile?: string;
   startTimeoutMs?: number;
 }
 
@@ -76,6 +82,11 @@ export interface DockerdStopReport {
 }
 
 const LOG_LIMIT = 4 * 1024 * 1024;
+
+/** Quotes one word for sh. */
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
 
 export class Dockerd {
   readonly tempDir: string;
@@ -95,13 +106,13 @@ export class Dockerd {
   private stopping: Promise<DockerdStopReport> | undefined;
   private fixtureImage: Promise<string> | undefined;
 
-  constructor(readonly binaries: DockerBinaries, readonly containerd: Containerd, tempDir: string) {
+  constructor(readonly binaries: DockerBinaries, readonly containerd: Containerd, tempDir: string, configFile?: string) {
     this.tempDir = tempDir;
     this.socket = join(tempDir, 'docker.sock');
     this.host = `unix://${this.socket}`;
     this.dataRoot = join(tempDir, 'data');
     this.execRoot = join(tempDir, 'exec');
-    this.configFile = join(tempDir, 'daemon.json');
+    this.configFile = configFile ?? join(tempDir, 'daemon.json');
     this.cgroupParent = `/${containerd.namespace}/docker`;
     // containerd's PATH has dist/ and the shims; dockerd needs docker-proxy from its own sbin.
     this.env = { ...process.env, PATH: `${binaries.sbinDir}:${containerd.path}`, DOCKER_HOST: this.host, DOCKER_CONFIG: join(tempDir, 'cli') };
@@ -120,20 +131,24 @@ export class Dockerd {
   /** @internal */
   async launch(opts: StartDockerdOptions): Promise<void> {
     await mkdir(join(this.tempDir, 'cli'), { recursive: true });
-    const daemonJson: Record<string, unknown> = {
-      'storage-driver': opts.storageDriver ?? 'overlay2',
-      'cgroup-parent': this.cgroupParent,
-      'exec-opts': ['native.cgroupdriver=cgroupfs'],
-      runtimes: Object.fromEntries(Object.entries(opts.runtimes ?? {}).map(([name, r]) =>
-        [name, { runtimeType: r.runtimeType, ...(r.options ? { options: r.options } : {}) }])),
-      ...(opts.defaultRuntime ? { 'default-runtime': opts.defaultRuntime } : {}),
-      ...opts.daemonJson,
-    };
-    await writeFile(this.configFile, `${JSON.stringify(daemonJson, null, 2)}\n`);
+    if (opts.configFile === undefined) {
+      const daemonJson: Record<string, unknown> = {
+        runtimes: Object.fromEntries(Object.entries(opts.runtimes ?? {}).map(([name, r]) =>
+          [name, { runtimeType: r.runtimeType, ...(r.options ? { options: r.options } : {}) }])),
+        ...(opts.defaultRuntime ? { 'default-runtime': opts.defaultRuntime } : {}),
+        ...opts.daemonJson,
+      };
+      await writeFile(this.configFile, `${JSON.stringify(daemonJson, null, 2)}\n`);
+    } else if (opts.runtimes !== undefined || opts.defaultRuntime !== undefined || opts.daemonJson !== undefined) {
+      throw new Error('startDockerd: configFile excludes runtimes, defaultRuntime and daemonJson (put them in the file)');
+    }
+    // Flags, not daemon.json keys: a given configFile stays exactly what users paste.
     const args = [
       '--config-file', this.configFile, '--data-root', this.dataRoot, '--exec-root', this.execRoot,
       '--pidfile', join(this.tempDir, 'docker.pid'), '-H', this.host, '--containerd', this.containerd.address,
       '--iptables=false', '--ip6tables=false', '--bridge=none', '--debug',
+      '--storage-driver', opts.storageDriver ?? 'overlay2', '--cgroup-parent', this.cgroupParent,
+      '--exec-opt', 'native.cgroupdriver=cgroupfs',
     ];
     const child = spawn(this.binaries.dockerd, args, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -171,6 +186,15 @@ export class Dockerd {
         `\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n--- dockerd log ---\n${this.logsTail(30)}`);
     }
     return r.stdout;
+  }
+
+  /**
+   * Runs the docker CLI on a pty (script(1) is its terminal), as `docker run -it` and `exec -it` need;
+   * `input` is typed into the terminal (echoed back in the output, lines end in \r\n).
+   */
+  dockerOnPty(args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const command = [this.binaries.docker, ...args].map(shellQuote).join(' ');
+    return runCommand('script', ['--quiet', '--return', '--command', command, '/dev/null'], { timeoutMs: 120_000, env: this.env, ...opts });
   }
 
   /** A long-running docker command (docker run -i, logs -f, events); stop() ends it if the test did not. */
@@ -252,7 +276,7 @@ export async function startDockerd(containerd: Containerd, opts: StartDockerdOpt
   const binaries = findDocker();
   // Short: the socket path must stay under ~100 bytes.
   const tempDir = await mkdtemp('/tmp/tsshim-docker-');
-  const dockerd = new Dockerd(binaries, containerd, tempDir);
+  const dockerd = new Dockerd(binaries, containerd, tempDir, opts.configFile);
   try {
     await dockerd.launch(opts);
   } catch (e) {
