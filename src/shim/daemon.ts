@@ -39,6 +39,8 @@ function listenOn(server: Server, flags: ShimFlags): Promise<string | undefined>
 }
 
 export async function runDaemon(flags: ShimFlags, manager: ShimManager): Promise<void> {
+  // `start` passed the daemon's V8 flags this way; they are not for what the daemon spawns.
+  delete process.env.NODE_OPTIONS;
   const bundle = process.cwd();
   const log = openShimLog(join(bundle, 'log'), flags.debug, { namespace: flags.namespace, id: flags.id });
   const logger = log.logger;

@@ -2,7 +2,7 @@
 // containerd reads our combined stdout+stderr until EOF, so only the address may be
 // written there and the daemon must not inherit those pipes (PROTOCOL.md §1.3).
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
@@ -12,6 +12,15 @@ import { readStdin } from './stdin.js';
 
 /** Environment variable that hands the daemon the exact socket path `start` bound. */
 export const socketEnv = 'TSSHIM_SOCKET';
+
+/**
+ * V8 flags for the daemon only (DESIGN.md Decision 4), given through NODE_OPTIONS so that a
+ * single executable (which takes no Node flags on its command line) gets them too; the daemon
+ * removes NODE_OPTIONS from its environment before it spawns anything. The launcher passes none
+ * of these: each changes V8's flag hash, so V8 rejects Node's built-in code cache (about 9 ms of
+ * CPU per start). The daemon pays that once for a heap cap and a small young generation.
+ */
+export const daemonNodeFlags: readonly string[] = ['--max-old-space-size=64', '--max-semi-space-size=1'];
 
 function listen(path: string): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -83,10 +92,12 @@ export async function start(flags: ShimFlags, manager: ShimManager): Promise<str
 
   const daemonArgs = ['-namespace', flags.namespace, '-id', flags.id, '-address', flags.address];
   if (flags.debug) daemonArgs.push('-debug');
-  const env: NodeJS.ProcessEnv = { ...process.env, [socketEnv]: path, UV_THREADPOOL_SIZE: '2' };
-  delete env.NODE_OPTIONS;
+  const env: NodeJS.ProcessEnv = { ...process.env, [socketEnv]: path, UV_THREADPOOL_SIZE: '2', NODE_OPTIONS: daemonNodeFlags.join(' ') };
   delete env.NODE_EXTRA_CA_CERTS;
-  const daemon = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...daemonArgs], {
+  // The real path: the launcher runs dist/current/shim.mjs, a symlink a rebuild may switch; the
+  // daemon must load the same build as this process (its lazy chunks live beside it).
+  const entry = realpathSync(process.argv[1]!);
+  const daemon = spawn(process.execPath, [...process.execArgv, entry, ...daemonArgs], {
     cwd: bundle,
     env,
     // ps and containerd's users see the shim's name, not "node".
