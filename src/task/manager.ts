@@ -48,8 +48,9 @@ export class RuncShimManager implements ShimManager {
   }
 
   async cleanup(flags: ShimFlags, bundle: string, logger: Logger): Promise<DeleteResult> {
-    const [{ readPidFile }, { unmountAll }, { initExitFile, runcFor }, { loadOptions }] = await Promise.all([
-      import('../runc/index.js'), import('../sys/mount.js'), import('./container.js'), import('./options.js'),
+    // Not container.js or options.js: they load the protobuf codecs, which cleanup does not need.
+    const [{ readPidFile }, { unmountAll }, { initExitFile, loadOptions, runcFor }] = await Promise.all([
+      import('../runc/index.js'), import('../sys/mount.js'), import('./bundle-files.js'),
     ]);
     const options = await loadOptions(bundle);
     const runc = runcFor(bundle, flags.namespace, options);

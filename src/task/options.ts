@@ -1,13 +1,13 @@
 // The runtime options of a task: containerd.runc.v1.Options, or runtimeoptions.v1.Options as CRI
-// sends for non-runc runtime types (PROTOCOL.md §3.4, §8). Persisted in the bundle so that
-// `delete` after a crash uses the same runc binary and root.
+// sends for non-runc runtime types (PROTOCOL.md §3.4, §8). Persisting them in the bundle (so that
+// `delete` after a crash uses the same runc binary and root) is bundle-files.ts, which `delete`
+// loads without the protobuf codecs this module needs.
 import { readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   LinuxRuncCreateOptionsType, RuncOptionsType, RuntimeOptionsType, google, isAnyOf, unpackAny, type AnyMessage,
 } from '../api/index.js';
 import { invalidArgument } from '../shim/errdefs.js';
+import { defaultOptions, type TaskOptions } from './bundle-files.js';
 import { applyTomlOptions } from './runtime-options-toml.js';
 
 function readTomlFile(path: string): string {
@@ -18,27 +18,7 @@ function readTomlFile(path: string): string {
   }
 }
 
-export interface TaskOptions {
-  binaryName: string;
-  root: string;
-  systemdCgroup: boolean;
-  noPivotRoot: boolean;
-  noNewKeyring: boolean;
-  ioUid: number;
-  ioGid: number;
-  shimCgroup: string;
-  criuImagePath: string;
-  criuWorkPath: string;
-}
-
-export const defaultRuncRoot = '/run/containerd/runc';
-
-export function defaultOptions(): TaskOptions {
-  return {
-    binaryName: 'runc', root: defaultRuncRoot, systemdCgroup: false, noPivotRoot: false, noNewKeyring: false,
-    ioUid: 0, ioGid: 0, shimCgroup: '', criuImagePath: '', criuWorkPath: '',
-  };
-}
+export { defaultOptions, defaultRuncRoot, loadOptions, persistOptions, type TaskOptions } from './bundle-files.js';
 
 /** Decodes the options Any of CreateTaskRequest (absent or empty: defaults). */
 export function decodeOptions(any: AnyMessage | null | undefined): TaskOptions {
@@ -99,24 +79,4 @@ export function decodeStartOptions(stdin: Uint8Array, taskId: string): TaskOptio
   const any = decodeAny(stdin);
   if (any.type_url === taskId) return defaultOptions();
   return decodeOptions(any);
-}
-
-const optionsFile = 'options.json';
-const runtimeFile = 'runtime';
-
-export async function persistOptions(bundle: string, options: TaskOptions): Promise<void> {
-  await writeFile(join(bundle, optionsFile), JSON.stringify(options), { mode: 0o600 });
-  await writeFile(join(bundle, runtimeFile), options.binaryName, { mode: 0o600 });
-}
-
-/** The options a task was created with, or the defaults if none were persisted. */
-export async function loadOptions(bundle: string): Promise<TaskOptions> {
-  const options = defaultOptions();
-  try {
-    const saved = JSON.parse(await readFile(join(bundle, optionsFile), 'utf8')) as Partial<TaskOptions>;
-    Object.assign(options, saved);
-  } catch {
-    // No options were saved: defaults.
-  }
-  return options;
 }
