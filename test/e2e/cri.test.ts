@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { containerConfig } from './clients/cri.js';
 import type { ContainerOptions, PodSandboxConfig } from './clients/cri.js';
-import { describeEachCri, runPodLifecycle, tsshimCriHandler } from './harness/index.js';
+import {
+  cgroupDir, describeEachCri, runPodLifecycle, tsshimCriHandler,
+} from './harness/index.js';
 import type { CriSuite } from './harness/index.js';
 import { isAlive, readProcessStat, runtimes, shimBinaryName, waitFor } from './harness/index.js';
 
@@ -42,14 +44,6 @@ const fileRecorder = recordingRunc('runc-from-file');
 const configPathFile = join(recorderDir, 'tsshim-options.toml');
 writeFileSync(configPathFile, `BinaryName = ${JSON.stringify(fileRecorder.path)}\n`);
 
-/** The container's directory in one cgroup v1 controller (this host), from /proc/<pid>/cgroup. */
-function cgroupDir(pid: number, controller: string): string {
-  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n')) {
-    const [, controllers, path] = line.split(':');
-    if (controllers!.split(',').includes(controller)) return `/sys/fs/cgroup/${controller}${path}`;
-  }
-  throw new Error(`pid ${pid} has no ${controller} cgroup`);
-}
 
 /** A CRI container log file's text ('' until CRI has created it). */
 function logText(path: string): string {

@@ -4,7 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { describeEachDocker, docsDir, readProcessStat, runtimes, shimBinaryName } from './harness/index.js';
+import {
+  cgroupDir, describeEachDocker, docsDir, readProcessStat, runtimes, shimBinaryName,
+} from './harness/index.js';
 import type { DockerSuite } from './harness/index.js';
 
 /** The file users paste into /etc/docker/daemon.json. */
@@ -23,14 +25,6 @@ async function inspect(suite: DockerSuite, id: string, format: string): Promise<
   return (await suite.docker.dockerOk(['inspect', '--format', format, id])).trim();
 }
 
-/** The container's directory in one cgroup v1 controller (this host), from /proc/<pid>/cgroup. */
-function cgroupDir(pid: number, controller: string): string {
-  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n')) {
-    const [, controllers, path] = line.split(':');
-    if (controllers!.split(',').includes(controller)) return `/sys/fs/cgroup/${controller}${path}`;
-  }
-  throw new Error(`pid ${pid} has no ${controller} cgroup`);
-}
 
 async function waitForLogs(suite: DockerSuite, id: string, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;

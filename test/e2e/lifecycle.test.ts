@@ -1,18 +1,12 @@
 // Issue #4: pause/resume, metrics, OOM events through tsshim.
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { describeEachContainerd, eventually, removeContainer, runtimes, taskRow } from './harness/index.js';
+import {
+  cgroupDir, describeEachContainerd, eventually, removeContainer, runtimes, taskRow,
+} from './harness/index.js';
 
 const runtime = runtimes.tsshim;
 
-/** The container's directory in one cgroup v1 controller, from /proc/<pid>/cgroup. */
-function cgroupDir(pid: number, controller: string): string {
-  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n')) {
-    const [, controllers, path] = line.split(':');
-    if (controllers!.split(',').includes(controller)) return `/sys/fs/cgroup/${controller}${path}`;
-  }
-  throw new Error(`pid ${pid} has no ${controller} cgroup`);
-}
 
 describeEachContainerd('task lifecycle through tsshim', (suite) => {
   it('pause and resume: PAUSED state, events, and a paused process does not run', async () => {

@@ -155,3 +155,12 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, inter
   }
   return true;
 }
+
+/** A process's directory in one cgroup v1 controller (this host is cgroup v1), from /proc/<pid>/cgroup. */
+export function cgroupDir(pid: number, controller: string): string {
+  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n')) {
+    const [, controllers, path] = line.split(':');
+    if (controllers!.split(',').includes(controller)) return `/sys/fs/cgroup/${controller}${path}`;
+  }
+  throw new Error(`pid ${pid} has no ${controller} cgroup`);
+}
