@@ -156,9 +156,18 @@ export function loadAddonFrom(candidates: readonly string[], exists: (p: string)
 
 let loaded: NativeAddon | undefined;
 
+// Hook for the single executable (src/cmd/sea-main.ts): it carries the addon inside itself and
+// writes it to a file only when the addon is first needed, so `-v` and `start` touch no disk.
+let addonFileProvider: (() => string) | undefined;
+
+/** Makes `provide()` (called once, on first use) the only place the addon is loaded from. */
+export function setAddonFileProvider(provide: () => string): void {
+  addonFileProvider = provide;
+}
+
 /** The addon, loaded on first call. */
 export function native(): NativeAddon {
-  loaded ??= loadAddonFrom(addonCandidates(fileURLToPath(import.meta.url)));
+  loaded ??= loadAddonFrom(addonFileProvider ? [addonFileProvider()] : addonCandidates(fileURLToPath(import.meta.url)));
   return loaded;
 }
 
