@@ -35,6 +35,11 @@ export interface StartContainerdOptions {
   extraToml?: string;
   /** Extra environment for containerd, inherited by the shims it starts. */
   env?: Record<string, string>;
+  /**
+   * Directories put first on containerd's PATH, ahead of dist/ (e.g. dist/sea, so that
+   * io.containerd.tsshim.v2 resolves to the single executable).
+   */
+  pathPrefix?: readonly string[];
   startTimeoutMs?: number;
   /**
    * Run containerd (and so its shims and runtimes) in a mount namespace of its own in which an empty
@@ -70,7 +75,7 @@ export class Containerd {
   readonly address: string;
   readonly ttrpcAddress: string;
   readonly configPath: string;
-  /** The PATH containerd (and so every shim) runs with: dist/ first, then this version's binaries. */
+  /** The PATH containerd (and so every shim) runs with: pathPrefix, dist/, then this version's binaries. */
   readonly path: string;
   private readonly env: NodeJS.ProcessEnv;
   private child: ChildProcessByStdio<null, Readable, Readable> | undefined;
@@ -95,7 +100,7 @@ export class Containerd {
     this.ttrpcAddress = join(tempDir, 'c.sock.ttrpc');
     this.configPath = join(tempDir, 'config.toml');
     // criu: the trixie build that works on this kernel (scripts/criu.sh), ahead of any system one.
-    this.path = [distDir, binaries.binDir, criuDir, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
+    this.path = [...(opts.pathPrefix ?? []), distDir, binaries.binDir, criuDir, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
     this.env = { ...process.env, PATH: this.path, ...opts.env };
   }
 
