@@ -78,12 +78,12 @@ async function iterate(ctx: IterationContext, runtime: Runtime, samples: Latency
   await timedCtrOk(containerd, ['container', 'delete', id]);
 }
 
-/** Runs every latency step for both runtimes, alternating their order each iteration. */
+/** Runs every latency step for every runtime, rotating their order each iteration. */
 export async function measureLatencies(
   containerd: Containerd, image: string, events: LongRunningCommand, iterations: number, warmup: number,
   progress: (line: string) => void,
 ): Promise<Record<Runtime['tag'], LatencySamples>> {
-  const result = { tsshim: emptyLatencySamples(), go: emptyLatencySamples() };
+  const result = { tsshim: emptyLatencySamples(), sea: emptyLatencySamples(), go: emptyLatencySamples() };
   for (let i = 0; i < iterations; i++) {
     const ctx: IterationContext = { containerd, image, events, iteration: i, record: i >= warmup };
     for (const runtime of runtimeOrder(i)) await iterate(ctx, runtime, result[runtime.tag]);

@@ -12,42 +12,50 @@ import { measureIdleMemory } from './memory.js';
 import type { IdleMemory } from './memory.js';
 import { parseOptions, usage, UsageError } from './options.js';
 import type { BenchOptions } from './options.js';
-import { goRuntime, tsshimRuntime } from './runtimes.js';
+import { goRuntime, seaRuntime, tsshimRuntime } from './runtimes.js';
+import type { Runtime } from './runtimes.js';
 import { measureShimStart } from './shim-start.js';
 import type { ShimStartSamples } from './shim-start.js';
 import { renderTable } from './stats.js';
 import type { Figure, Row } from './stats.js';
-import { describeLoad, describeVersions, goShimBinary } from './versions.js';
+import { describeLoad, describeVersions, goShimBinary, seaBinary } from './versions.js';
+
+type PerRuntime<T> = Record<Runtime['tag'], T>;
 
 const progress = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
 
-function latencyRows(l: Record<'tsshim' | 'go', LatencySamples>): Row[] {
+/** One table row from the same figure of every runtime. */
+function row<T>(metric: string, unit: Row['unit'], per: PerRuntime<T>, figure: (x: T) => Figure): Row {
+  return { metric, unit, tsshim: figure(per.tsshim), sea: figure(per.sea), go: figure(per.go) };
+}
+
+function latencyRows(l: PerRuntime<LatencySamples>): Row[] {
   const exec = (s: LatencySamples): Figure => (s.execUnavailable !== undefined ? { unavailable: s.execUnavailable } : { samples: s.exec });
   return [
-    { metric: 'ctr run --rm true', unit: 'ms', tsshim: { samples: l.tsshim.runRm }, go: { samples: l.go.runRm } },
-    { metric: 'ctr run -d', unit: 'ms', tsshim: { samples: l.tsshim.runDetached }, go: { samples: l.go.runDetached } },
-    { metric: 'ctr task exec true', unit: 'ms', tsshim: exec(l.tsshim), go: exec(l.go) },
-    { metric: 'SIGKILL -> /tasks/exit', unit: 'ms', tsshim: { samples: l.tsshim.exitEvent }, go: { samples: l.go.exitEvent } },
-    { metric: 'ctr task delete', unit: 'ms', tsshim: { samples: l.tsshim.taskDelete }, go: { samples: l.go.taskDelete } },
+    row('ctr run --rm true', 'ms', l, (s) => ({ samples: s.runRm })),
+    row('ctr run -d', 'ms', l, (s) => ({ samples: s.runDetached })),
+    row('ctr task exec true', 'ms', l, exec),
+    row('SIGKILL -> /tasks/exit', 'ms', l, (s) => ({ samples: s.exitEvent })),
+    row('ctr task delete', 'ms', l, (s) => ({ samples: s.taskDelete })),
   ];
 }
 
-function memoryRows(m: Record<'tsshim' | 'go', IdleMemory>): Row[] {
+function memoryRows(m: PerRuntime<IdleMemory>): Row[] {
   const n = m.tsshim.containers;
   return [
-    { metric: `idle RSS/container (${n})`, unit: 'MiB', tsshim: { value: m.tsshim.rssPerContainerMiB }, go: { value: m.go.rssPerContainerMiB } },
-    { metric: `idle PSS/container (${n})`, unit: 'MiB', tsshim: { value: m.tsshim.pssPerContainerMiB }, go: { value: m.go.pssPerContainerMiB } },
-    { metric: `idle USS/container (${n})`, unit: 'MiB', tsshim: { value: m.tsshim.ussPerContainerMiB }, go: { value: m.go.ussPerContainerMiB } },
-    { metric: 'threads per idle shim', unit: 'threads', tsshim: { value: m.tsshim.threadsPerShim }, go: { value: m.go.threadsPerShim } },
+    row(`idle RSS/container (${n})`, 'MiB', m, (x) => ({ value: x.rssPerContainerMiB })),
+    row(`idle PSS/container (${n})`, 'MiB', m, (x) => ({ value: x.pssPerContainerMiB })),
+    row(`idle USS/container (${n})`, 'MiB', m, (x) => ({ value: x.ussPerContainerMiB })),
+    row('threads per idle shim', 'threads', m, (x) => ({ value: x.threadsPerShim })),
   ];
 }
 
-function shimStartRows(s: Record<'tsshim' | 'go', ShimStartSamples>): Row[] {
+function shimStartRows(s: PerRuntime<ShimStartSamples>): Row[] {
   return [
-    { metric: 'shim -v', unit: 'ms', tsshim: { samples: s.tsshim.version }, go: { samples: s.go.version } },
-    { metric: 'shim start', unit: 'ms', tsshim: { samples: s.tsshim.start }, go: { samples: s.go.start } },
-    { metric: 'shim start -> 1st ttrpc reply', unit: 'ms', tsshim: { samples: s.tsshim.startToFirstReply }, go: { samples: s.go.startToFirstReply } },
-    { metric: 'shim delete (binary)', unit: 'ms', tsshim: { samples: s.tsshim.delete }, go: { samples: s.go.delete } },
+    row('shim -v', 'ms', s, (x) => ({ samples: x.version })),
+    row('shim start', 'ms', s, (x) => ({ samples: x.start })),
+    row('shim start -> 1st ttrpc reply', 'ms', s, (x) => ({ samples: x.startToFirstReply })),
+    row('shim delete (binary)', 'ms', s, (x) => ({ samples: x.delete })),
   ];
 }
 
@@ -64,12 +72,13 @@ async function runBench(opts: BenchOptions, containerd: Containerd): Promise<str
 
   progress(`idle memory: ${opts.idle} containers per runtime`);
   const tsshimMemory = await measureIdleMemory(containerd, image, tsshimRuntime, opts.idle, opts.settleMs);
+  const seaMemory = await measureIdleMemory(containerd, image, seaRuntime, opts.idle, opts.settleMs);
   const goMemory = await measureIdleMemory(containerd, image, goRuntime, opts.idle, opts.settleMs);
-  rows.push(...memoryRows({ tsshim: tsshimMemory, go: goMemory }));
+  rows.push(...memoryRows({ tsshim: tsshimMemory, sea: seaMemory, go: goMemory }));
 
   if (opts.shimStart) {
     progress('shim binaries alone: -v, start, delete');
-    rows.push(...shimStartRows(await measureShimStart(containerd, { tsshim: tsshimBinary, go: goShimBinary(containerd) },
+    rows.push(...shimStartRows(await measureShimStart(containerd, { tsshim: tsshimBinary, sea: seaBinary, go: goShimBinary(containerd) },
       opts.iterations, opts.warmup)));
   }
   await events.stop(1_000);
@@ -81,7 +90,8 @@ async function runBench(opts: BenchOptions, containerd: Containerd): Promise<str
     '',
     `${kept} samples per latency (${opts.iterations} iterations, ${opts.warmup} warm-up discarded), runtimes alternating;`,
     `memory: Rss/Pss/Private_* of smaps_rollup summed over the shim processes of ${opts.idle} idle containers, / ${opts.idle}` +
-      ` (${tsshimMemory.shims.length} tsshim, ${goMemory.shims.length} Go shim processes).`,
+      ` (${tsshimMemory.shims.length} tsshim, ${seaMemory.shims.length} SEA, ${goMemory.shims.length} Go shim processes).`,
+    'tsshim: the launcher (sh, then node on dist/current/shim.mjs); SEA: the single executable dist/sea/containerd-shim-tsshim-v2.',
     ...versions,
     `host: ${loadAtStart} at start; ${describeLoad()} at end`,
   ].join('\n');
@@ -96,9 +106,11 @@ async function main(): Promise<number> {
     process.stderr.write(`${e.message ? `bench: ${e.message}\n` : ''}${usage}\n`);
     return e.message ? 2 : 0;
   }
-  if (!existsSync(tsshimBinary)) {
-    process.stderr.write(`bench: ${tsshimBinary} is missing: run npm run build\n`);
-    return 1;
+  for (const binary of [tsshimBinary, seaBinary]) {
+    if (!existsSync(binary)) {
+      process.stderr.write(`bench: ${binary} is missing: run npm run build\n`);
+      return 1;
+    }
   }
   loadFixtures();
   progress(`starting containerd ${opts.containerd}`);

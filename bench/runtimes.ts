@@ -7,17 +7,24 @@ import { runtimes } from '../test/e2e/harness/paths.js';
 
 export interface Runtime {
   /** Short tag used in container ids and in the table. */
-  tag: 'tsshim' | 'go';
+  tag: 'tsshim' | 'sea' | 'go';
   /** containerd runtime name passed to `ctr run --runtime`. */
   name: string;
 }
 
 export const tsshimRuntime: Runtime = { tag: 'tsshim', name: runtimes.tsshim };
+/**
+ * The single executable under a runtime name of its own: bench/containerd.ts puts a
+ * containerd-shim-tsshimsea-v2 symlink to dist/sea/containerd-shim-tsshim-v2 on containerd's PATH.
+ */
+export const seaRuntime: Runtime = { tag: 'sea', name: 'io.containerd.tsshimsea.v2' };
 export const goRuntime: Runtime = { tag: 'go', name: runtimes.runc };
+export const allRuntimes: readonly Runtime[] = [tsshimRuntime, seaRuntime, goRuntime];
 
-/** Iteration i runs the two runtimes in alternating order, so neither always goes first. */
-export function runtimeOrder(iteration: number): [Runtime, Runtime] {
-  return iteration % 2 === 0 ? [tsshimRuntime, goRuntime] : [goRuntime, tsshimRuntime];
+/** Iteration i starts the rotation at runtime i mod 3, so none always goes first. */
+export function runtimeOrder(iteration: number): Runtime[] {
+  const k = iteration % allRuntimes.length;
+  return [...allRuntimes.slice(k), ...allRuntimes.slice(0, k)];
 }
 
 export class BenchStepError extends Error {

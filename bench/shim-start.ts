@@ -138,6 +138,7 @@ export async function measureShimStart(
 ): Promise<Record<Runtime['tag'], ShimStartSamples>> {
   const result: Record<Runtime['tag'], ShimStartSamples> = {
     tsshim: { version: [], start: [], startToFirstReply: [], delete: [] },
+    sea: { version: [], start: [], startToFirstReply: [], delete: [] },
     go: { version: [], start: [], startToFirstReply: [], delete: [] },
   };
   for (let i = 0; i < iterations; i++) {

@@ -29,7 +29,10 @@ function central(f: Figure): number | undefined {
 export interface Row {
   metric: string;
   unit: 'ms' | 'MiB' | 'threads';
+  /** tsshim through its launcher (dist/containerd-shim-tsshim-v2: sh + node + dist/current/shim.mjs). */
   tsshim: Figure;
+  /** tsshim as the single executable (dist/sea/containerd-shim-tsshim-v2). */
+  sea: Figure;
   go: Figure;
 }
 
@@ -45,19 +48,23 @@ function cells(f: Figure, unit: Row['unit']): [string, string] {
   return [fmt(median(f.samples), unit), f.samples.length > 1 ? fmt(percentile(f.samples, 90), unit) : '-'];
 }
 
-function ratio(row: Row): string {
-  const ts = central(row.tsshim);
-  const go = central(row.go);
-  return ts !== undefined && go !== undefined && go > 0 ? `${(ts / go).toFixed(2)}x` : '-';
+function ratio(a: Figure, b: Figure): string {
+  const x = central(a);
+  const y = central(b);
+  return x !== undefined && y !== undefined && y > 0 ? `${(x / y).toFixed(2)}x` : '-';
 }
 
-/** A plain-text table: metric, tsshim median/p90, Go median/p90, ratio of medians. */
+/**
+ * A plain-text table: metric, median/p90 of tsshim (launcher), the single executable (SEA) and the
+ * Go shim, ratios of medians.
+ */
 export function renderTable(rows: readonly Row[]): string {
-  const header = ['metric', 'tsshim median', 'tsshim p90', 'Go median', 'Go p90', 'tsshim/Go'];
+  const header = ['metric', 'tsshim median', 'tsshim p90', 'SEA median', 'SEA p90', 'Go median', 'Go p90', 'tsshim/Go', 'SEA/tsshim'];
   const body = rows.map((r) => {
     const [tm, tp] = cells(r.tsshim, r.unit);
+    const [sm, sp] = cells(r.sea, r.unit);
     const [gm, gp] = cells(r.go, r.unit);
-    return [`${r.metric} (${r.unit})`, tm, tp, gm, gp, ratio(r)];
+    return [`${r.metric} (${r.unit})`, tm, tp, sm, sp, gm, gp, ratio(r.tsshim, r.go), ratio(r.sea, r.tsshim)];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = (cols: readonly string[]): string =>

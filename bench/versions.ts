@@ -1,9 +1,13 @@
 // The versions a bench run used, printed under the table.
+import { statSync } from 'node:fs';
 import { availableParallelism, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import type { Containerd } from '../test/e2e/harness/containerd.js';
 import { runCommand } from '../test/e2e/harness/exec.js';
-import { tsshimBinary } from '../test/e2e/harness/paths.js';
+import { distDir, tsshimBinary } from '../test/e2e/harness/paths.js';
+
+/** The single executable (scripts/build-sea.mjs). */
+export const seaBinary = join(distDir, 'sea', 'containerd-shim-tsshim-v2');
 
 async function firstLine(file: string, args: readonly string[]): Promise<string> {
   try {
@@ -27,7 +31,7 @@ export function describeLoad(): string {
 export async function describeVersions(containerd: Containerd): Promise<string[]> {
   return [
     `containerd ${containerd.fullVersion} (${containerd.binaries.binDir})`,
-    `tsshim: ${await firstLine(tsshimBinary, ['-v'])}, node ${process.version}`,
+    `tsshim: ${await firstLine(tsshimBinary, ['-v'])}, node ${process.version}; SEA ${(statSync(seaBinary).size / 2 ** 20).toFixed(1)} MiB`,
     `Go shim: ${await firstLine(goShimBinary(containerd), ['-v'])}`,
     `runc: ${await firstLine('runc', ['--version'])}`,
     `kernel ${release()}`,
