@@ -88,7 +88,7 @@ async function runBench(opts: BenchOptions, containerd: Containerd): Promise<str
   return [
     renderTable(rows),
     '',
-    `${kept} samples per latency (${opts.iterations} iterations, ${opts.warmup} warm-up discarded), runtimes alternating;`,
+    `${kept} samples per latency (${opts.iterations} iterations, ${opts.warmup} warm-up discarded), runtimes in rotating order;`,
     `memory: Rss/Pss/Private_* of smaps_rollup summed over the shim processes of ${opts.idle} idle containers, / ${opts.idle}` +
       ` (${tsshimMemory.shims.length} tsshim, ${seaMemory.shims.length} SEA, ${goMemory.shims.length} Go shim processes).`,
     'tsshim: the launcher (sh, then node on dist/current/shim.mjs); SEA: the single executable dist/sea/containerd-shim-tsshim-v2.',
