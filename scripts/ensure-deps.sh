@@ -211,13 +211,16 @@ if ! [ -f "$installed_hash_file" ] && [ -f node_modules/.package-lock.json ] \
   echo "$lock_hash" >"$installed_hash_file" # installed before this script existed, and not older than the lock
 fi
 if [ "$(cat "$installed_hash_file" 2>/dev/null)" != "$lock_hash" ]; then
-  say "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # Not `npm ci`: npm 11 here writes lock files without the other platforms' optional packages
+  # (rollup's), then `npm ci` refuses that very lock as out of sync. `npm install` installs
+  # exactly what the lock says and leaves it unchanged.
+  say "npm install (from package-lock.json)"
+  npm install --no-audit --no-fund --loglevel=error
   echo "$lock_hash" >"$installed_hash_file"
 fi
 
 stamp=dist/.ensure-deps-built
-build_inputs=(src proto native scripts/build.mjs package.json package-lock.json tsconfig.json)
+build_inputs=(src proto native scripts/build.mjs scripts/build-sea.mjs package.json package-lock.json tsconfig.json)
 needs_build() {
   [ -f "$stamp" ] || return 0
   local inputs=() i
