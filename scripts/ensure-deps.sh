@@ -6,7 +6,7 @@
 #     (no system upgrade: those suites are pinned at priority 1)
 #   - dockerd and the docker CLI (docker.io + docker-cli) from trixie, unpacked into $TSSHIM_CACHE/docker-trixie
 #     (bookworm's 20.10 cannot select a shim v2 runtime by runtimeType)
-#   - node_modules (npm ci) and dist/ (npm run build) when missing or stale
+#   - node_modules (npm install from the lock) and dist/ (npm run build) when missing or stale
 #   - the busybox rootfs and OCI image fixture (fixtures/build.sh)
 # Env: TSSHIM_CACHE (default /var/cache/tsshim), TSSHIM_SKIP_BUILD=1 to leave dist/ alone.
 set -euo pipefail
