@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { TtrpcServer } from '../ttrpc/index.js';
 import { native } from '../sys/native.js';
 import type { ShimFlags } from './flags.js';
-import { openShimLog } from './logger.js';
+import { openDaemonLog } from './daemon-log.js';
 import type { DaemonContext, ShimManager } from './manager.js';
 import { EventPublisher } from './publisher.js';
 import { socketEnv } from './start.js';
@@ -42,7 +42,7 @@ export async function runDaemon(flags: ShimFlags, manager: ShimManager): Promise
   // `start` passed the daemon's V8 flags this way; they are not for what the daemon spawns.
   delete process.env.NODE_OPTIONS;
   const bundle = process.cwd();
-  const log = openShimLog(join(bundle, 'log'), flags.debug, { namespace: flags.namespace, id: flags.id });
+  const log = openDaemonLog(join(bundle, 'log'), flags.debug, { namespace: flags.namespace, id: flags.id });
   const logger = log.logger;
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');

@@ -1,9 +1,7 @@
-// Logging: JSON lines (pino's format: numeric level, ISO time, pid, msg) into the bundle's `log`
-// FIFO, which containerd copies into its own log. Hand-written rather than pino: loading pino
-// and its dependencies cost the daemon about 10 ms of start-up and ~1 MB per shim, and the shim
-// needs only leveled lines with fields. pino loggers still satisfy `Logger` (tests pass them).
-// The FIFO is opened non-blocking and a write that would block (containerd is down and the
-// 64 KiB pipe is full) or fail (no reader) drops the line: logging must never stall the shim.
+// The shim's Logger interface (the part of pino's API the shim uses: the daemon logs through
+// pino, see daemon-log.ts), and a small logger of the same line format for the short-lived
+// `delete` action, which writes to stderr: loading pino there would cost every task deletion
+// ~10 ms, since containerd runs `delete` after each one.
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 
 export interface LogFn {

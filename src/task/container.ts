@@ -12,14 +12,13 @@ import { cgroupOfPid, watchOOM, type Cgroup, type OomWatcher } from '../cgroups/
 import { mountAll, unmountAll } from '../sys/mount.js';
 import { reaper, type Exit } from '../sys/reaper.js';
 import { ContainerProcess, ExecProcess, type ExitInfo } from './process.js';
+import { initExitFile, runcFor } from './bundle-files.js';
 import { persistOptions, type TaskOptions } from './options.js';
 import { Deferred, SerialQueue } from './serial.js';
 import { prepareStdio } from './stdio-setup.js';
 
 /** How long Delete waits for a dead process's output to reach the client (as the Go shim). */
 const ioDrainMs = 10_000;
-/** Where the real exit status of init is kept for `delete` after a shim crash. */
-export const initExitFile = 'init.exit';
 
 export interface CreateParams {
   id: string;
@@ -64,14 +63,6 @@ async function sharesPidNamespace(bundle: string): Promise<boolean> {
   }
 }
 
-export function runcFor(bundle: string, namespace: string, options: TaskOptions): Runc {
-  return new Runc({
-    binary: options.binaryName,
-    root: join(options.root, namespace),
-    logPath: join(bundle, 'log.json'),
-    systemdCgroup: options.systemdCgroup,
-  });
-}
 
 function errnoOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;

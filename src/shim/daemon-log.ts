@@ -1,0 +1,45 @@
+// The daemon's log: pino JSON lines into the bundle's `log` FIFO, which containerd copies into
+// its own log (DESIGN.md "Logging"). The FIFO is opened non-blocking, and a line that would block
+// (containerd is down and the 64 KiB pipe is full) or fail (no reader) is dropped and counted:
+// logging must never stall the shim. Loaded by the daemon only; `delete` logs to stderr through
+// the smaller logger in logger.ts.
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import pino from 'pino';
+import type { Logger, ShimLogger } from './logger.js';
+
+class DroppingFdDestination {
+  dropped = 0;
+  constructor(public fd: number) {}
+  write(line: string): void {
+    if (this.fd < 0) return;
+    try {
+      writeSync(this.fd, line);
+    } catch {
+      this.dropped++;
+    }
+  }
+}
+
+/** pino into `path` (or stderr if it cannot be opened), with `bindings` on every line. */
+export function openDaemonLog(path: string, debug: boolean, bindings: Record<string, string>): ShimLogger {
+  let fd = 2;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_APPEND);
+  } catch {
+    fd = 2;
+  }
+  const destination = new DroppingFdDestination(fd);
+  const logger: Logger = pino({
+    level: debug ? 'debug' : 'info',
+    base: { pid: process.pid, ...bindings },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  }, destination);
+  return {
+    logger,
+    get dropped() { return destination.dropped; },
+    close: () => {
+      if (destination.fd > 2) closeSync(destination.fd);
+      destination.fd = -1;
+    },
+  };
+}
