@@ -112,6 +112,8 @@ for mode in "${modes[@]}"; do
     CF_TEST_BIN="$CT_BIN/client.test" CF_TEST_SRC="$CT_SRC" CF_TIMEOUT="$timeout" CF_ONLY="$only" \
     CF_REGISTRY="$CT_REGISTRY" CF_PKI="$cache/pki" CF_IMAGES="$images" CF_HOSTS="$hosts" \
     bash "$here/inner.sh" || log "$mode: the namespace exited with status $?"
+  # The suite's TMPDIR was a tmpfs on a fresh /tmp/tsct.* directory; it went with the namespace.
+  find /tmp -maxdepth 1 -type d -name 'tsct.????' -empty -delete 2>/dev/null || true
   log "$mode: run took $((SECONDS - t1)) s"
 done
 

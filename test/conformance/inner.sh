@@ -7,8 +7,9 @@
 #
 # A tmpfs over /run gives the run its own /run/containerd (shim sockets, runc
 # state) and the suite's fixed /run/containerd-test, invisible to the host; one
-# over /tmp holds the suite's temp dirs (short paths: some tests put a unix
-# socket in t.TempDir(), and a socket path must stay under 108 bytes).
+# on a fresh directory in /tmp is the suite's TMPDIR (short paths: some tests put
+# a unix socket in t.TempDir(), and a socket path must stay under 108 bytes).
+# Not a tmpfs over all of /tmp: the repository (and dist/) may live there.
 # As PID 1, bash also reaps the shims that daemonize and get reparented here,
 # so the suite's ps-based leak checks see no zombies.
 #
@@ -20,7 +21,9 @@ set -euo pipefail
 log() { echo "conformance[$CF_LABEL]: $*" >&2; }
 
 mount -t tmpfs -o mode=0755 tmpfs /run
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+suite_tmp=$(mktemp -d /tmp/tsct.XXXX)
+mount -t tmpfs -o mode=1777 tmpfs "$suite_tmp"
+export TMPDIR=$suite_tmp
 mkdir -p /run/containerd /run/lock "$CF_RUN_DIR/registry"
 suite_root=/var/lib/containerd-test   # fixed by the suite (client_unix.go)
 
@@ -69,8 +72,8 @@ cd "$CF_TEST_SRC"
 "$CF_TEST_BIN" -test.short -test.list "${CF_ONLY:-.}" 2>/dev/null | grep -E '^Test' >"$CF_RUN_DIR/tests.list" || true
 started=$SECONDS
 set +e
-env -u NO_PROXY -u no_proxy -u http_proxy -u HTTP_PROXY -u https_proxy -u TMPDIR \
-  PATH="$CF_SUITE_PATH" TEST_RUNTIME="$CF_RUNTIME" \
+env -u NO_PROXY -u no_proxy -u http_proxy -u HTTP_PROXY -u https_proxy \
+  TMPDIR="$suite_tmp" PATH="$CF_SUITE_PATH" TEST_RUNTIME="$CF_RUNTIME" \
   HTTPS_PROXY="http://127.0.0.1:$proxy_port" SSL_CERT_FILE="$CF_PKI/ca.pem" \
   "$CF_TEST_BIN" "${args[@]}" </dev/null 2>&1 \
   | tee "$CF_RUN_DIR/test.log" | grep --line-buffered -E '^\s*--- FAIL' >&2
