@@ -29,27 +29,12 @@ export function decodeOptions(any: AnyMessage | null | undefined): TaskOptions {
     options.binaryName = o.binaryName || options.binaryName;
     options.root = o.root || options.root;
     options.systemdCgroup = o.systemdCgroup;
-    options.noPivotRoot = o.noPivotRoot;
-    options.noNewKeyring = o.noNewKeyring;
-    options.ioUid = o.ioUid;
-    options.ioGid = o.ioGid;
-    options.shimCgroup = o.shimCgroup;
-    options.criuImagePath = o.criuImagePath;
-    options.criuWorkPath = o.criuWorkPath;
-    return options;
+    return copySharedFields(options, o);
   }
   if (isAnyOf(any, LinuxRuncCreateOptionsType)) {
     // The client library's options for runtimes that are not io.containerd.runc.*: same keys
     // where they overlap (WithUIDOwner sets io_uid here for us).
-    const o = unpackAny(LinuxRuncCreateOptionsType, any);
-    options.noPivotRoot = o.noPivotRoot;
-    options.noNewKeyring = o.noNewKeyring;
-    options.shimCgroup = o.shimCgroup;
-    options.ioUid = o.ioUid;
-    options.ioGid = o.ioGid;
-    options.criuImagePath = o.criuImagePath;
-    options.criuWorkPath = o.criuWorkPath;
-    return options;
+    return copySharedFields(options, unpackAny(LinuxRuncCreateOptionsType, any));
   }
   if (isAnyOf(any, RuntimeOptionsType)) {
     // CRI's wrapper for non-runc runtime types: the handler's options table as TOML.
@@ -59,6 +44,15 @@ export function decodeOptions(any: AnyMessage | null | undefined): TaskOptions {
     return applyTomlOptions(options, body);
   }
   throw invalidArgument(`unsupported runtime options type ${JSON.stringify(any.type_url)}`);
+}
+
+/** The fields containerd.runc.v1.Options and containerd.linux.runc.CreateOptions share. */
+const sharedFields = ['noPivotRoot', 'noNewKeyring', 'shimCgroup', 'ioUid', 'ioGid', 'criuImagePath', 'criuWorkPath'] as const;
+type SharedFields = Pick<TaskOptions, (typeof sharedFields)[number]>;
+
+function copySharedFields(options: TaskOptions, from: SharedFields): TaskOptions {
+  for (const field of sharedFields) (options as Record<keyof SharedFields, unknown>)[field] = from[field];
+  return options;
 }
 
 /** An Any read from stdin; garbage is InvalidArgument with the decoder's reason. */

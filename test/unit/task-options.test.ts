@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RuncOptionsType, RuntimeOptionsType, packAny } from '../../src/api/index.js';
+import { LinuxRuncCreateOptionsType, RuncOptionsType, RuntimeOptionsType, packAny } from '../../src/api/index.js';
 import { Code } from '../../src/ttrpc/index.js';
 import { ShimError } from '../../src/shim/errdefs.js';
 import { decodeOptions, decodeStartOptions, defaultOptions } from '../../src/task/options.js';
@@ -14,6 +14,11 @@ describe('task options', () => {
   it('reads containerd.runc.v1.Options', () => {
     const any = packAny(RuncOptionsType, { binaryName: 'crun', root: '/run/x', systemdCgroup: true, ioUid: 1000, ioGid: 1001, noPivotRoot: true });
     expect(decodeOptions(any)).toMatchObject({ binaryName: 'crun', root: '/run/x', systemdCgroup: true, ioUid: 1000, ioGid: 1001, noPivotRoot: true, noNewKeyring: false });
+  });
+
+  it('reads containerd.linux.runc.CreateOptions (what the client sends runtimes not named io.containerd.runc.*)', () => {
+    const any = packAny(LinuxRuncCreateOptionsType, { ioUid: 1000, ioGid: 2000, noPivotRoot: true, shimCgroup: '/s' });
+    expect(decodeOptions(any)).toEqual({ ...defaultOptions(), ioUid: 1000, ioGid: 2000, noPivotRoot: true, shimCgroup: '/s' });
   });
 
   it('reads the TOML body of runtimeoptions.v1.Options (what CRI sends for non-runc runtime types)', () => {
