@@ -84,6 +84,25 @@ for (const runtime of [runtimes.tsshim, runtimes.runc]) describeEachContainerd(`
     await containerd.ctrOk(['containers', 'delete', id]);
   });
 
+  it('Pause and Resume: the task and its running exec report PAUSED, then RUNNING', async () => {
+    const { containerd, fixtures } = suite;
+    const ns = containerd.namespace;
+    const id = newId('grpc-pause');
+    await containerd.ctrOk(['run', '-d', '--runtime', runtime, fixtures.image, id, 'sleep', '300']);
+    await grpc().exec(ns, id, 'ex1', { args: ['sleep', '300'], cwd: '/', env: ['PATH=/bin'] });
+    await grpc().start(ns, id, 'ex1');
+    await grpc().pause(ns, id);
+    expect((await grpc().get(ns, id)).status).toBe('PAUSED');
+    expect((await grpc().get(ns, id, 'ex1')).status).toBe('PAUSED');
+    await grpc().resume(ns, id);
+    expect((await grpc().get(ns, id)).status).toBe('RUNNING');
+    expect((await grpc().get(ns, id, 'ex1')).status).toBe('RUNNING');
+    await grpc().kill(ns, id, SIGKILL);
+    await grpc().wait(ns, id);
+    await containerd.ctrOk(['tasks', 'delete', id]);
+    await containerd.ctrOk(['containers', 'delete', id]);
+  });
+
   it('CloseIO gives the process EOF on stdin', async () => {
     const { containerd, fixtures } = suite;
     const ns = containerd.namespace;
