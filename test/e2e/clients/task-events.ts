@@ -2,6 +2,8 @@
 import protobuf from 'protobufjs';
 import { join } from 'node:path';
 import { protoDir } from './grpc.js';
+
+const shimProtoDir = join(protoDir, '../../../proto');
 import type { AnyMessage } from './grpc.js';
 
 export interface TaskIO { stdin: string; stdout: string; stderr: string; terminal: boolean }
@@ -27,8 +29,9 @@ let root: protobuf.Root | undefined;
 function eventsRoot(): protobuf.Root {
   if (root) return root;
   const r = new protobuf.Root();
-  // Imports are relative to test/e2e/proto; google/protobuf/* come bundled with protobufjs.
-  r.resolvePath = (_origin, target) => (target.startsWith('google/protobuf/') ? target : join(protoDir, target));
+  // The event payloads are the shim's own (proto/ at the repository root, the one source of these
+  // messages); google/protobuf/* come bundled with protobufjs.
+  r.resolvePath = (_origin, target) => (target.startsWith('google/protobuf/') ? target : join(shimProtoDir, target));
   r.loadSync('containerd/events/task.proto');
   root = r;
   return r;
