@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { killLeftoverProcesses, removeNamespaceCgroups, unmountAllUnder } from './cleanup.js';
 import { defaultRuntimeHandlers, renderContainerdConfig } from './config.js';
 import type { CriRuntimeHandler } from './config.js';
-import { CommandError, LongRunningCommand, formatCommand, runCommand } from './exec.js';
+import { CommandError, formatCommand, LongRunningCommand, runCommand, terminateDaemon } from './exec.js';
 import type { CommandResult, RunOptions } from './exec.js';
 import { loadFixtures } from './fixtures.js';
 import type { Fixtures } from './fixtures.js';
@@ -268,19 +268,7 @@ export class Containerd {
   private async terminate(problems: string[]): Promise<void> {
     const child = this.child;
     if (!child?.pid || !this.isRunning()) return;
-    child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      this.exited.then(() => false),
-      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), 10_000); }),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) {
-      problems.push('containerd ignored SIGTERM for 10 s; sent SIGKILL');
-      child.kill('SIGKILL');
-      await this.exited;
-    }
-    await waitFor(() => !isAlive(child.pid ?? 0), 2_000);
+    await terminateDaemon(child, this.exited, 'containerd', 10_000, problems, (pid) => waitFor(() => !isAlive(pid), 2_000));
   }
 }
 

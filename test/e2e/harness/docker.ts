@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { unmountAllUnder } from './cleanup.js';
 import type { Containerd } from './containerd.js';
-import { CommandError, LongRunningCommand, formatCommand, runCommand } from './exec.js';
+import { CommandError, formatCommand, LongRunningCommand, runCommand, terminateDaemon } from './exec.js';
 import type { CommandResult, RunOptions } from './exec.js';
 import { loadFixtures } from './fixtures.js';
 import { cacheDir, ensureDepsHint } from './paths.js';
@@ -255,19 +255,7 @@ export class Dockerd {
   private async terminate(problems: string[]): Promise<void> {
     const child = this.child;
     if (!child?.pid) return;
-    child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      this.exited.then(() => false),
-      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), 20_000); }),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) {
-      problems.push('dockerd ignored SIGTERM for 20 s; sent SIGKILL');
-      child.kill('SIGKILL');
-      await this.exited;
-    }
-    await waitFor(() => !isAlive(child.pid ?? 0), 2_000);
+    await terminateDaemon(child, this.exited, 'dockerd', 20_000, problems, (pid) => waitFor(() => !isAlive(pid), 2_000));
   }
 }
 

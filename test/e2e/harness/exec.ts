@@ -131,3 +131,26 @@ export class LongRunningCommand {
     for (const w of [...this.waiters]) w();
   }
 }
+
+/**
+ * SIGTERM to a daemon the harness started (containerd, dockerd); SIGKILL if it is still there after
+ * `graceMs`, recorded in `problems`. Resolves once it is gone.
+ */
+export async function terminateDaemon(
+  child: { pid?: number | undefined; kill(signal: NodeJS.Signals): boolean }, exited: Promise<void>, name: string, graceMs: number,
+  problems: string[], isGone: (pid: number) => Promise<boolean>,
+): Promise<void> {
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    exited.then(() => false),
+    new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), graceMs); }),
+  ]);
+  clearTimeout(timer);
+  if (timedOut) {
+    problems.push(`${name} ignored SIGTERM for ${graceMs / 1000} s; sent SIGKILL`);
+    child.kill('SIGKILL');
+    await exited;
+  }
+  await isGone(child.pid ?? 0);
+}
