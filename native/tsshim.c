@@ -411,18 +411,14 @@ static napi_value Accept(napi_env env, napi_callback_info info) {
   return fd_value(env, conn);
 }
 
-// Receives exactly one fd sent with SCM_RIGHTS (the data, up to 4096 bytes, is discarded).
-// Any extra or truncated descriptors are closed and reported as an error.
-static napi_value RecvFd(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  int sock;
-  if (!get_args(env, info, 1, argv, "recvFd") || !get_fd(env, argv[0], &sock)) return NULL;
-  char data[4096];
+// recvmsg with room for up to 16 descriptors (close-on-exec). Returns the byte count or -1 with
+// errno; *count gets the descriptors received (extra ones are closed), *truncated MSG_CTRUNC.
+static ssize_t recv_with_fds(int sock, char *data, size_t len, int fds[16], int *count, bool *truncated) {
   union {
-    char buf[CMSG_SPACE(sizeof(int) * 4)];
+    char buf[CMSG_SPACE(sizeof(int) * 16)];
     struct cmsghdr align;
   } control;
-  struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+  struct iovec iov = {.iov_base = data, .iov_len = len};
   struct msghdr msg;
   memset(&msg, 0, sizeof msg);
   memset(&control, 0, sizeof control);
@@ -434,25 +430,77 @@ static napi_value RecvFd(napi_env env, napi_callback_info info) {
   do {
     n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return throw_errno(env, errno, "recvmsg", NULL);
-
-  int fds[16];
-  int count = 0;
+  *count = 0;
+  *truncated = false;
+  if (n < 0) return -1;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (size_t i = 0; i < nfds; i++) {
       int fd;
       memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      if (count < 16) fds[count++] = fd;
+      if (*count < 16) fds[(*count)++] = fd;
       else close(fd);
     }
   }
-  if (count == 1 && !(msg.msg_flags & MSG_CTRUNC)) return fd_value(env, fds[0]);
+  *truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
+  return n;
+}
+
+// Receives exactly one fd sent with SCM_RIGHTS (the data, up to 4096 bytes, is discarded).
+// Any extra or truncated descriptors are closed and reported as an error.
+static napi_value RecvFd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int sock;
+  if (!get_args(env, info, 1, argv, "recvFd") || !get_fd(env, argv[0], &sock)) return NULL;
+  char data[4096];
+  int fds[16];
+  int count;
+  bool truncated;
+  ssize_t n = recv_with_fds(sock, data, sizeof data, fds, &count, &truncated);
+  if (n < 0) return throw_errno(env, errno, "recvmsg", NULL);
+  if (count == 1 && !truncated) return fd_value(env, fds[0]);
   for (int i = 0; i < count; i++) close(fds[i]);
-  if (msg.msg_flags & MSG_CTRUNC) return throw_errno(env, EMSGSIZE, "recvmsg(SCM_RIGHTS truncated)", NULL);
+  if (truncated) return throw_errno(env, EMSGSIZE, "recvmsg(SCM_RIGHTS truncated)", NULL);
   if (count == 0) return throw_errno(env, n == 0 ? ECONNRESET : ENOMSG, "recvmsg(no fd received)", NULL);
   return throw_errno(env, EPROTO, "recvmsg(more than one fd received)", NULL);
+}
+
+// recvMessage(sock, maxBytes): {data: Buffer, fds: number[]} from one recvmsg; data is empty at
+// end of stream. EAGAIN when nothing is there yet. Truncated descriptors are closed and an error.
+static napi_value RecvMessage(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int sock;
+  int64_t max;
+  if (!get_args(env, info, 2, argv, "recvMessage") || !get_fd(env, argv[0], &sock)) return NULL;
+  if (!get_int(env, argv[1], "maxBytes", 1, 1 << 20, &max)) return NULL;
+  char *data = malloc((size_t)max);
+  if (!data) return throw_errno(env, ENOMEM, "recvMessage", NULL);
+  int fds[16];
+  int count;
+  bool truncated;
+  ssize_t n = recv_with_fds(sock, data, (size_t)max, fds, &count, &truncated);
+  if (n < 0 || truncated) {
+    int err = n < 0 ? errno : EMSGSIZE;
+    free(data);
+    for (int i = 0; i < count; i++) close(fds[i]);
+    return throw_errno(env, err, "recvmsg", NULL);
+  }
+  napi_value result, buffer, list;
+  void *copy;
+  bool ok = napi_create_object(env, &result) == napi_ok && napi_create_buffer_copy(env, (size_t)n, data, &copy, &buffer) == napi_ok &&
+            napi_create_array_with_length(env, (size_t)count, &list) == napi_ok;
+  free(data);
+  for (int i = 0; ok && i < count; i++) {
+    napi_value v;
+    ok = napi_create_int32(env, fds[i], &v) == napi_ok && napi_set_element(env, list, (uint32_t)i, v) == napi_ok;
+  }
+  if (ok) ok = napi_set_named_property(env, result, "data", buffer) == napi_ok && napi_set_named_property(env, result, "fds", list) == napi_ok;
+  if (!ok) {
+    for (int i = 0; i < count; i++) close(fds[i]);
+    return throw_napi_failure(env, "recvMessage result");
+  }
+  return result;
 }
 
 static napi_value GetPeerCred(napi_env env, napi_callback_info info) {
@@ -824,6 +872,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"unixListen", NULL, UnixListen, NULL, NULL, NULL, napi_enumerable, NULL},
       {"accept", NULL, Accept, NULL, NULL, NULL, napi_enumerable, NULL},
       {"recvFd", NULL, RecvFd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"recvMessage", NULL, RecvMessage, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getPeerCred", NULL, GetPeerCred, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setWinsize", NULL, SetWinsize, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getWinsize", NULL, GetWinsize, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -52,11 +52,11 @@ try {
   // 2. V8's code cache for the shim (about 15 ms of CPU less at every start), made by this same node,
   //    for the exact text src/cmd/sea-loader.ts compiles (same wrapper, same file name). V8 takes a
   //    cache only under the flags it was made with: one without flags (start, delete), one with the
-  //    NODE_OPTIONS that `start` gives the daemon (daemonNodeFlags, read from the bundled start.ts).
+  //    NODE_OPTIONS that `start` gives the daemon (daemonNodeFlags, read from the bundled daemon-env.ts).
   const cleanEnv = { ...process.env };
   delete cleanEnv.NODE_OPTIONS;
-  const startModule = join(work, 'start.cjs');
-  esbuild('src/shim/start.ts', startModule, []);
+  const startModule = join(work, 'daemon-env.cjs');
+  esbuild('src/shim/daemon-env.ts', startModule, []);
   const daemonNodeOptions = execFileSync(process.execPath,
     ['-p', 'require(process.argv[1]).daemonNodeFlags.join(" ")', startModule], { env: cleanEnv, encoding: 'utf8' }).trim();
   step(`code caches (daemon NODE_OPTIONS: ${daemonNodeOptions || 'none'})`);

@@ -31,3 +31,36 @@ export function joinCgroup(path: string, pid: number, mountinfo = readFileSync('
   if (dirs.length === 0) throw new Error(`failed to load cgroup ${path}: it exists in no cgroup v1 hierarchy`);
   for (const dir of dirs) writeFileSync(join(dir, 'cgroup.procs'), String(pid));
 }
+
+/** cgroup v1 mount points by the controllers (or `name=` of a named hierarchy) they hold; v2's as ''. */
+function hierarchiesByControllers(mountinfo: string): Map<string, string> {
+  const byControllers = new Map<string, string>();
+  for (const line of mountinfo.split('\n')) {
+    const [before, after] = line.split(' - ');
+    if (!before || !after) continue;
+    const [fstype, , superOptions = ''] = after.split(' ');
+    const mountPoint = before.split(' ')[4]?.replace(/\\040/g, ' ');
+    if (!mountPoint) continue;
+    if (fstype === 'cgroup2') byControllers.set('', mountPoint);
+    if (fstype !== 'cgroup') continue;
+    const controllers = superOptions.split(',').filter((o) => !['rw', 'ro', 'nosuid', 'nodev', 'noexec', 'relatime', 'xattr', 'clone_children'].includes(o) && !o.startsWith('release_agent='));
+    byControllers.set(controllers.sort().join(','), mountPoint);
+  }
+  return byControllers;
+}
+
+/**
+ * Moves `pid` into every cgroup `source` is in, where it is not there already (a spare daemon
+ * adopted by `start` goes where a daemon spawned by `start` would have been: containerd's cgroups).
+ */
+export function joinCgroupsOf(source: number, pid: number, mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): void {
+  const mounts = hierarchiesByControllers(mountinfo);
+  const current = new Set(readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n'));
+  for (const line of readFileSync(`/proc/${source}/cgroup`, 'utf8').trim().split('\n')) {
+    if (current.has(line)) continue;
+    const [, controllers = '', path = '/'] = line.split(':');
+    const mountPoint = mounts.get(controllers.split(',').sort().join(','));
+    if (mountPoint === undefined) continue;
+    writeFileSync(join(mountPoint, path, 'cgroup.procs'), String(pid));
+  }
+}

@@ -13,7 +13,7 @@ export const droppedNodeVariables = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'] as c
 /**
  * Whether this process must be run again in a cleaned environment: NODE_OPTIONS came from outside.
  * The daemon's NODE_OPTIONS are the flags `start` chose for it (it also sets TSSHIM_SOCKET, see
- * src/shim/start.ts socketEnv).
+ * src/shim/daemon-env.ts socketEnv).
  */
 export function needsCleanRerun(env: NodeJS.ProcessEnv = process.env): boolean {
   return (env['NODE_OPTIONS'] ?? '') !== '' && !env['TSSHIM_SOCKET'];

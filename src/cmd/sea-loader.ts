@@ -1,7 +1,7 @@
 // The single executable's main script: it runs the shim bundle (asset "shim.cjs", built from
 // sea-main.ts) with the V8 code cache made for it at build time. V8 takes a cache only from a
 // process with the same V8 flags: "shim.cache" is for no flags (start, delete), "shim.daemon.cache"
-// for the flags `start` gives the daemon in NODE_OPTIONS (src/shim/start.ts daemonNodeFlags).
+// for the flags `start` gives the daemon in NODE_OPTIONS (src/shim/daemon-env.ts daemonNodeFlags).
 // Why not the SEA's own `useCodeCache`: when the environment's NODE_OPTIONS holds a V8 flag
 // (--max-old-space-size, ...), V8 rejects that cache and Node prints "Code cache data rejected"
 // before any of our code runs, and containerd would read that line as part of `start`'s output.
@@ -18,7 +18,7 @@ type ShimModule = (req: NodeJS.Require, mod: { exports: unknown }, exp: unknown)
 const source = wrapperHead + getAsset('shim.cjs', 'utf8') + wrapperTail;
 const script = new Script(source, {
   filename: 'containerd-shim-tsshim-v2.cjs',
-  // TSSHIM_SOCKET: set by `start` for the daemon only (src/shim/start.ts socketEnv).
+  // TSSHIM_SOCKET: set by `start` for the daemon only (src/shim/daemon-env.ts socketEnv).
   cachedData: new Uint8Array(getRawAsset(process.env['TSSHIM_SOCKET'] ? 'shim.daemon.cache' : 'shim.cache') as ArrayBuffer),
 });
 // scripts/build-sea.mjs checks the finished executable this way (a mismatch would only be slower).

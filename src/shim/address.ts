@@ -18,3 +18,21 @@ export function socketPath(address: string): string {
   if (!address.startsWith(unixPrefix)) throw new Error(`not a unix:// socket address: ${address}`);
   return address.slice(unixPrefix.length);
 }
+
+/** FNV-1a, 64 bit, of the UTF-8 bytes of `text`, as 16 hex digits (native/launcher.c computes the same). */
+export function fnv1a64Hex(text: string): string {
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(text, 'utf8')) {
+    hash ^= BigInt(byte);
+    hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, '0');
+}
+
+/** Where spare daemons listen (native/launcher.c has the same path). */
+export const spareDir = '/run/containerd/tsshim';
+
+/** Where the spare daemon of the containerd at `containerdAddress` listens for `start` calls. */
+export function spareSocketPath(containerdAddress: string): string {
+  return posix.join(spareDir, `tsshim-spare-${fnv1a64Hex(containerdAddress)}`);
+}

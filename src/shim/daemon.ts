@@ -1,5 +1,7 @@
-// The long-running shim: serves ttrpc on the socket `start` bound (fd 3), logs into the
-// bundle's `log` FIFO, publishes events, and shuts down cleanly (PROTOCOL.md §1.3, §6.10).
+// The long-running shim: serves ttrpc on the socket `start` bound, logs into the bundle's `log`
+// FIFO, publishes events, and shuts down cleanly (PROTOCOL.md §1.3, §6.10). It begins either as a
+// process `start` spawned (the socket arrives as fd 3) or as a spare daemon that a `start` call
+// adopted (spare.ts: the socket was bound in this process).
 import { unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -9,7 +11,8 @@ import type { ShimFlags } from './flags.js';
 import { openDaemonLog } from './daemon-log.js';
 import type { DaemonContext, ShimManager } from './manager.js';
 import { EventPublisher } from './publisher.js';
-import { socketEnv } from './start.js';
+import { socketEnv } from './daemon-env.js';
+import { serveEarlyConnections } from './start.js';
 
 const eventFlushMs = 5000;
 
@@ -38,9 +41,31 @@ function listenOn(server: Server, flags: ShimFlags): Promise<string | undefined>
   });
 }
 
+/** The daemon `start` spawned: its socket is fd 3. */
 export async function runDaemon(flags: ShimFlags, manager: ShimManager): Promise<void> {
   // `start` passed the daemon's V8 flags this way; they are not for what the daemon spawns.
   delete process.env.NODE_OPTIONS;
+  const listener = createServer();
+  await serveDaemon(flags, manager, (server) => {
+    // containerd dials as soon as `start` printed the address: its connection waits in the
+    // backlog, and must find the ttrpc handler attached when the listener starts accepting.
+    server.serve(listener);
+    return listenOn(listener, flags);
+  });
+}
+
+/** A daemon on a socket this process bound itself (a spare that `start` adopted). */
+export async function serveBoundSocket(flags: ShimFlags, manager: ShimManager, listener: Server, path: string): Promise<void> {
+  await serveDaemon(flags, manager, (server) => {
+    server.serve(listener);
+    serveEarlyConnections(listener);
+    return Promise.resolve(path);
+  });
+}
+
+async function serveDaemon(
+  flags: ShimFlags, manager: ShimManager, attach: (server: TtrpcServer) => Promise<string | undefined>,
+): Promise<void> {
   const bundle = process.cwd();
   const log = openDaemonLog(join(bundle, 'log'), flags.debug, { namespace: flags.namespace, id: flags.id });
   const logger = log.logger;
@@ -56,7 +81,6 @@ export async function runDaemon(flags: ShimFlags, manager: ShimManager): Promise
   if (!ttrpcAddress) logger.warn('TTRPC_ADDRESS is not set; events cannot reach containerd');
   const publisher = new EventPublisher({ ttrpcAddress, namespace: flags.namespace, logger });
   const server = new TtrpcServer({ authorize: sameUserPeer });
-  const listener = createServer();
   let path: string | undefined;
 
   let shuttingDown = false;
@@ -81,9 +105,6 @@ export async function runDaemon(flags: ShimFlags, manager: ShimManager): Promise
 
   const ctx: DaemonContext = { flags, bundle, logger, publisher, server, shutdown };
   await manager.serve(ctx);
-  // containerd dials as soon as `start` printed the address: its connection waits in the
-  // backlog, and must find the ttrpc handler attached when the listener starts accepting.
-  server.serve(listener);
-  path = await listenOn(listener, flags);
+  path = await attach(server);
   logger.info({ socket: path }, 'shim serving');
 }

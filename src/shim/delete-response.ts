@@ -3,6 +3,8 @@
 //   uint32 pid = 1; uint32 exit_status = 2; google.protobuf.Timestamp exited_at = 3
 //   Timestamp: int64 seconds = 1; int32 nanos = 2
 // Zero scalars are omitted (proto3); exited_at is always present.
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { toTimestamp } from '../api/timestamp.js';
 
 export interface DeleteResponseFields {
@@ -44,4 +46,18 @@ export function encodeDeleteResponse(fields: DeleteResponseFields): Uint8Array {
     ...varintField(2, uint32('exit_status', fields.exitStatus)),
     (3 << 3) | wireBytes, ...varint(timestamp.length), ...timestamp,
   ]);
+}
+
+/**
+ * Where a daemon leaves the answer to `delete` after it deleted a container itself: containerd
+ * still runs `delete` after every task deletion and waits for it, and the launcher (or runDelete)
+ * then prints this file instead of starting Node to clean up what is already clean.
+ */
+export const savedDeleteResponseFile = 'delete-response.pb';
+
+/** Writes the response for `delete` into `bundle`, atomically (a reader sees all of it or nothing). */
+export async function saveDeleteResponse(bundle: string, fields: DeleteResponseFields): Promise<void> {
+  const path = join(bundle, savedDeleteResponseFile);
+  await writeFile(`${path}.tmp`, encodeDeleteResponse(fields), { mode: 0o600 });
+  await rename(`${path}.tmp`, path);
 }

@@ -11,6 +11,14 @@ export interface DeleteResult {
   exitedAt: Date;
 }
 
+/** Where a new daemon came from, for what `start` must fix up. */
+export interface DaemonPlacement {
+  /** The containerd that ran `start` (the daemon's OOM score and cgroups follow it). */
+  containerdPid: number;
+  /** True when a spare daemon became this daemon: it did not inherit `start`'s cgroups. */
+  adopted: boolean;
+}
+
 export interface DaemonContext {
   flags: ShimFlags;
   bundle: string;
@@ -27,10 +35,12 @@ export interface ShimManager {
   readonly version: string;
   /** The executable's name (containerd-shim-<name>-<version>), shown as the daemon's argv[0]. */
   readonly binaryName: string;
-  /** `start`: the key that decides which containers share one daemon (cwd is the bundle). */
-  groupingKey(flags: ShimFlags, bundle: string): string;
-  /** `start`, after the daemon was spawned: apply start options (e.g. move it into a cgroup). */
-  afterDaemonStart?(flags: ShimFlags, daemonPid: number, stdin: Uint8Array): Promise<void>;
+  /** `start`: the key that decides which containers share one daemon (stdin: the runtime options). */
+  groupingKey(flags: ShimFlags, bundle: string, stdin: Uint8Array): Promise<string>;
+  /** `start`, once a daemon will serve the new socket: apply start options (e.g. move it into a cgroup). */
+  afterDaemonStart?(flags: ShimFlags, daemonPid: number, stdin: Uint8Array, placement: DaemonPlacement): Promise<void>;
+  /** A spare daemon, before it waits for a `start`: load what serving will need, so adoption is quick. */
+  prepare?(): Promise<void>;
   /** `-info`: the binary containerd.types.RuntimeInfo for the options Any on stdin (may be empty). */
   info?(stdin: Uint8Array): Promise<Uint8Array>;
   /** `delete`: clean up after a dead shim for `flags.id` in `flags.bundle`. Logs go to stderr. */

@@ -27,11 +27,11 @@ export async function runShim(argv: readonly string[], manager: ShimManager): Pr
     writeSync(1, await manager.info(readStdin()));
     return;
   }
-  if (!flags.info && flags.action !== 'start' && flags.action !== 'delete' && flags.action !== '') {
+  if (!flags.info && !['start', 'delete', 'spare', ''].includes(flags.action)) {
     process.stderr.write(`unknown action "${flags.action}"\n`);
     process.exit(2);
   }
-  if (flags.action !== 'start' && !flags.info && !flags.namespace) {
+  if (flags.action !== 'start' && flags.action !== 'spare' && !flags.info && !flags.namespace) {
     process.stderr.write('shim namespace cannot be empty\n');
     process.exit(1);
   }
@@ -48,6 +48,12 @@ export async function runShim(argv: readonly string[], manager: ShimManager): Pr
       const { runDelete } = await import('./delete.js');
       await runDelete(flags, manager);
       process.exit(0);
+      break;
+    }
+    case 'spare': {
+      // Not from containerd: a daemon booted ahead of the next `start` (spare.ts).
+      const { runSpare } = await import('./spare.js');
+      await runSpare(flags, manager);
       break;
     }
     default: {

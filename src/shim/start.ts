@@ -3,37 +3,47 @@
 // written there and the daemon must not inherit those pipes (PROTOCOL.md §1.3).
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
 import { socketAddress, socketDir, socketPath } from './address.js';
 import type { ShimManager } from './manager.js';
+import { daemonEnv, socketEnv } from './daemon-env.js';
+import { spawnSpareIfNone } from './spare-spawn.js';
 import { readStdin } from './stdin.js';
 
-/** Environment variable that hands the daemon the exact socket path `start` bound. */
-export const socketEnv = 'TSSHIM_SOCKET';
+
 
 /**
- * V8 flags for the daemon only (DESIGN.md Decision 4), given through NODE_OPTIONS so that a
- * single executable (which takes no Node flags on its command line) gets them too; the daemon
- * removes NODE_OPTIONS from its environment before it spawns anything. The launcher passes none:
- * any of these changes V8's flag hash, so V8 rejects Node's built-in code cache (about 9 ms of
- * CPU per start). Measured on an idle daemon after its first request: --jitless (interpreter
- * only, like --lite-mode, which NODE_OPTIONS refuses) saves 4.4 MiB of private memory per shim
- * for about 18 ms more CPU at boot; --max-old-space-size is a safety cap; --max-semi-space-size=1
- * changed nothing at idle and was dropped.
+ * Listens at `path`. Node accepts connections as soon as it listens; until a ttrpc server is
+ * attached (see {@link serveEarlyConnections}) they are kept, not dropped: a spare daemon that
+ * adopts a container serves the socket in the process that bound it.
  */
-export const daemonNodeFlags: readonly string[] = ['--jitless', '--max-old-space-size=64'];
-
 function listen(path: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer();
+    const early: Socket[] = [];
+    earlyConnections.set(server, early);
+    server.on('connection', keepEarly);
     server.once('error', reject);
     server.listen(path, () => {
       server.off('error', reject);
       resolve(server);
     });
   });
+}
+
+const earlyConnections = new WeakMap<Server, Socket[]>();
+function keepEarly(this: Server, socket: Socket): void {
+  earlyConnections.get(this)?.push(socket);
+}
+
+/** Hands the connections accepted before a 'connection' handler was attached to that handler. */
+export function serveEarlyConnections(server: Server): void {
+  server.off('connection', keepEarly);
+  const early = earlyConnections.get(server) ?? [];
+  earlyConnections.delete(server);
+  for (const socket of early) server.emit('connection', socket);
 }
 
 function canConnect(path: string, timeoutMs = 2000): Promise<boolean> {
@@ -73,36 +83,58 @@ function listeningFd(server: Server): number {
 
 
 /** Raises the daemon's OOM score above containerd's, as the Go shim does, so the shim dies first. */
-function adjustOomScore(daemonPid: number): void {
+export function adjustOomScore(daemonPid: number, containerdPid: number): void {
   try {
-    const parent = Number.parseInt(readFileSync(`/proc/${process.ppid}/oom_score_adj`, 'utf8'), 10);
-    const score = Math.min(1000, (Number.isNaN(parent) ? 0 : parent) + 1);
-    writeFileSync(`/proc/${daemonPid}/oom_score_adj`, String(score));
+    const parent = Number.parseInt(readFileSync(`/proc/${containerdPid}/oom_score_adj`, 'utf8'), 10);
+    const score = String(Math.min(1000, (Number.isNaN(parent) ? 0 : parent) + 1));
+    const path = `/proc/${daemonPid}/oom_score_adj`;
+    if (readFileSync(path, 'utf8').trim() !== score) writeFileSync(path, score);
   } catch {
     // Lowering needs CAP_SYS_RESOURCE; a shim without it keeps the default score.
   }
 }
 
-export async function start(flags: ShimFlags, manager: ShimManager): Promise<string> {
-  const bundle = process.cwd();
-  const group = manager.groupingKey(flags, bundle);
-  const address = socketAddress(flags.address, flags.namespace, group);
+/** One `start` call, wherever it runs: in its own process, or handed to a spare daemon. */
+export interface StartCall {
+  flags: ShimFlags;
+  /** The working directory containerd gave `start`: the bundle. */
+  bundle: string;
+  /** What containerd wrote to `start`'s stdin (the runtime options). */
+  stdin: Uint8Array;
+}
+
+/** The group's socket: `server` is set when this call bound it, and a new daemon must serve it. */
+export interface ClaimedSocket {
+  address: string;
+  path: string;
+  server?: Server;
+}
+
+/** Finds or binds the socket of the call's group and records its address in the bundle. */
+export async function claimSocket(call: StartCall, manager: ShimManager): Promise<ClaimedSocket> {
+  const group = await manager.groupingKey(call.flags, call.bundle, call.stdin);
+  const address = socketAddress(call.flags.address, call.flags.namespace, group);
   const path = socketPath(address);
   const server = await bindOrFindExisting(path);
-  writeFileSync(join(bundle, 'address'), address);
+  writeFileSync(join(call.bundle, 'address'), address);
+  if (server) chmodSync(path, 0o600);
+  return server ? { address, path, server } : { address, path };
+}
+
+/** `start` in its own process (no spare took the call): spawns a daemon on the group's new socket. */
+export async function start(flags: ShimFlags, manager: ShimManager): Promise<string> {
+  const call: StartCall = { flags, bundle: process.cwd(), stdin: readStdin() };
+  const { address, path, server } = await claimSocket(call, manager);
   if (!server) return address;
-  chmodSync(path, 0o600);
 
   const daemonArgs = ['-namespace', flags.namespace, '-id', flags.id, '-address', flags.address];
   if (flags.debug) daemonArgs.push('-debug');
-  const env: NodeJS.ProcessEnv = { ...process.env, [socketEnv]: path, UV_THREADPOOL_SIZE: '2', NODE_OPTIONS: daemonNodeFlags.join(' ') };
-  delete env.NODE_EXTRA_CA_CERTS;
   // The real path: the launcher runs dist/current/shim.mjs, a symlink a rebuild may switch; the
   // daemon must load the same build as this process (its lazy chunks live beside it).
   const entry = realpathSync(process.argv[1]!);
   const daemon = spawn(process.execPath, [...process.execArgv, entry, ...daemonArgs], {
-    cwd: bundle,
-    env,
+    cwd: call.bundle,
+    env: { ...daemonEnv(process.env), [socketEnv]: path },
     // ps and containerd's users see the shim's name, not "node".
     argv0: manager.binaryName,
     detached: true, // own session: containerd's signals to our process group do not reach it
@@ -115,14 +147,16 @@ export async function start(flags: ShimFlags, manager: ShimManager): Promise<str
     throw new Error('failed to spawn the shim daemon');
   }
   daemon.unref();
-  adjustOomScore(pid);
+  adjustOomScore(pid, process.ppid);
   try {
-    await manager.afterDaemonStart?.(flags, pid, readStdin());
+    await manager.afterDaemonStart?.(flags, pid, call.stdin, { containerdPid: process.ppid, adopted: false });
   } catch (err) {
     process.kill(pid, 'SIGKILL');
     unlinkSync(path);
     throw err;
   }
+  // The next `start` of this containerd finds a daemon already booted (spare.ts).
+  await spawnSpareIfNone(flags.address, manager.binaryName);
   // Not server.close(): libuv would unlink the socket the daemon now serves.
   return address;
 }

@@ -71,6 +71,8 @@ export interface NativeAddon {
   accept(listenFd: number): number | null;
   /** Receives exactly one fd over SCM_RIGHTS (the data part is discarded). EAGAIN if nothing is there yet. */
   recvFd(socketFd: number): number;
+  /** One recvmsg of up to `maxBytes` with the fds that came along (close-on-exec); empty data at EOF, EAGAIN if none yet. */
+  recvMessage(socketFd: number, maxBytes: number): { data: Buffer; fds: number[] };
   getPeerCred(socketFd: number): PeerCred;
   setWinsize(fd: number, rows: number, cols: number): void;
   getWinsize(fd: number): Winsize;
@@ -185,6 +187,8 @@ export const dup = (fd: number): number => native().dup(fd);
 export const unixListen = (path: string, backlog: number): number => native().unixListen(path, backlog);
 export const accept = (listenFd: number): number | null => native().accept(listenFd);
 export const recvFd = (socketFd: number): number => native().recvFd(socketFd);
+export const recvMessage = (socketFd: number, maxBytes: number): { data: Buffer; fds: number[] } =>
+  native().recvMessage(socketFd, maxBytes);
 export const getPeerCred = (socketFd: number): PeerCred => native().getPeerCred(socketFd);
 export const setWinsize = (fd: number, rows: number, cols: number): void => native().setWinsize(fd, rows, cols);
 export const getWinsize = (fd: number): Winsize => native().getWinsize(fd);

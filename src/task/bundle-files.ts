@@ -17,6 +17,8 @@ export interface TaskOptions {
   shimCgroup: string;
   criuImagePath: string;
   criuWorkPath: string;
+  /** tsshim's own: "namespace" puts every container of a namespace into one daemon; '' or "pod": one per container or pod. */
+  shimSharing: string;
 }
 
 export const defaultRuncRoot = '/run/containerd/runc';
@@ -24,7 +26,7 @@ export const defaultRuncRoot = '/run/containerd/runc';
 export function defaultOptions(): TaskOptions {
   return {
     binaryName: 'runc', root: defaultRuncRoot, systemdCgroup: false, noPivotRoot: false, noNewKeyring: false,
-    ioUid: 0, ioGid: 0, shimCgroup: '', criuImagePath: '', criuWorkPath: '',
+    ioUid: 0, ioGid: 0, shimCgroup: '', criuImagePath: '', criuWorkPath: '', shimSharing: '',
   };
 }
 

@@ -4,6 +4,7 @@ import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Topic, buildTaskEvent, toTimestamp, type AnyMessage, type Mount } from '../api/index.js';
 import { Runc, isNotFoundKillError, readPidFile } from '../runc/index.js';
+import { saveDeleteResponse } from '../shim/delete-response.js';
 import { alreadyExists, failedPrecondition, notFound } from '../shim/errdefs.js';
 import type { Logger } from '../shim/logger.js';
 import type { Publisher } from '../shim/publisher.js';
@@ -345,6 +346,10 @@ export class Container {
       if (this.rootfsMounted) await unmountAll(join(this.bundle, 'rootfs'));
       this.init.state = 'deleted';
       const exit = this.init.exit ?? { status: 137, exitedAt: new Date() };
+      // Nothing is left for `delete` to clean up: leave it its answer (a failed write only costs it a Node start).
+      await saveDeleteResponse(this.bundle, { pid: this.init.pid, exitStatus: exit.status, exitedAt: exit.exitedAt }).catch((err: unknown) => {
+        this.logger.warn({ err: (err as Error).message }, 'cannot save the delete response');
+      });
       this.publisher.publish(buildTaskEvent(Topic.TaskDelete, {
         containerId: this.id, pid: this.init.pid, exitStatus: exit.status, exitedAt: toTimestamp(exit.exitedAt), id: this.id,
       }));

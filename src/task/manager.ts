@@ -1,15 +1,25 @@
 // The runc shim as a ShimManager: grouping in `start`, cleanup in `delete`, the Task service in the daemon.
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import type { TaskOptions } from './options.js';
 import { join } from 'node:path';
 import type { ShimFlags } from '../shim/flags.js';
 import type { Logger } from '../shim/logger.js';
-import type { DaemonContext, DeleteResult, ShimManager } from '../shim/manager.js';
+import type { DaemonContext, DaemonPlacement, DeleteResult, ShimManager } from '../shim/manager.js';
 // Everything heavy is imported where it is used: `start` runs on every container start
 // and needs none of it (DESIGN.md "Start-up time is a feature").
 
 /** Annotations that put containers into one shim, first present wins (PROTOCOL.md §5). */
 const groupAnnotations = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
+
+/**
+ * The grouping key of every container of a namespace when the runtime option ShimSharing is
+ * "namespace": one daemon serves them all (the socket address hashes containerd's address and
+ * the namespace with it, PROTOCOL.md §1.4).
+ */
+export const sharedGroup = 'tsshim-shared-daemon';
+/** ShimSharing for every container of a containerd whose options do not set it. */
+export const shimSharingEnv = 'TSSHIM_SHIM_SHARING';
 
 export const runtimeName = 'io.containerd.tsshim.v2';
 export const version = '0.1.0';
@@ -19,7 +29,8 @@ export class RuncShimManager implements ShimManager {
   readonly version = version;
   readonly binaryName = 'containerd-shim-tsshim-v2';
 
-  groupingKey(flags: ShimFlags, bundle: string): string {
+  async groupingKey(flags: ShimFlags, bundle: string, stdin: Uint8Array): Promise<string> {
+    if (await this.sharing(flags, stdin) === 'namespace') return sharedGroup;
     try {
       const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
       for (const key of groupAnnotations) {
@@ -32,14 +43,35 @@ export class RuncShimManager implements ShimManager {
     return flags.id;
   }
 
-  async afterDaemonStart(flags: ShimFlags, daemonPid: number, stdin: Uint8Array): Promise<void> {
-    if (stdin.length === 0) return;
-    const { decodeStartOptions } = await import('./options.js');
-    const options = decodeStartOptions(stdin, flags.id);
-    if (options.shimCgroup) {
-      const { joinCgroup } = await import('../cgroups/join.js');
-      joinCgroup(options.shimCgroup, daemonPid);
+  /** ShimSharing from the runtime options on stdin, else from containerd's environment. */
+  private async sharing(flags: ShimFlags, stdin: Uint8Array): Promise<string> {
+    if (stdin.length > 0) {
+      const sharing = (await this.startOptions(flags, stdin)).shimSharing;
+      if (sharing) return sharing;
     }
+    return process.env[shimSharingEnv] ?? '';
+  }
+
+  /** The options on `start`'s stdin, decoded once per call (codecs loaded only when there are some). */
+  private decodedStart?: { stdin: Uint8Array; options: TaskOptions };
+  private async startOptions(flags: ShimFlags, stdin: Uint8Array): Promise<TaskOptions> {
+    if (this.decodedStart?.stdin !== stdin) {
+      const { decodeStartOptions } = await import('./options.js');
+      this.decodedStart = { stdin, options: decodeStartOptions(stdin, flags.id) };
+    }
+    return this.decodedStart.options;
+  }
+
+  async afterDaemonStart(flags: ShimFlags, daemonPid: number, stdin: Uint8Array, placement: DaemonPlacement): Promise<void> {
+    const shimCgroup = stdin.length > 0 ? (await this.startOptions(flags, stdin)).shimCgroup : '';
+    if (!shimCgroup && !placement.adopted) return;
+    const { joinCgroup, joinCgroupsOf } = await import('../cgroups/join.js');
+    if (shimCgroup) joinCgroup(shimCgroup, daemonPid);
+    else joinCgroupsOf(placement.containerdPid, daemonPid);
+  }
+
+  async prepare(): Promise<void> {
+    await Promise.all([import('../sys/reaper.js'), import('./service.js'), import('./container.js'), import('../cgroups/join.js')]);
   }
 
   async info(stdin: Uint8Array): Promise<Uint8Array> {

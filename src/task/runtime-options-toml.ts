@@ -43,7 +43,11 @@ const keys: Record<keyof TaskOptions, readonly string[]> = {
   shimCgroup: ['ShimCgroup', 'shim_cgroup'],
   criuImagePath: ['CriuImagePath', 'criu_image_path'],
   criuWorkPath: ['CriuWorkPath', 'criu_work_path'],
+  shimSharing: ['ShimSharing', 'shim_sharing'],
 };
+
+/** The values ShimSharing may take. */
+export const shimSharingValues = ['', 'pod', 'namespace'];
 
 /** Applies the runc keys found in `toml` to `options` (unknown keys are left to other shims). */
 export function applyTomlOptions(options: TaskOptions, toml: string): TaskOptions {
@@ -55,6 +59,9 @@ export function applyTomlOptions(options: TaskOptions, toml: string): TaskOption
     const expected = typeof options[field];
     if (typeof value !== expected) {
       throw invalidArgument(`runtime option ${name} must be a ${expected}, not ${JSON.stringify(value)}`);
+    }
+    if (field === 'shimSharing' && !shimSharingValues.includes(value as string)) {
+      throw invalidArgument(`runtime option ${name} must be "pod" or "namespace", not ${JSON.stringify(value)}`);
     }
     (options as unknown as Record<string, TomlValue>)[field] = value;
   }

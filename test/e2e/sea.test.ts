@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { describeEachContainerd, distDir, eventually, removeContainer, runtimes, shimIdentity, taskRow } from './harness/index.js';
 import type { Containerd, ContainerdSuite } from './harness/index.js';
-import { daemonNodeFlags } from '../../src/shim/start.js';
+import { daemonNodeFlags } from '../../src/shim/daemon-env.js';
 
 const seaDir = join(distDir, 'sea');
 const seaBinary = join(seaDir, 'containerd-shim-tsshim-v2');

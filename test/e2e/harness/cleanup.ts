@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand } from './exec.js';
-import { descendantsOf, findShimProcesses, isAlive, listProcesses, mountsUnder, waitFor } from './procs.js';
+import { descendantsOf, findShimProcesses, findSpareDaemons, isAlive, listProcesses, mountsUnder, waitFor } from './procs.js';
 import type { ProcessInfo } from './procs.js';
 
 /** Processes whose cgroup (any hierarchy) lies under /<namespace>/, where runc puts ctr's containers. */
@@ -28,6 +28,14 @@ export function processesInCgroupNamespaces(namespaces: ReadonlySet<string>, all
  */
 export async function killLeftoverProcesses(address: string, namespaces: ReadonlySet<string>, problems: string[]): Promise<number[]> {
   const all = listProcesses();
+  // Idle spares are expected to outlive a test's containers: stopped here, not reported.
+  for (const spare of findSpareDaemons(address, all)) {
+    try {
+      process.kill(spare.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   const shims = findShimProcesses(address, undefined, all);
   const victims = new Map<number, ProcessInfo>();
   for (const p of [...shims, ...descendantsOf(shims.map((s) => s.pid), all), ...processesInCgroupNamespaces(namespaces, all)]) {

@@ -33,9 +33,23 @@ export function readProcessStat(pid: number): Pick<ProcessInfo, 'pid' | 'ppid' |
 }
 
 export function readCmdline(pid: number): string[] {
-  const raw = readText(`/proc/${pid}/cmdline`) ?? '';
+  const raw = (readText(`/proc/${pid}/cmdline`) ?? '').replace(/\0+$/, '');
   if (raw === '') return [];
-  return (raw.endsWith('\0') ? raw.slice(0, -1) : raw).split('\0');
+  const args = raw.split('\0');
+  // A spare daemon that became a shim daemon rewrote its argv as one title string (src/shim/spare.ts).
+  if (args.length === 1 && args[0]!.startsWith('containerd-shim-')) return args[0]!.trim().split(/ +/);
+  return args;
+}
+
+/** An idle spare daemon of tsshim (src/shim/spare-spawn.ts): `... -address <address> spare`. */
+export function isSpareDaemon(p: Pick<ProcessInfo, 'cmdline'>): boolean {
+  const i = p.cmdline.indexOf('spare');
+  return i >= 2 && p.cmdline[i - 2] === '-address';
+}
+
+/** The idle tsshim spare daemons of the containerd at `address`. */
+export function findSpareDaemons(address: string, all: ProcessInfo[] = listProcesses()): ProcessInfo[] {
+  return all.filter((p) => p.state !== 'Z' && isSpareDaemon(p) && argAfter(p.cmdline, '-address') === address);
 }
 
 export function readProcess(pid: number): ProcessInfo | undefined {
@@ -101,14 +115,14 @@ function exeName(pid: number): string | undefined {
 }
 
 /**
- * Shim processes serving the containerd at `address`: containerd starts every shim with `-address <grpc
+ * Shim processes serving the containerd at `address` (idle spares are not counted: they serve nothing yet): containerd starts every shim with `-address <grpc
  * address>` and TTRPC_ADDRESS=<address>.ttrpc in its environment (the environment survives a daemon that
  * rewrites its process title). `binaryName` narrows to one shim binary (e.g. 'containerd-shim-runc-v2');
  * the tsshim launcher execs node on dist/shim.mjs, so containerd-shim-tsshim-v2 also matches that.
  */
 export function findShimProcesses(address: string, binaryName?: string, all: ProcessInfo[] = listProcesses()): ProcessInfo[] {
   return all.filter((p) => {
-    if (p.state === 'Z' || p.pid === process.pid) return false;
+    if (p.state === 'Z' || p.pid === process.pid || isSpareDaemon(p)) return false;
     const ours = argAfter(p.cmdline, '-address') === address || readEnviron(p.pid).includes(`TTRPC_ADDRESS=${address}.ttrpc`);
     if (!ours) return false;
     // Without a binary name: anything containerd started as a shim, but not the runc it runs.

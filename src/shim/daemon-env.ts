@@ -1,0 +1,25 @@
+// How a daemon is started: its environment and V8 flags, the same for a daemon `start` spawns
+// and for a spare daemon (which becomes one).
+
+/** Environment variable that hands the daemon the exact socket path `start` bound. */
+export const socketEnv = 'TSSHIM_SOCKET';
+
+/**
+ * V8 flags for the daemon only (DESIGN.md Decision 4), given through NODE_OPTIONS so that a
+ * single executable (which takes no Node flags on its command line) gets them too; the daemon
+ * removes NODE_OPTIONS from its environment before it spawns anything. The launcher passes none:
+ * any of these changes V8's flag hash, so V8 rejects Node's built-in code cache (about 9 ms of
+ * CPU per start). Measured on an idle daemon after its first request: --jitless (interpreter
+ * only, like --lite-mode, which NODE_OPTIONS refuses) saves 4.4 MiB of private memory per shim
+ * for about 18 ms more CPU at boot; --max-old-space-size is a safety cap; --max-semi-space-size=1
+ * changed nothing at idle and was dropped.
+ */
+export const daemonNodeFlags: readonly string[] = ['--jitless', '--max-old-space-size=64'];
+
+/** The daemon's environment: containerd's, with the V8 flags of the daemon and without what slows Node. */
+export function daemonEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env, UV_THREADPOOL_SIZE: '2', NODE_OPTIONS: daemonNodeFlags.join(' ') };
+  delete out.NODE_EXTRA_CA_CERTS;
+  delete out[socketEnv];
+  return out;
+}
