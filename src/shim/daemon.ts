@@ -1,5 +1,5 @@
 // The long-running shim: serves ttrpc on the socket `start` bound (fd 3), logs into the
-// bundle's `log` FIFO, publishes events, and shuts down cleanly (PROTOCOL.md §1.3, §6.10).
+// bundle's `log` FIFO, publishes events, and shuts down cleanly (docs/protocol.md §3.5; docs/architecture.md §4.3, §4.5).
 import { unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';

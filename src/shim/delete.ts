@@ -1,4 +1,4 @@
-// `delete`: containerd runs it after every task deletion and after a shim died (PROTOCOL.md §1.6),
+// `delete`: containerd runs it after every task deletion and after a shim died (docs/protocol.md §5),
 // and waits for it, so it loads as little as it can: no protobuf codecs, no daemon code.
 // stdout carries only the binary DeleteResponse; diagnostics go to stderr (logged by containerd).
 import { writeSync } from 'node:fs';

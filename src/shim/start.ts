@@ -1,6 +1,6 @@
 // `start`: find or create the daemon for this container's group and print its address.
 // containerd reads our combined stdout+stderr until EOF, so only the address may be
-// written there and the daemon must not inherit those pipes (PROTOCOL.md §1.3).
+// written there and the daemon must not inherit those pipes (docs/protocol.md §3.1).
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
@@ -14,7 +14,7 @@ import { readStdin } from './stdin.js';
 export const socketEnv = 'TSSHIM_SOCKET';
 
 /**
- * V8 flags for the daemon only (DESIGN.md Decision 4), given through NODE_OPTIONS so that a
+ * V8 flags for the daemon only (docs/architecture.md §12.4), given through NODE_OPTIONS so that a
  * single executable (which takes no Node flags on its command line) gets them too; the daemon
  * removes NODE_OPTIONS from its environment before it spawns anything. The launcher passes none:
  * any of these changes V8's flag hash, so V8 rejects Node's built-in code cache (about 9 ms of

@@ -6,9 +6,9 @@ import type { ShimFlags } from '../shim/flags.js';
 import type { Logger } from '../shim/logger.js';
 import type { DaemonContext, DeleteResult, ShimManager } from '../shim/manager.js';
 // Everything heavy is imported where it is used: `start` runs on every container start
-// and needs none of it (DESIGN.md "Start-up time is a feature").
+// and needs none of it (docs/architecture.md §3.4).
 
-/** Annotations that put containers into one shim, first present wins (PROTOCOL.md §5). */
+/** Annotations that put containers into one shim, first present wins (docs/protocol.md §11.1). */
 const groupAnnotations = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
 
 export const runtimeName = 'io.containerd.tsshim.v2';
