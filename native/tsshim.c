@@ -1,4 +1,4 @@
-// tsshim native addon: the few Linux calls Node cannot make (DESIGN.md, Decision 1).
+// tsshim native addon: the few Linux calls Node cannot make (docs/architecture.md §12.1).
 //
 // Every function validates its arguments, checks every return value and throws an
 // Error shaped like Node's system errors: message "<CODE>: <syscall>[ '<path>']: <text>",

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The single executable (DESIGN.md Decision 5): dist/sea/containerd-shim-tsshim-v2, a copy of this
+// The single executable (docs/architecture.md §12.5): dist/sea/containerd-shim-tsshim-v2, a copy of this
 // Node with the shim bundled in as a single executable application and the addon as an asset.
 // Run by scripts/build.mjs after it built dist/tsshim.node; alone: `node scripts/build-sea.mjs`.
 import { execFileSync } from 'node:child_process';

@@ -158,4 +158,4 @@ function removeOldBuilds() {
   rmSync(join(dist, 'shim.mjs'), { force: true });
   rmSync(join(dist, 'chunks'), { recursive: true, force: true });
 }
-await import('./build-sea.mjs'); // 6. The single executable dist/sea/containerd-shim-tsshim-v2 (DESIGN.md Decision 5).
+await import('./build-sea.mjs'); // 6. The single executable dist/sea/containerd-shim-tsshim-v2 (docs/architecture.md §12.5).

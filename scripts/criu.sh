@@ -3,7 +3,7 @@
 #
 # bookworm's CRIU 3.17 fails `criu check` on this kernel (vdso symtable). trixie's CRIU 4.1.1
 # works, but needs glibc 2.38: it is unpacked with trixie's libc and started through trixie's
-# own loader, by a `criu` wrapper in $cache/criu-trixie/bin (DESIGN.md, Tests: CRIU). Nothing is
+# own loader, by a `criu` wrapper in $cache/criu-trixie/bin (docs/architecture.md §11.6). Nothing is
 # installed over the system's libraries.
 
 criu_dir="$cache/criu-trixie"

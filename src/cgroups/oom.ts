@@ -1,4 +1,4 @@
-// OOM-kill notifications for a container's cgroup (PROTOCOL.md §6.6).
+// OOM-kill notifications for a container's cgroup (docs/protocol.md §12.6).
 //
 // v1: an eventfd registered on <memcg>/memory.oom_control through cgroup.event_control; the
 //     kernel bumps its counter on every OOM in the cgroup, and once more when the cgroup is

@@ -1,4 +1,4 @@
-// Where a shim listens (PROTOCOL.md §1.4): /run/containerd/s/<sha256(address/ns/group)>.
+// Where a shim listens (docs/protocol.md §3.3): /run/containerd/s/<sha256(address/ns/group)>.
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 

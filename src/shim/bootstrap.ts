@@ -1,4 +1,4 @@
-// What `start` prints (PROTOCOL.md §0 fact 1, §5). containerd 1.6 reads only a plain address;
+// What `start` prints (docs/protocol.md §1, §3.2, §11.2). containerd 1.6 reads only a plain address;
 // 1.7 accepts JSON version 2; 2.x accepts version 3, and with it attaches a pod's containers to
 // the sandbox's shim without running `start` again for each of them. No environment variable
 // tells 1.7 from 2.x (MAX_SHIM_VERSION is 2 in both), so we ask the containerd binary that

@@ -5,7 +5,7 @@
 export const socketEnv = 'TSSHIM_SOCKET';
 
 /**
- * V8 flags for the daemon only (DESIGN.md Decision 4), given through NODE_OPTIONS so that a
+ * V8 flags for the daemon only (docs/architecture.md §12.4), given through NODE_OPTIONS so that a
  * single executable (which takes no Node flags on its command line) gets them too; the daemon
  * removes NODE_OPTIONS from its environment before it spawns anything. The launcher passes none:
  * any of these changes V8's flag hash, so V8 rejects Node's built-in code cache (about 9 ms of

@@ -1,5 +1,5 @@
 // The daemon's log: pino JSON lines into the bundle's `log` FIFO, which containerd copies into
-// its own log (DESIGN.md "Logging"). The FIFO is opened non-blocking, and a line that would block
+// its own log (docs/architecture.md §10). The FIFO is opened non-blocking, and a line that would block
 // (containerd is down and the 64 KiB pipe is full) or fail (no reader) is dropped and counted:
 // logging must never stall the shim. Loaded by the daemon only; `delete` logs to stderr through
 // the smaller logger in logger.ts.

@@ -1,5 +1,5 @@
 // The long-running shim: serves ttrpc on the socket `start` bound, logs into the bundle's `log`
-// FIFO, publishes events, and shuts down cleanly (PROTOCOL.md §1.3, §6.10). It begins either as a
+// FIFO, publishes events, and shuts down cleanly (docs/protocol.md §3.5; docs/architecture.md §4.3, §4.5). It begins either as a
 // process `start` spawned (the socket arrives as fd 3) or as a spare daemon that a `start` call
 // adopted (spare.ts: the socket was bound in this process).
 import { unlinkSync } from 'node:fs';

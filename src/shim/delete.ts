@@ -1,4 +1,4 @@
-// `delete`: containerd runs it after every task deletion and after a shim died (PROTOCOL.md §1.6),
+// `delete`: containerd runs it after every task deletion and after a shim died (docs/protocol.md §5),
 // and waits for it, so it loads as little as it can: no protobuf codecs, no daemon code. When the
 // daemon deleted the container itself it left the answer in the bundle (the launcher prints that
 // file without starting Node; this covers the single executable and a launcher that could not).

@@ -1,5 +1,5 @@
 // Typed errors of the shim and the ONE place that maps errors to ttrpc status codes.
-// containerd turns the codes back into its errdefs classes (PROTOCOL.md §2.4), so the
+// containerd turns the codes back into its errdefs classes (docs/protocol.md §9), so the
 // code is part of the contract: NotFound for a gone process, FailedPrecondition for a
 // state that does not allow the request, and so on.
 import { Code, TtrpcError } from '../ttrpc/index.js';

@@ -1,4 +1,4 @@
-// Command-line flags exactly as containerd passes them to a shim (PROTOCOL.md §1.2-§1.8).
+// Command-line flags exactly as containerd passes them to a shim (docs/protocol.md §2.2, §2.3).
 // containerd uses Go's `flag` syntax: `-name value`, `-name=value`, `--name value`, and
 // bare `-debug` for booleans. Parsing stops at the first non-flag word (the action).
 

@@ -1,4 +1,4 @@
-// Task events to containerd: ttrpc `Events/Forward` on $TTRPC_ADDRESS (PROTOCOL.md §4.1).
+// Task events to containerd: ttrpc `Events/Forward` on $TTRPC_ADDRESS (docs/protocol.md §10.1).
 // One ordered, bounded queue drained by one worker, so events of a container reach containerd
 // in the order they were published, publish() never blocks a request handler, and a
 // containerd that is down (restarting) costs retries, not a stalled shim.

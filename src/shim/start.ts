@@ -1,6 +1,6 @@
 // `start`: find or create the daemon for this container's group and print its address.
 // containerd reads our combined stdout+stderr until EOF, so only the address may be
-// written there and the daemon must not inherit those pipes (PROTOCOL.md §1.3).
+// written there and the daemon must not inherit those pipes (docs/protocol.md §3.1).
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';

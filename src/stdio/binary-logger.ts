@@ -1,5 +1,5 @@
 // `binary:///path?k=v` log URIs: a logging binary gets the container's stdout and stderr as
-// fds 3 and 4 and says it is ready on fd 5 (PROTOCOL.md §6.3; containerd's runtime/v2/logging
+// fds 3 and 4 and says it is ready on fd 5 (docs/protocol.md §12.3; containerd's runtime/v2/logging
 // package implements the other side).
 import type { ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';

@@ -1,5 +1,5 @@
 // Terminal I/O: the pty master runc sent over the console socket, copied to the client's
-// stdout FIFO and fed from its stdin FIFO (PROTOCOL.md §6.3, terminal mode).
+// stdout FIFO and fed from its stdin FIFO (docs/protocol.md §12.3, terminal mode).
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { Socket } from 'node:net';

@@ -1,6 +1,6 @@
 // The stdio of one container process without a terminal: OS pipes for runc on one side, the
 // client's FIFOs, a log file or a logging binary on the other, copied with back-pressure
-// (PROTOCOL.md §6.3).
+// (docs/protocol.md §12.3).
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';

@@ -1,4 +1,4 @@
-// The one reaper (DESIGN.md "Process ownership: one reaper", Decision 2).
+// The one reaper (docs/architecture.md §5, §12.2).
 //
 // The daemon is a child subreaper, so container processes are reparented to it when runc
 // exits. On SIGCHLD the reaper lists this process's children and calls wait4(pid, WNOHANG)

@@ -28,7 +28,7 @@ export interface CreateParams {
   rootfs: Mount[];
   stdio: StdioPaths;
   options: TaskOptions;
-  /** Restore from this checkpoint image at Start instead of creating (PROTOCOL.md §6.11). */
+  /** Restore from this checkpoint image at Start instead of creating (docs/protocol.md §12.8). */
   checkpoint: string;
   parentCheckpoint: string;
 }
@@ -289,7 +289,7 @@ export class Container {
     await writeFile(join(this.bundle, initExitFile), JSON.stringify(info)).catch(() => undefined);
     this.logger.info({ pid: exit.pid, status: exit.status }, 'container init exited');
     // The event is queued before waiters are released: containerd never sees a Wait answer
-    // without the exit event on its way (DESIGN.md "Events").
+    // without the exit event on its way (docs/architecture.md §7.3).
     this.publishExit(this.init, info);
     this.init.setExited(info);
   }

@@ -1,4 +1,4 @@
-// `-info`: what containerd 2.x asks of a runtime before using it (PROTOCOL.md §1.8):
+// `-info`: what containerd 2.x asks of a runtime before using it (docs/protocol.md §6.2):
 // our name and version, the options we were given, and the runc binary's `features` JSON.
 import {
   JsonTypeUrl, RuncOptionsType, RuntimeInfoType, encodeNamed, isAnyOf, unpackAny, type AnyMessage,

@@ -7,15 +7,15 @@ import type { ShimFlags } from '../shim/flags.js';
 import type { Logger } from '../shim/logger.js';
 import type { DaemonContext, DaemonPlacement, DeleteResult, ShimManager } from '../shim/manager.js';
 // Everything heavy is imported where it is used: `start` runs on every container start
-// and needs none of it (DESIGN.md "Start-up time is a feature").
+// and needs none of it (docs/architecture.md §3.4).
 
-/** Annotations that put containers into one shim, first present wins (PROTOCOL.md §5). */
+/** Annotations that put containers into one shim, first present wins (docs/protocol.md §11.1). */
 const groupAnnotations = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
 
 /**
  * The grouping key of every container of a namespace when the runtime option ShimSharing is
  * "namespace": one daemon serves them all (the socket address hashes containerd's address and
- * the namespace with it, PROTOCOL.md §1.4).
+ * the namespace with it, docs/protocol.md §3.3).
  */
 export const sharedGroup = 'tsshim-shared-daemon';
 /** ShimSharing for every container of a containerd whose options do not set it. */

@@ -1,5 +1,5 @@
 // The runtime options of a task: containerd.runc.v1.Options, or runtimeoptions.v1.Options as CRI
-// sends for non-runc runtime types (PROTOCOL.md §3.4, §8). Persisting them in the bundle (so that
+// sends for non-runc runtime types (docs/protocol.md §8.3, §14). Persisting them in the bundle (so that
 // `delete` after a crash uses the same runc binary and root) is bundle-files.ts, which `delete`
 // loads without the protobuf codecs this module needs.
 import { readFileSync } from 'node:fs';
@@ -66,7 +66,7 @@ export function decodeAny(bytes: Uint8Array): AnyMessage {
 
 /**
  * The options on `start`'s stdin: empty, an Any of the options (containerd <= 2.2), or (2.3+)
- * a BootstrapParams whose first field is the task id rather than a type URL (PROTOCOL.md §10).
+ * a BootstrapParams whose first field is the task id rather than a type URL (docs/protocol.md §15).
  */
 export function decodeStartOptions(stdin: Uint8Array, taskId: string): TaskOptions {
   if (stdin.length === 0) return defaultOptions();

@@ -1,4 +1,4 @@
-// A container process (init or exec): its state machine, its stdio and its exit (PROTOCOL.md §3.5).
+// A container process (init or exec): its state machine, its stdio and its exit (docs/protocol.md §8.4).
 import type { StdioHandle, StdioPaths } from '../stdio/process-io.js';
 import { failedPrecondition } from '../shim/errdefs.js';
 import { Deferred } from './serial.js';

@@ -1,5 +1,5 @@
 // The TOML that CRI hands a non-runc runtime in runtimeoptions.v1.Options (`config_body`, or
-// the file at `config_path`): the runtime handler's `options` table (PROTOCOL.md §8). We read
+// the file at `config_path`): the runtime handler's `options` table (docs/protocol.md §14). We read
 // the keys a runc shim understands, spelled as in containerd's runc options (BinaryName, ...)
 // or in snake case (binary_name, ...). Only flat `key = value` lines occur in that table.
 import { invalidArgument } from '../shim/errdefs.js';

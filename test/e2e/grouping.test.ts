@@ -1,4 +1,4 @@
-// Issue #5: containers with the same group annotation share one shim daemon (PROTOCOL.md §5).
+// Issue #5: containers with the same group annotation share one shim daemon (docs/protocol.md §11.1).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

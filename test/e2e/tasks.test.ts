@@ -36,7 +36,7 @@ describeEachContainerd('tasks through tsshim', (suite) => {
     await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'life1', 'sleep', '600']);
     expect(socketsNow().length).toBe(socketsBefore.length + 1);
 
-    // What `start` printed: the plain address for 1.x, bootstrap version 3 for 2.x (PROTOCOL.md §0).
+    // What `start` printed: the plain address for 1.x, bootstrap version 3 for 2.x (docs/protocol.md §1).
     const bundle = join(containerd.state, 'io.containerd.runtime.v2.task', containerd.namespace, 'life1');
     const address = readFileSync(join(bundle, 'address'), 'utf8');
     expect(address).toMatch(/^unix:\/\/\/run\/containerd\/s\/[0-9a-f]{64}$/);

@@ -1,5 +1,5 @@
 // io_uid/io_gid: the shim gives the container-side ends of the stdio pipes to that owner
-// (PROTOCOL.md §6.3), so a user-namespaced container's root can reopen them.
+// (docs/protocol.md §12.3), so a user-namespaced container's root can reopen them.
 import { fstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

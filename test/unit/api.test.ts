@@ -9,7 +9,7 @@ const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const task = containerd.task.v2;
 
 describe('DeleteResponse (the `delete` subcommand stdout)', () => {
-  // PROTOCOL.md §1.6: pid=14738 (92 73), exit_status=137 (89 01), exited_at of 12 bytes.
+  // docs/protocol.md §5: pid=14738 (92 73), exit_status=137 (89 01), exited_at of 12 bytes.
   const bytes = hex('0892 73 1089 01 1a0c 08 80e2cfaa06 10 ff93ebdc03');
 
   it('decodes the verified byte prefix', () => {
@@ -72,7 +72,7 @@ describe('Timestamp', () => {
 });
 
 describe('Any', () => {
-  // PROTOCOL.md §1.3: what `ctr --runc-binary /usr/sbin/runc` writes to `start`'s stdin.
+  // docs/protocol.md §3.1: what `ctr --runc-binary /usr/sbin/runc` writes to `start`'s stdin.
   const startStdin = Buffer.concat([
     hex('0a1a'), Buffer.from('containerd.runc.v1.Options'),
     hex('1210 320e'), Buffer.from('/usr/sbin/runc'),

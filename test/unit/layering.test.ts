@@ -1,4 +1,4 @@
-// DESIGN.md "How we write code": a folder under src/ imports only from folders before it;
+// docs/architecture.md §2.2: a folder under src/ imports only from folders before it;
 // runc/, stdio/ and cgroups/ are siblings that do not import each other.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';

@@ -27,7 +27,7 @@ describe('shim flags', () => {
 });
 
 describe('shim socket address', () => {
-  it('hashes <address>/<ns>/<group> like filepath.Join (PROTOCOL.md §1.4)', () => {
+  it('hashes <address>/<ns>/<group> like filepath.Join (docs/protocol.md §3.3)', () => {
     // sha256("/tmp/x/c.sock/rsch/t1"), computed independently with sha256sum.
     const addr = socketAddress('/tmp/x/c.sock', 'rsch', 't1');
     expect(addr).toBe('unix:///run/containerd/s/62ae3a8b284d83c5335b7f912e1cbe84a6d3734dbdc9a6b3d794fa942191c677');
