@@ -4,6 +4,7 @@
 // before Node starts (sea-env.ts), and the entry is CommonJS (no top-level await).
 import { getRawAsset, isSea } from 'node:sea';
 import { runShim } from '../shim/run.js';
+import { sparesEnv } from '../shim/spare-spawn.js';
 import { setAddonFileProvider } from '../sys/native.js';
 import { RuncShimManager } from '../task/manager.js';
 import { extractAddon } from './sea-addon.js';
@@ -37,6 +38,8 @@ async function main(): Promise<void> {
   }
   // The daemon start.ts spawns passes this on as its first argument (see shimArgs).
   process.argv[1] = process.execPath;
+  // Spares need the native launcher in front to hand them `start`; the single executable has none.
+  process.env[sparesEnv] = '0';
   setAddonFileProvider(() => extractAddon(__TSSHIM_ADDON_SHA256__, () => new Uint8Array(getRawAsset(addonAssetKey) as ArrayBuffer)));
   await runShim(args, new RuncShimManager());
 }
