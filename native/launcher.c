@@ -8,9 +8,9 @@
 //           stdout itself; we only relay its exit status;
 //   else    execs Node on <our directory>/current/shim.mjs, as the shell launcher did.
 //
-// The spare answers 'A' (accepted: it will answer the call) or 'D' (declined: run it yourself)
-// before it touches anything, so falling back to Node after 'D', a refused connection or a
-// silent close never runs a call twice. docs/architecture.md "Start-up and density" has the
+// The spare answers 'A' (it will answer the call) or 'D' (run it yourself) before it touches
+// anything, and acts only after our 'G': so falling back to Node after 'D', a refused connection,
+// a silent close or a slow answer never runs a call twice. docs/architecture.md "Start-up and density" has the
 // protocol and the measurements behind it.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -85,6 +85,19 @@ static int write_all(int fd, const void *buf, size_t len) {
   const char *p = buf;
   while (len > 0) {
     ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+// write_all for a socket whose peer may be gone: an error, not SIGPIPE.
+static int send_all(int sock, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = send(sock, p, len, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return -1;
     p += n;
@@ -274,13 +287,14 @@ static void try_spare_start(int argc, char **argv, const char *entry) {
   } while (sent < 0 && errno == EINTR);
   int ok = sent == (ssize_t)sizeof header;
   // The spare reads the request only after it has seen the header, so this cannot block for long.
-  if (ok) ok = write_all(sock, b.data, b.len) == 0;
+  if (ok) ok = send_all(sock, b.data, b.len) == 0;
   free(b.data);
   unsigned char decision;
-  if (!ok || read_byte(sock, decision_timeout_ms, &decision) != 0 || decision != 'A') {
+  if (!ok || read_byte(sock, decision_timeout_ms, &decision) != 0 || decision != 'A' || send_all(sock, "G", 1) != 0) {
     close(sock);
     return;  // declined, or gone before it decided: nothing was done, run the call ourselves
   }
+  // From 'G' on the spare answers the call; we only wait for it.
   unsigned char status;
   if (read_byte(sock, -1, &status) != 0) {
     static const char msg_lost[] = "tsshim: the spare daemon ended while it handled start\n";

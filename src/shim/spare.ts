@@ -7,8 +7,9 @@
 //
 // Wire (one call per connection): launcher -> spare: u32le length + SCM_RIGHTS [0, 1, 2], then
 // `length` bytes of NUL-terminated strings: "tsshim-start-1", entry, cwd, argc, argv..., env...
-// spare -> launcher: 'A' (it will answer) or 'D' (run it yourself), then after 'A' one byte:
-// start's exit status. 'D' comes before anything is done, so a fallback never runs twice. A
+// spare -> launcher: 'A' (it will answer) or 'D' (run it yourself); after 'A' the launcher
+// confirms with 'G' (it has not given up waiting), and only then does the spare act and send one
+// byte: start's exit status. So whichever way a call goes, it runs once. A
 // spare that became a daemon then asks the launcher to start the next spare: 'S', u32le length,
 // NUL-terminated strings: nice, file, argv0, argc, args..., env... (the launcher is containerd's
 // child, so the new spare gets the parentage a daemon has; spare-spawn.ts).
@@ -130,6 +131,24 @@ function checkCall(req: Request, flags: ShimFlags, address: string, ownEntry: st
   return undefined;
 }
 
+/** The launcher's 'G' after our 'A': it still waits for us (it did not fall back to Node). */
+async function confirmed(conn: number): Promise<boolean> {
+  try {
+    for (;;) {
+      await readable(conn, requestTimeoutMs);
+      try {
+        const { data, fds } = recvMessage(conn, 1);
+        closeAll(fds);
+        return data.length === 1 && data[0] === 0x47; // 'G'
+      } catch (err) {
+        if (!isSysError(err, 'EAGAIN')) return false;
+      }
+    }
+  } catch {
+    return false;
+  }
+}
+
 function reply(conn: number, byte: string | number): boolean {
   try {
     writeSync(conn, typeof byte === 'number' ? Buffer.of(byte) : Buffer.from(byte));
@@ -156,7 +175,6 @@ export async function runSpare(spareFlags: ShimFlags, manager: ShimManager): Pro
   const address = spareFlags.address;
   if (!address) throw new Error('a spare needs -address');
   const ownEntry = realpathSync(process.argv[1]!);
-  await manager.prepare?.();
   const path = spareSocketPath(address);
   mkdirSync(spareDir, { recursive: true, mode: 0o700 });
   let listenFd: number;
@@ -176,6 +194,9 @@ export async function runSpare(spareFlags: ShimFlags, manager: ShimManager): Pro
     listenFd = unixListen(path, 64);
   }
   const listenIno = statSync(path).ino;
+  // Bound first, loaded second: a second spare finds this one before it pays for a boot, and a
+  // launcher that connects meanwhile waits in the backlog for the answer.
+  await manager.prepare?.();
   let listening = true;
   const containerdSocket = address.replace(/^unix:\/\//, '');
   const watch = setInterval(() => {
@@ -220,7 +241,7 @@ async function answer(conn: number, address: string, ownEntry: string, manager: 
     const unfit = checkCall(req, flags, address, ownEntry);
     if (unfit) throw unfit;
     const containerdPid = parentOf(req.callerPid);
-    if (!reply(conn, 'A')) return false;
+    if (!reply(conn, 'A') || !(await confirmed(conn))) return false;
     return await adopt(req, flags, containerdPid, manager, stopListening);
   } catch (err) {
     if (err instanceof Declined) {
