@@ -2,7 +2,8 @@
 // stdin, the legacy argv and environment beside it, cwd = the bundle, stdout and stderr read to EOF.
 // No containerd 2.3 exists for this machine, so the test plays it: it checks the BootstrapResult,
 // the socket in socket_dir, shim_cgroup moving the daemon, log_level reaching the daemon, and that
-// containerd_version spared asking the containerd binary. Needs root (cgroups) and `npm run build`.
+// containerd_version spared asking the containerd binary; once with a daemon `start` spawns (spares
+// off), once with a spare daemon adopting the call (src/shim/spare.ts). Needs root and `npm run build`.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -12,18 +13,21 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TASK_SERVICE_V2, RuncOptionsType, containerd, packAny } from '../../src/api/index.js';
 import { isUnifiedHost } from '../../src/cgroups/index.js';
+import { spareSocketPath } from '../../src/shim/address.js';
 import { TtrpcClient } from '../../src/ttrpc/index.js';
+import { findSpareDaemons, listProcesses } from '../e2e/harness/procs.js';
 
 const repo = join(import.meta.dirname, '../..');
 const shim = join(repo, 'dist/containerd-shim-tsshim-v2');
 const boot = containerd.runtime.bootstrap.v1;
 const task = containerd.task.v2;
 const namespace = 'boot23';
-const grpcAddress = '/run/containerd-boot23/containerd.sock';
-const group = 'pod-boot23';
 
 // Short: socket_dir is at most 42 bytes. A subdirectory `start` has to create.
 const tmp = mkdtempSync('/tmp/tsshim-b23-');
+// A spare lives as long as its containerd's socket exists; a plain file stands in for it.
+const grpcAddress = join(tmp, 'containerd.sock');
+writeFileSync(grpcAddress, '');
 const daemons: number[] = [];
 const logFds: number[] = [];
 const cgroupDirs: string[] = [];
@@ -44,7 +48,11 @@ async function until(predicate: () => boolean, what: string, ms = 20_000): Promi
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** Our daemons and spares: every process started for this test's containerd address. */
+const ours = (): number[] => listProcesses().filter((p) => p.state !== 'Z' && p.cmdline.includes(grpcAddress)).map((p) => p.pid);
+
 afterAll(async () => {
+  daemons.push(...ours());
   for (const pid of daemons) if (alive(pid)) process.kill(pid, 'SIGKILL');
   await until(() => daemons.every((pid) => !alive(pid)), 'the daemons to exit');
   for (const dir of cgroupDirs) rmdirSync(dir);
@@ -52,11 +60,14 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** A bundle as containerd prepares it: config.json with the pod annotation, and the `log` FIFO open for reading. */
+/**
+ * A bundle as containerd prepares it: config.json with a pod annotation (group `pod-<id>`), and the
+ * `log` FIFO open for reading.
+ */
 function makeBundle(id: string): { dir: string; readLog: () => string } {
   const dir = join(tmp, id);
   mkdirSync(dir);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', annotations: { 'io.kubernetes.cri.sandbox-id': group } }));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', annotations: { 'io.kubernetes.cri.sandbox-id': `pod-${id}` } }));
   if (spawnSync('mkfifo', [join(dir, 'log')]).status !== 0) throw new Error('mkfifo failed');
   // Read-write and non-blocking: a reader is present when the daemon opens it, and reads never wait.
   const fd = openSync(join(dir, 'log'), constants.O_RDWR | constants.O_NONBLOCK);
@@ -82,9 +93,10 @@ function makeBundle(id: string): { dir: string; readLog: () => string } {
 }
 
 /** A stand-in containerd binary that records being asked anything (the --version probe). */
+let fakes = 0;
 function fakeContainerd(): { path: string; asked: () => boolean } {
-  const path = join(tmp, 'containerd');
-  const marker = join(tmp, 'containerd-was-run');
+  const path = join(tmp, `containerd-${++fakes}`);
+  const marker = `${path}-was-run`;
   writeFileSync(path, `#!/bin/sh\ntouch ${marker}\necho "containerd github.com/containerd/containerd/v2 2.3.4 x"\n`, { mode: 0o755 });
   return { path, asked: () => existsSync(marker) };
 }
@@ -95,8 +107,11 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `start` as containerd 2.3's Command builds it and waits for EOF on its output, as CombinedOutput does. */
-function runStart(id: string, bundle: string, stdin: Uint8Array, opts: { debug: boolean; containerd: string }): Promise<Run> {
+/**
+ * Runs `start` as containerd 2.3's Command builds it and waits for EOF on its output, as CombinedOutput
+ * does. `spares: false` is TSSHIM_SPARES=0 (start spawns the daemon itself and leaves no spare).
+ */
+function runStart(id: string, bundle: string, stdin: Uint8Array, opts: { debug: boolean; containerd: string; spares: boolean }): Promise<Run> {
   const args = ['-namespace', namespace, '-address', grpcAddress, '-publish-binary', opts.containerd, '-id', id, '-bundle', bundle];
   if (opts.debug) args.push('-debug');
   args.push('start');
@@ -104,6 +119,7 @@ function runStart(id: string, bundle: string, stdin: Uint8Array, opts: { debug: 
     cwd: bundle,
     env: {
       ...process.env, GOMAXPROCS: '2', MAX_SHIM_VERSION: '2', TTRPC_ADDRESS: `${grpcAddress}.ttrpc`, GRPC_ADDRESS: grpcAddress, NAMESPACE: namespace,
+      TSSHIM_SPARES: opts.spares ? '1' : '0',
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -149,32 +165,54 @@ async function shutdown(client: TtrpcClient, id: string, pid: number): Promise<v
   await until(() => !alive(pid), `shim daemon ${pid} to exit after Shutdown`);
 }
 
+/** The socket containerd's Go shim would name for task `id` (its pod `pod-<id>`) in `dir`. */
+function expectedAddress(dir: string, id: string): string {
+  return `unix://${dir}/${createHash('sha256').update(`${grpcAddress}/${namespace}/pod-${id}`).digest('hex')}`;
+}
+
+interface LogLine {
+  level: number;
+  msg: string;
+  method?: string;
+}
+const logLines = (text: string): LogLine[] => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as LogLine);
+
+/** Waits for a spare daemon of this test's containerd address (not `notPid`) to listen; its pid. */
+async function awaitSpare(notPid?: number): Promise<number> {
+  let pid: number | undefined;
+  await until(() => {
+    pid = findSpareDaemons(grpcAddress).find((p) => p.pid !== notPid)?.pid;
+    return pid !== undefined && existsSync(spareSocketPath(grpcAddress));
+  }, 'a spare daemon to listen');
+  return pid!;
+}
+
 describe('start as containerd 2.3 runs it', () => {
-  it('answers a BootstrapResult, binds in socket_dir, moves the daemon into shim_cgroup, logs at log_level', async () => {
+  const socketDir = join(tmp, 's');
+
+  it('answers a BootstrapResult, binds in socket_dir, moves the daemon into shim_cgroup, logs at log_level (a daemon start spawns)', async () => {
     const id = 'ctr-a';
     const bundle = makeBundle(id);
-    const socketDir = join(tmp, 's');
-    const cgroupName = `tsshim-boot23-${process.pid}`;
+    const cgroupName = `tsshim-boot23-a-${process.pid}`;
     const cgroups = makeShimCgroup(cgroupName);
     const fake = fakeContainerd();
     const runcOptions = packAny(RuncOptionsType, { shimCgroup: `/${cgroupName}` });
     // containerd at "warn": no -debug, log_level WARN.
     const stdin = params(id, { logLevel: boot.LogLevel.LOG_LEVEL_WARN, socketDir, extensions: [{ value: runcOptions }] });
 
-    const run = await runStart(id, bundle.dir, stdin, { debug: false, containerd: fake.path });
+    const run = await runStart(id, bundle.dir, stdin, { debug: false, containerd: fake.path, spares: false });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
 
-    const hash = createHash('sha256').update(`${grpcAddress}/${namespace}/${group}`).digest('hex');
-    const address = `unix://${socketDir}/${hash}`;
+    const address = expectedAddress(socketDir, id);
+    const path = address.slice('unix://'.length);
     expect(boot.BootstrapResult.decode(run.stdout).toJSON()).toEqual({ version: 3, address, protocol: 'ttrpc' });
     expect(readFileSync(join(bundle.dir, 'address'), 'utf8')).toBe(address);
     expect(fake.asked()).toBe(false); // containerd_version said it: no --version probe
-    const socket = statSync(join(socketDir, hash));
+    const socket = statSync(path);
     expect(socket.isSocket()).toBe(true);
     expect(socket.mode & 0o777).toBe(0o600);
     expect(statSync(socketDir).mode & 0o777).toBe(0o700);
-    expect(existsSync(join('/run/containerd/s', hash))).toBe(false);
 
     const { client, shimPid } = await connect(address, id);
     daemons.push(shimPid);
@@ -185,46 +223,80 @@ describe('start as containerd 2.3 runs it', () => {
 
     await shutdown(client, id, shimPid);
     client.close();
-    expect(existsSync(join(socketDir, hash))).toBe(false); // the daemon removed the socket it served
-    const levels = bundle.readLog().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { level: number }).level);
-    expect(levels.filter((level) => level < 40)).toEqual([]); // nothing below warn
+    expect(existsSync(path)).toBe(false); // the daemon removed the socket it served
+    const lines = logLines(bundle.readLog());
+    expect(lines.filter((l) => l.level < 40)).toEqual([]); // nothing below warn
+    expect(findSpareDaemons(grpcAddress)).toEqual([]); // TSSHIM_SPARES=0
   });
 
-  it('log_level DEBUG reaches the daemon on its own (no -debug beside it)', async () => {
+  it('log_level DEBUG reaches a daemon start spawned, on its own (no -debug beside it); a spare is left', async () => {
     const id = 'ctr-b';
     const bundle = makeBundle(id);
-    const stdin = params(id, { logLevel: boot.LogLevel.LOG_LEVEL_DEBUG, socketDir: join(tmp, 's') });
-    const run = await runStart(id, bundle.dir, stdin, { debug: false, containerd: fakeContainerd().path });
+    const stdin = params(id, { logLevel: boot.LogLevel.LOG_LEVEL_DEBUG, socketDir });
+    const run = await runStart(id, bundle.dir, stdin, { debug: false, containerd: fakeContainerd().path, spares: true });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const { address } = boot.BootstrapResult.decode(run.stdout);
+    expect(address).toBe(expectedAddress(socketDir, id));
     const { client, shimPid } = await connect(address, id);
     daemons.push(shimPid);
     await shutdown(client, id, shimPid);
     client.close();
-    const lines = bundle.readLog().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { level: number; msg: string; method?: string });
-    expect(lines.some((l) => l.level === 20 && l.msg === 'request' && l.method === 'Connect')).toBe(true);
+    expect(logLines(bundle.readLog()).some((l) => l.level === 20 && l.msg === 'request' && l.method === 'Connect')).toBe(true);
+    await awaitSpare();
   });
 
-  it('refuses stdin that is neither form, with the bytes in the message, and leaves no socket or daemon', async () => {
+  it('a spare daemon adopting the call answers it the same way: BootstrapResult, socket_dir, shim_cgroup, log_level', async () => {
+    const spare = await awaitSpare();
     const id = 'ctr-c';
     const bundle = makeBundle(id);
-    const socketDir = join(tmp, 'never');
+    const cgroupName = `tsshim-boot23-c-${process.pid}`;
+    const cgroups = makeShimCgroup(cgroupName);
+    const fake = fakeContainerd();
+    const stdin = params(id, {
+      logLevel: boot.LogLevel.LOG_LEVEL_DEBUG, socketDir, extensions: [{ value: packAny(RuncOptionsType, { shimCgroup: `/${cgroupName}` }) }],
+    });
+    const run = await runStart(id, bundle.dir, stdin, { debug: false, containerd: fake.path, spares: true });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const address = expectedAddress(socketDir, id);
+    expect(boot.BootstrapResult.decode(run.stdout).toJSON()).toEqual({ version: 3, address, protocol: 'ttrpc' });
+    expect(fake.asked()).toBe(false);
+
+    const { client, shimPid } = await connect(address, id);
+    daemons.push(shimPid);
+    expect(shimPid).toBe(spare); // the spare became this task's daemon
+    for (const dir of cgroups) {
+      expect(readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim().split('\n')).toEqual([String(shimPid)]);
+    }
+    await shutdown(client, id, shimPid);
+    client.close();
+    expect(logLines(bundle.readLog()).some((l) => l.level === 20 && l.msg === 'request' && l.method === 'Connect')).toBe(true);
+  });
+
+  it('refuses stdin that is neither form, with the bytes in the message, and leaves no socket or daemon (through a spare)', async () => {
+    const spare = await awaitSpare();
+    const id = 'ctr-d';
+    const bundle = makeBundle(id);
+    const never = join(tmp, 'never');
     // A BootstrapParams cut short: socket_dir is readable before the cut, the rest is not.
-    const whole = params(id, { socketDir, extensions: [{ value: packAny(RuncOptionsType, { shimCgroup: '/x' }) }] });
-    const run = await runStart(id, bundle.dir, whole.subarray(0, whole.length - 3), { debug: false, containerd: fakeContainerd().path });
+    const whole = params(id, { socketDir: never, extensions: [{ value: packAny(RuncOptionsType, { shimCgroup: '/x' }) }] });
+    const run = await runStart(id, bundle.dir, whole.subarray(0, whole.length - 3), { debug: false, containerd: fakeContainerd().path, spares: true });
     expect(run.status).toBe(1);
-    expect(run.stdout.toString() + run.stderr).toMatch(/^start: stdin is neither runtime options \(a google.protobuf.Any\) nor containerd 2.3's BootstrapParams: .*\(\d+ bytes starting 0a0563\S*\)\n$/);
-    expect(existsSync(socketDir)).toBe(false);
+    expect(run.stdout.toString() + run.stderr)
+      .toMatch(/^start: stdin is neither runtime options \(a google.protobuf.Any\) nor containerd 2.3's BootstrapParams: .*\(\d+ bytes starting 0a0563\S*\)\n$/);
+    expect(existsSync(never)).toBe(false);
     expect(existsSync(join(bundle.dir, 'address'))).toBe(false);
+    expect(findSpareDaemons(grpcAddress).map((p) => p.pid)).toEqual([spare]); // it stays a spare
   });
 
   it('refuses a socket_dir containerd itself would refuse', async () => {
-    const id = 'ctr-d';
+    const id = 'ctr-e';
     const bundle = makeBundle(id);
-    const run = await runStart(id, bundle.dir, params(id, { socketDir: `/tmp/${'x'.repeat(40)}` }), { debug: false, containerd: fakeContainerd().path });
+    const tooLong = `/tmp/${'x'.repeat(40)}`;
+    const run = await runStart(id, bundle.dir, params(id, { socketDir: tooLong }), { debug: false, containerd: fakeContainerd().path, spares: false });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/socket_dir "\/tmp\/x+" is 45 bytes; at most 42/);
-    expect(existsSync(`/tmp/${'x'.repeat(40)}`)).toBe(false);
+    expect(existsSync(tooLong)).toBe(false);
   });
 });

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RuncOptionsType, RuntimeOptionsType, containerd, encodeNamed, google, packAny } from '../../src/api/index.js';
 import { maxSocketDirLength, requestedSocketDir, socketAddress } from '../../src/shim/address.js';
 import { encodeBootstrapResult, startOutput } from '../../src/shim/bootstrap.js';
-import { daemonLogLevel } from '../../src/shim/daemon.js';
+import { daemonLogLevel } from '../../src/shim/daemon-env.js';
 import { parseFlags } from '../../src/shim/flags.js';
 import { StartInputError, decodeStartInput, logLevelName, type StartInput } from '../../src/shim/start-input.js';
 import { startOptionTypes } from '../../src/task/manager.js';
