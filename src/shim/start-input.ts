@@ -1,4 +1,4 @@
-// What containerd writes to `start`'s stdin, told apart by structure (PROTOCOL.md §1.3, §10):
+// What containerd writes to `start`'s stdin, told apart by structure (docs/protocol.md §3.1, §15):
 //   - nothing: no runtime options (1.6-2.2);
 //   - a google.protobuf.Any of the runtime options (1.6-2.2): fields 1 (type URL) and 2 (value) only;
 //   - a containerd.runtime.bootstrap.v1.BootstrapParams (2.3+): the task id, namespace, log level,
