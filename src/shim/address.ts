@@ -1,16 +1,37 @@
-// Where a shim listens (docs/protocol.md §3.3): /run/containerd/s/<sha256(address/ns/group)>.
+// Where a shim listens (docs/protocol.md §3.3, §15): <dir>/<sha256(address/ns/group)>, where <dir> is
+// /run/containerd/s unless containerd 2.3+ names another in BootstrapParams.socket_dir.
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 
 /** The compile-time state dir of containerd; the same for every containerd instance on a host. */
 export const socketDir = '/run/containerd/s';
+/**
+ * The longest socket directory containerd 2.3 accepts on Linux: a unix socket path holds 107
+ * bytes, and the directory is followed by '/' and a 64-character hash.
+ */
+export const maxSocketDirLength = 42;
 const unixPrefix = 'unix://';
 
-/** `unix:///run/containerd/s/<hex>` for one containerd, namespace and grouping key. */
-export function socketAddress(containerdAddress: string, namespace: string, group: string): string {
+/** `unix://<dir>/<hex>` for one containerd, namespace and grouping key. */
+export function socketAddress(containerdAddress: string, namespace: string, group: string, dir = socketDir): string {
   // Go's filepath.Join cleans the result, so no doubled or trailing slashes take part in the hash.
   const key = posix.join(containerdAddress, namespace, group);
-  return unixPrefix + posix.join(socketDir, createHash('sha256').update(key).digest('hex'));
+  return unixPrefix + posix.join(dir, createHash('sha256').update(key).digest('hex'));
+}
+
+/**
+ * The socket directory containerd asked for (cleaned), or the default when it named none; the
+ * rules containerd applies to its own `socket_dir` setting: absolute, at most 42 bytes.
+ */
+export function requestedSocketDir(requested: string | undefined): string {
+  if (!requested) return socketDir;
+  if (!posix.isAbsolute(requested)) throw new Error(`socket_dir must be an absolute path: ${JSON.stringify(requested)}`);
+  const dir = posix.normalize(requested).replace(/(.)\/+$/, '$1');
+  const length = Buffer.byteLength(dir);
+  if (length > maxSocketDirLength) {
+    throw new Error(`socket_dir ${JSON.stringify(dir)} is ${length} bytes; at most ${maxSocketDirLength} leave room for the socket name in a unix socket path`);
+  }
+  return dir;
 }
 
 /** The filesystem path of a `unix://` address; anything else is refused (it would be abstract). */

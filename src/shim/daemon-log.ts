@@ -6,6 +6,7 @@
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import pino from 'pino';
 import type { Logger, ShimLogger } from './logger.js';
+import type { LogLevelName } from './start-input.js';
 
 class DroppingFdDestination {
   dropped = 0;
@@ -20,8 +21,8 @@ class DroppingFdDestination {
   }
 }
 
-/** pino into `path` (or stderr if it cannot be opened), with `bindings` on every line. */
-export function openDaemonLog(path: string, debug: boolean, bindings: Record<string, string>): ShimLogger {
+/** pino into `path` (or stderr if it cannot be opened) at `level`, with `bindings` on every line. */
+export function openDaemonLog(path: string, level: LogLevelName, bindings: Record<string, string>): ShimLogger {
   let fd = 2;
   try {
     fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_APPEND);
@@ -30,7 +31,7 @@ export function openDaemonLog(path: string, debug: boolean, bindings: Record<str
   }
   const destination = new DroppingFdDestination(fd);
   const logger: Logger = pino({
-    level: debug ? 'debug' : 'info',
+    level,
     base: { pid: process.pid, ...bindings },
     timestamp: pino.stdTimeFunctions.isoTime,
   }, destination);

@@ -11,7 +11,8 @@ import type { ShimFlags } from './flags.js';
 import { openDaemonLog } from './daemon-log.js';
 import type { DaemonContext, ShimManager } from './manager.js';
 import { EventPublisher } from './publisher.js';
-import { socketEnv } from './daemon-env.js';
+import { daemonLogLevel, logLevelEnv, socketEnv } from './daemon-env.js';
+import type { LogLevelName } from './start-input.js';
 import { serveEarlyConnections } from './start.js';
 
 const eventFlushMs = 5000;
@@ -42,11 +43,12 @@ function listenOn(server: Server, flags: ShimFlags): Promise<string | undefined>
 }
 
 /** The daemon `start` spawned: its socket is fd 3. */
-export async function runDaemon(flags: ShimFlags, manager: ShimManager): Promise<void> {
-  // `start` passed the daemon's V8 flags this way; they are not for what the daemon spawns.
+export async function runDaemon(flags: ShimFlags, manager: ShimManager, logLevel = daemonLogLevel(flags)): Promise<void> {
+  // `start` passed the daemon's V8 flags and log level this way; they are not for what the daemon spawns.
   delete process.env.NODE_OPTIONS;
+  delete process.env[logLevelEnv];
   const listener = createServer();
-  await serveDaemon(flags, manager, (server) => {
+  await serveDaemon(flags, manager, logLevel, (server) => {
     // containerd dials as soon as `start` printed the address: its connection waits in the
     // backlog, and must find the ttrpc handler attached when the listener starts accepting.
     server.serve(listener);
@@ -54,9 +56,9 @@ export async function runDaemon(flags: ShimFlags, manager: ShimManager): Promise
   });
 }
 
-/** A daemon on a socket this process bound itself (a spare that `start` adopted). */
-export async function serveBoundSocket(flags: ShimFlags, manager: ShimManager, listener: Server, path: string): Promise<void> {
-  await serveDaemon(flags, manager, (server) => {
+/** A daemon on a socket this process bound itself (a spare that `start` adopted), logging at `logLevel`. */
+export async function serveBoundSocket(flags: ShimFlags, manager: ShimManager, listener: Server, path: string, logLevel: LogLevelName): Promise<void> {
+  await serveDaemon(flags, manager, logLevel, (server) => {
     server.serve(listener);
     serveEarlyConnections(listener);
     return Promise.resolve(path);
@@ -64,10 +66,10 @@ export async function serveBoundSocket(flags: ShimFlags, manager: ShimManager, l
 }
 
 async function serveDaemon(
-  flags: ShimFlags, manager: ShimManager, attach: (server: TtrpcServer) => Promise<string | undefined>,
+  flags: ShimFlags, manager: ShimManager, logLevel: LogLevelName, attach: (server: TtrpcServer) => Promise<string | undefined>,
 ): Promise<void> {
   const bundle = process.cwd();
-  const log = openDaemonLog(join(bundle, 'log'), flags.debug, { namespace: flags.namespace, id: flags.id });
+  const log = openDaemonLog(join(bundle, 'log'), logLevel, { namespace: flags.namespace, id: flags.id });
   const logger = log.logger;
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');

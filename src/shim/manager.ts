@@ -4,6 +4,7 @@ import type { TtrpcServer } from '../ttrpc/index.js';
 import type { ShimFlags } from './flags.js';
 import type { Logger } from './logger.js';
 import type { Publisher } from './publisher.js';
+import type { StartInput } from './start-input.js';
 
 export interface DeleteResult {
   pid: number;
@@ -35,10 +36,15 @@ export interface ShimManager {
   readonly version: string;
   /** The executable's name (containerd-shim-<name>-<version>), shown as the daemon's argv[0]. */
   readonly binaryName: string;
-  /** `start`: the key that decides which containers share one daemon (stdin: the runtime options). */
-  groupingKey(flags: ShimFlags, bundle: string, stdin: Uint8Array): Promise<string>;
+  /** `start`: the key that decides which containers share one daemon (input: what stdin held). */
+  groupingKey(flags: ShimFlags, bundle: string, input: StartInput): Promise<string>;
+  /**
+   * Full protobuf names of the runtime options this shim reads in `start`: the BootstrapParams
+   * extension (containerd 2.3+) of one of these types becomes StartInput.options.
+   */
+  readonly startOptionTypes?: readonly string[];
   /** `start`, once a daemon will serve the new socket: apply start options (e.g. move it into a cgroup). */
-  afterDaemonStart?(flags: ShimFlags, daemonPid: number, stdin: Uint8Array, placement: DaemonPlacement): Promise<void>;
+  afterDaemonStart?(flags: ShimFlags, daemonPid: number, input: StartInput, placement: DaemonPlacement): Promise<void>;
   /** A spare daemon, before it waits for a `start`: load what serving will need, so adoption is quick. */
   prepare?(): Promise<void>;
   /** `-info`: the binary containerd.types.RuntimeInfo for the options Any on stdin (may be empty). */

@@ -38,9 +38,9 @@ export async function runShim(argv: readonly string[], manager: ShimManager): Pr
   switch (flags.action) {
     case 'start': {
       const { start } = await import('./start.js');
-      const address = await start(flags, manager);
-      const { bootstrapOutput } = await import('./bootstrap.js');
-      writeSync(1, bootstrapOutput(address, flags.publishBinary));
+      const started = await start(flags, manager);
+      const { startOutput } = await import('./bootstrap.js');
+      writeSync(1, startOutput(started.address, started.input, flags.publishBinary));
       process.exit(0);
       break;
     }

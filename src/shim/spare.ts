@@ -17,12 +17,12 @@ import { mkdirSync, readFileSync, readlinkSync, realpathSync, statSync, unlinkSy
 import { getPriority, setPriority } from 'node:os';
 import { accept, closeFd, getPeerCred, isSysError, pollReadable, recvMessage, unixListen } from '../sys/native.js';
 import { spareDir, spareSocketPath } from './address.js';
-import { bootstrapOutput } from './bootstrap.js';
+import { startOutput } from './bootstrap.js';
 import { serveBoundSocket } from './daemon.js';
 import { parseFlags, type ShimFlags } from './flags.js';
 import type { ShimManager } from './manager.js';
 import { spareCommand, spareNice, sparesEnabled } from './spare-spawn.js';
-import { adjustOomScore, claimSocket, type StartCall } from './start.js';
+import { adjustOomScore, claimSocket, readStartInput, startLogLevel, type StartCall } from './start.js';
 
 const requestMagic = 'tsshim-start-1';
 /** A launcher sends its whole request at once; one that stalls is dropped. */
@@ -274,9 +274,9 @@ async function adopt(req: Request, flags: ShimFlags, containerdPid: number, mana
   const [stdinFd, stdoutFd] = req.fds as [number, number, number];
   replaceEnv(req.env);
   process.chdir(req.cwd);
-  const call: StartCall = { flags, bundle: req.cwd, stdin: readStdin(stdinFd) };
+  const call: StartCall = { flags, bundle: req.cwd, input: readStartInput(flags, manager, readStdin(stdinFd)) };
   const claimed = await claimSocket(call, manager);
-  const output = bootstrapOutput(claimed.address, flags.publishBinary);
+  const output = startOutput(claimed.address, call.input, flags.publishBinary);
   if (!claimed.server) {
     writeSync(stdoutFd, output);
     closeAll(req.fds.splice(0));
@@ -288,7 +288,7 @@ async function adopt(req: Request, flags: ShimFlags, containerdPid: number, mana
     const nice = getPriority(req.callerPid);
     if (getPriority() !== nice) setPriority(nice);
     adjustOomScore(process.pid, containerdPid);
-    await manager.afterDaemonStart?.(flags, process.pid, call.stdin, { containerdPid, adopted: true });
+    await manager.afterDaemonStart?.(flags, process.pid, call.input, { containerdPid, adopted: true });
   } catch (err) {
     claimed.server.close(); // unlinks the socket no daemon will serve
     throw err;
@@ -299,7 +299,7 @@ async function adopt(req: Request, flags: ShimFlags, containerdPid: number, mana
   closeAll(req.fds.splice(0));
   reply(req.conn, 0);
   if (sparesEnabled()) requestNextSpare(req.conn, flags.address, manager.binaryName);
-  await serveBoundSocket(flags, manager, claimed.server, claimed.path);
+  await serveBoundSocket(flags, manager, claimed.server, claimed.path, startLogLevel(call));
   return true;
 }
 

@@ -4,14 +4,14 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ShimFlags } from './flags.js';
-import { socketAddress, socketDir, socketPath } from './address.js';
+import { requestedSocketDir, socketAddress, socketPath } from './address.js';
 import type { ShimManager } from './manager.js';
-import { daemonEnv, socketEnv } from './daemon-env.js';
+import { daemonEnv, logLevelEnv, socketEnv } from './daemon-env.js';
 import { spawnSpareIfNone } from './spare-spawn.js';
+import { decodeStartInput, logLevelName, type LogLevelName, type StartInput } from './start-input.js';
 import { readStdin } from './stdin.js';
-
 
 
 /**
@@ -62,7 +62,7 @@ function isAddrInUse(err: unknown): boolean {
 
 /** Binds the group's socket, or returns undefined when a live shim already serves it. */
 async function bindOrFindExisting(path: string): Promise<Server | undefined> {
-  mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   try {
     return await listen(path);
   } catch (err) {
@@ -99,8 +99,19 @@ export interface StartCall {
   flags: ShimFlags;
   /** The working directory containerd gave `start`: the bundle. */
   bundle: string;
-  /** What containerd wrote to `start`'s stdin (the runtime options). */
-  stdin: Uint8Array;
+  /** What containerd wrote to `start`'s stdin, decoded (start-input.ts): options, socket_dir, log_level... */
+  input: StartInput;
+}
+
+/** A call's stdin, decoded; the runtime options among BootstrapParams' extensions are the manager's types. */
+export function readStartInput(flags: ShimFlags, manager: ShimManager, stdin: Uint8Array): StartInput {
+  return decodeStartInput(stdin, { id: flags.id, namespace: flags.namespace, optionTypes: manager.startOptionTypes ?? [] });
+}
+
+/** The new daemon's log level: containerd's own from BootstrapParams (2.3+), else from -debug. */
+export function startLogLevel(call: StartCall): LogLevelName {
+  if (call.input.form === 'bootstrap') return logLevelName(call.input.params.logLevel);
+  return call.flags.debug ? 'debug' : 'info';
 }
 
 /** The group's socket: `server` is set when this call bound it, and a new daemon must serve it. */
@@ -112,8 +123,9 @@ export interface ClaimedSocket {
 
 /** Finds or binds the socket of the call's group and records its address in the bundle. */
 export async function claimSocket(call: StartCall, manager: ShimManager): Promise<ClaimedSocket> {
-  const group = await manager.groupingKey(call.flags, call.bundle, call.stdin);
-  const address = socketAddress(call.flags.address, call.flags.namespace, group);
+  const dir = requestedSocketDir(call.input.form === 'bootstrap' ? call.input.params.socketDir : undefined);
+  const group = await manager.groupingKey(call.flags, call.bundle, call.input);
+  const address = socketAddress(call.flags.address, call.flags.namespace, group, dir);
   const path = socketPath(address);
   const server = await bindOrFindExisting(path);
   writeFileSync(join(call.bundle, 'address'), address);
@@ -121,11 +133,19 @@ export async function claimSocket(call: StartCall, manager: ShimManager): Promis
   return server ? { address, path, server } : { address, path };
 }
 
+/** What `start` found or made, and what containerd sent (whose form decides the output's, bootstrap.ts). */
+export interface StartResult {
+  address: string;
+  input: StartInput;
+}
+
 /** `start` in its own process (no spare took the call): spawns a daemon on the group's new socket. */
-export async function start(flags: ShimFlags, manager: ShimManager): Promise<string> {
-  const call: StartCall = { flags, bundle: process.cwd(), stdin: readStdin() };
+export async function start(flags: ShimFlags, manager: ShimManager): Promise<StartResult> {
+  // Decoded before anything is bound or spawned: bad stdin leaves nothing behind.
+  const call: StartCall = { flags, bundle: process.cwd(), input: readStartInput(flags, manager, readStdin()) };
   const { address, path, server } = await claimSocket(call, manager);
-  if (!server) return address;
+  const result: StartResult = { address, input: call.input };
+  if (!server) return result;
 
   const daemonArgs = ['-namespace', flags.namespace, '-id', flags.id, '-address', flags.address];
   if (flags.debug) daemonArgs.push('-debug');
@@ -134,7 +154,7 @@ export async function start(flags: ShimFlags, manager: ShimManager): Promise<str
   const entry = realpathSync(process.argv[1]!);
   const daemon = spawn(process.execPath, [...process.execArgv, entry, ...daemonArgs], {
     cwd: call.bundle,
-    env: { ...daemonEnv(process.env), [socketEnv]: path },
+    env: { ...daemonEnv(process.env), [socketEnv]: path, [logLevelEnv]: startLogLevel(call) },
     // ps and containerd's users see the shim's name, not "node".
     argv0: manager.binaryName,
     detached: true, // own session: containerd's signals to our process group do not reach it
@@ -149,7 +169,7 @@ export async function start(flags: ShimFlags, manager: ShimManager): Promise<str
   daemon.unref();
   adjustOomScore(pid, process.ppid);
   try {
-    await manager.afterDaemonStart?.(flags, pid, call.stdin, { containerdPid: process.ppid, adopted: false });
+    await manager.afterDaemonStart?.(flags, pid, call.input, { containerdPid: process.ppid, adopted: false });
   } catch (err) {
     process.kill(pid, 'SIGKILL');
     unlinkSync(path);
@@ -158,5 +178,5 @@ export async function start(flags: ShimFlags, manager: ShimManager): Promise<str
   // The next `start` of this containerd finds a daemon already booted (spare.ts).
   await spawnSpareIfNone(flags.address, manager.binaryName);
   // Not server.close(): libuv would unlink the socket the daemon now serves.
-  return address;
+  return result;
 }

@@ -6,8 +6,15 @@ import { join } from 'node:path';
 import type { ShimFlags } from '../shim/flags.js';
 import type { Logger } from '../shim/logger.js';
 import type { DaemonContext, DaemonPlacement, DeleteResult, ShimManager } from '../shim/manager.js';
+import type { StartInput } from '../shim/start-input.js';
 // Everything heavy is imported where it is used: `start` runs on every container start
 // and needs none of it (docs/architecture.md §3.4).
+
+/**
+ * The runtime options types decodeOptions reads (options.ts), by name: `start` must not load the
+ * codecs to learn them. test/unit/task-options.test.ts checks them against api/messages.ts.
+ */
+export const startOptionTypes = ['containerd.runc.v1.Options', 'runtimeoptions.v1.Options', 'containerd.linux.runc.CreateOptions'] as const;
 
 /** Annotations that put containers into one shim, first present wins (docs/protocol.md §11.1). */
 const groupAnnotations = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
@@ -28,9 +35,10 @@ export class RuncShimManager implements ShimManager {
   readonly name = runtimeName;
   readonly version = version;
   readonly binaryName = 'containerd-shim-tsshim-v2';
+  readonly startOptionTypes = startOptionTypes;
 
-  async groupingKey(flags: ShimFlags, bundle: string, stdin: Uint8Array): Promise<string> {
-    if (await this.sharing(flags, stdin) === 'namespace') return sharedGroup;
+  async groupingKey(flags: ShimFlags, bundle: string, input: StartInput): Promise<string> {
+    if (await this.sharing(input) === 'namespace') return sharedGroup;
     try {
       const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
       for (const key of groupAnnotations) {
@@ -43,27 +51,27 @@ export class RuncShimManager implements ShimManager {
     return flags.id;
   }
 
-  /** ShimSharing from the runtime options on stdin, else from containerd's environment. */
-  private async sharing(flags: ShimFlags, stdin: Uint8Array): Promise<string> {
-    if (stdin.length > 0) {
-      const sharing = (await this.startOptions(flags, stdin)).shimSharing;
+  /** ShimSharing from the runtime options `start` received, else from containerd's environment. */
+  private async sharing(input: StartInput): Promise<string> {
+    if (input.options) {
+      const sharing = (await this.startOptions(input)).shimSharing;
       if (sharing) return sharing;
     }
     return process.env[shimSharingEnv] ?? '';
   }
 
-  /** The options on `start`'s stdin, decoded once per call (codecs loaded only when there are some). */
-  private decodedStart?: { stdin: Uint8Array; options: TaskOptions };
-  private async startOptions(flags: ShimFlags, stdin: Uint8Array): Promise<TaskOptions> {
-    if (this.decodedStart?.stdin !== stdin) {
+  /** The options `start` received, decoded once per call (codecs loaded only when there are some). */
+  private decodedStart?: { input: StartInput; options: TaskOptions };
+  private async startOptions(input: StartInput): Promise<TaskOptions> {
+    if (this.decodedStart?.input !== input) {
       const { decodeStartOptions } = await import('./options.js');
-      this.decodedStart = { stdin, options: decodeStartOptions(stdin, flags.id) };
+      this.decodedStart = { input, options: decodeStartOptions(input) };
     }
     return this.decodedStart.options;
   }
 
-  async afterDaemonStart(flags: ShimFlags, daemonPid: number, stdin: Uint8Array, placement: DaemonPlacement): Promise<void> {
-    const shimCgroup = stdin.length > 0 ? (await this.startOptions(flags, stdin)).shimCgroup : '';
+  async afterDaemonStart(_flags: ShimFlags, daemonPid: number, input: StartInput, placement: DaemonPlacement): Promise<void> {
+    const shimCgroup = input.options ? (await this.startOptions(input)).shimCgroup : '';
     if (!shimCgroup && !placement.adopted) return;
     const { joinCgroup, joinCgroupsOf } = await import('../cgroups/join.js');
     if (shimCgroup) joinCgroup(shimCgroup, daemonPid);

@@ -7,6 +7,7 @@ import {
   LinuxRuncCreateOptionsType, RuncOptionsType, RuntimeOptionsType, google, isAnyOf, unpackAny, type AnyMessage,
 } from '../api/index.js';
 import { invalidArgument } from '../shim/errdefs.js';
+import type { StartInput } from '../shim/start-input.js';
 import { defaultOptions, type TaskOptions } from './bundle-files.js';
 import { applyTomlOptions } from './runtime-options-toml.js';
 
@@ -55,7 +56,7 @@ function copySharedFields(options: TaskOptions, from: SharedFields): TaskOptions
   return options;
 }
 
-/** An Any read from stdin; garbage is InvalidArgument with the decoder's reason. */
+/** An Any read from stdin (`-info`); garbage is InvalidArgument with the decoder's reason. */
 export function decodeAny(bytes: Uint8Array): AnyMessage {
   try {
     return google.protobuf.Any.decode(bytes);
@@ -65,12 +66,10 @@ export function decodeAny(bytes: Uint8Array): AnyMessage {
 }
 
 /**
- * The options on `start`'s stdin: empty, an Any of the options (containerd <= 2.2), or (2.3+)
- * a BootstrapParams whose first field is the task id rather than a type URL (docs/protocol.md §15).
+ * The runtime options `start` received (src/shim/start-input.ts tells the stdin forms apart, docs/protocol.md §15):
+ * the bare Any of containerd <= 2.2 and the BootstrapParams extension of 2.3+ read the same way.
  */
-export function decodeStartOptions(stdin: Uint8Array, taskId: string): TaskOptions {
-  if (stdin.length === 0) return defaultOptions();
-  const any = decodeAny(stdin);
-  if (any.type_url === taskId) return defaultOptions();
-  return decodeOptions(any);
+export function decodeStartOptions(input: StartInput): TaskOptions {
+  if (!input.options) return defaultOptions();
+  return decodeOptions({ type_url: input.options.typeUrl, value: input.options.value });
 }

@@ -2,7 +2,7 @@
 // CreateTaskRequest.options through containerd's gRPC Tasks API (ctr cannot set them for a
 // non-runc runtime name).
 import { chmod, readFile, writeFile } from 'node:fs/promises';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { RuncOptionsType, packAny } from '../../src/api/index.js';
@@ -98,6 +98,36 @@ describeEachContainerd('runtime options through tsshim', (suite: ContainerdSuite
     const create = (await recorder.argv()).find((l) => / create /.test(l));
     expect(create).toMatch(/^--root \S+ --log \S+ --log-format json --systemd-cgroup create /);
     await containerd.ctr(['containers', 'delete', 'sd1']);
+  });
+
+  it('shim_cgroup moves the shim daemon into that cgroup in `start` (the options Any on stdin)', async () => {
+    const { containerd } = suite;
+    const name = `tsshim-e2e-shimcg-${process.pid}-${containerd.version.replace('.', '')}`;
+    // Every cgroup v1 hierarchy (the Go shim wants the group in each), or the one v2 tree.
+    const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup']
+      : readdirSync('/sys/fs/cgroup', { withFileTypes: true })
+        .filter((e) => e.isDirectory() && e.name !== 'unified' && existsSync(join('/sys/fs/cgroup', e.name, 'cgroup.procs')))
+        .map((e) => join('/sys/fs/cgroup', e.name));
+    const dirs = roots.map((root) => join(root, name));
+    for (const dir of dirs) {
+      mkdirSync(dir);
+      // A new v1 cpuset group has no CPUs or memory nodes, and no process can join it until it has.
+      for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+        const parent = join(dir, '..', file);
+        if (existsSync(parent)) writeFileSync(join(dir, file), readFileSync(parent));
+      }
+    }
+    try {
+      await createTask('shimcg1', { shimCgroup: `/${name}` }, 'exec sleep 600');
+      const shim = containerd.shims(shimBinaryName(runtime)).find((s) => shimIdentity(s).id === 'shimcg1')!;
+      expect(readFileSync(`/proc/${shim.pid}/cgroup`, 'utf8')).toMatch(new RegExp(`:/${name}$`, 'm'));
+      expect(readFileSync(join(dirs[0]!, 'cgroup.procs'), 'utf8')).toContain(String(shim.pid));
+      await finish('shimcg1');
+      expect(await waitFor(() => !isAlive(shim.pid), 10_000)).toBe(true);
+    } finally {
+      // Best effort: after a failure the shim may still be inside (the suite's cleanup kills it).
+      for (const dir of dirs) try { rmdirSync(dir); } catch { /* busy */ }
+    }
   });
 
   // What the shim itself does with io_uid/io_gid (chown the pipes) is checked in

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { LinuxRuncCreateOptionsType, RuncOptionsType, RuntimeOptionsType, packAny } from '../../src/api/index.js';
 import { Code } from '../../src/ttrpc/index.js';
 import { ShimError } from '../../src/shim/errdefs.js';
+import { decodeStartInput } from '../../src/shim/start-input.js';
+import { startOptionTypes } from '../../src/task/manager.js';
 import { decodeOptions, decodeStartOptions, defaultOptions } from '../../src/task/options.js';
 import { parseFlatToml } from '../../src/task/runtime-options-toml.js';
 
@@ -45,12 +47,21 @@ describe('task options', () => {
     expect(() => parseFlatToml('[table]')).toThrow(/not "key = value"/);
   });
 
-  it('start stdin: empty, an options Any, or a 2.3 BootstrapParams (whose first field is the task id)', () => {
-    expect(decodeStartOptions(new Uint8Array(), 't1')).toEqual(defaultOptions());
+  it('start: the options of every stdin form are read alike (empty, a bare Any, a BootstrapParams extension)', () => {
+    const ctx = { id: 't1', namespace: 'ns', optionTypes: startOptionTypes };
+    expect(decodeStartOptions(decodeStartInput(new Uint8Array(), ctx))).toEqual(defaultOptions());
+    // Any{type_url: "containerd.runc.v1.Options", value: Options{shim_cgroup: "/sysfs/custom"}}, as 1.6 wrote it.
     const anyBytes = Buffer.from('0a1a636f6e7461696e6572642e72756e632e76312e4f7074696f6e73120f1a0e2f73797366732f637573746f6d', 'hex');
-    expect(decodeStartOptions(anyBytes, 't1').shimCgroup).toBe('/sysfs/custom');
-    // BootstrapParams{instance_id: "t1", namespace: "ns"}
-    const bootstrap = Buffer.from([0x0a, 0x02, 0x74, 0x31, 0x12, 0x02, 0x6e, 0x73]);
-    expect(decodeStartOptions(bootstrap, 't1')).toEqual(defaultOptions());
+    expect(decodeStartOptions(decodeStartInput(anyBytes, ctx)).shimCgroup).toBe('/sysfs/custom');
+    // BootstrapParams{instance_id: "t1", namespace: "ns", extensions: [{value: <the same Any>}]}
+    const extension = Buffer.concat([Buffer.from([0x0a, anyBytes.length]), anyBytes]);
+    const params = Buffer.concat([Buffer.from('0a027431' + '12026e73', 'hex'), Buffer.from([0x42, extension.length]), extension]);
+    expect(decodeStartOptions(decodeStartInput(params, ctx)).shimCgroup).toBe('/sysfs/custom');
+    // BootstrapParams{instance_id: "t1", namespace: "ns"}: no options.
+    expect(decodeStartOptions(decodeStartInput(Buffer.from('0a027431' + '12026e73', 'hex'), ctx))).toEqual(defaultOptions());
+  });
+
+  it('start looks for the option types decodeOptions reads, by the names api/ gives them', () => {
+    expect([...startOptionTypes].sort()).toEqual([RuncOptionsType, RuntimeOptionsType, LinuxRuncCreateOptionsType].map((t) => t.typeName).sort());
   });
 });
