@@ -16,6 +16,8 @@ import type { LogLevelName } from './start-input.js';
 import { serveEarlyConnections } from './start.js';
 
 const eventFlushMs = 5000;
+/** How long shutdown waits for requests in flight (a runc kill, a delete) to be answered. */
+const requestGraceMs = 10_000;
 
 /** containerd's ttrpc server and ours both accept only peers with our uid and gid. */
 function sameUserPeer(socket: Socket): boolean {
@@ -91,8 +93,9 @@ async function serveDaemon(
     shuttingDown = true;
     logger.info({ reason }, 'shim shutting down');
     void (async () => {
-      // Let answers in flight (the Shutdown call itself) reach containerd first.
-      await server.shutdown();
+      // Accept nothing more, and let every request in flight (the Shutdown call itself, a Kill
+      // still running runc) be answered first, but not forever.
+      await server.shutdown({ graceMs: requestGraceMs });
       await publisher.close(eventFlushMs);
       if (path) {
         try { unlinkSync(path); } catch { /* already gone */ }

@@ -73,12 +73,26 @@ export class TtrpcServer extends EventEmitter<TtrpcServerEvents> implements Meth
     await Promise.all([serversClosed, connectionsClosed]);
   }
 
-  /** Stops accepting, lets calls in flight finish and be answered, then closes the connections. */
-  async shutdown(): Promise<void> {
+  /**
+   * Stops accepting, lets calls in flight finish and be answered, then closes the connections.
+   * With `graceMs`, connections whose calls are still running after that long are closed anyway
+   * (their calls cancelled), so a handler that never returns cannot hold the process up.
+   */
+  async shutdown(options: { graceMs?: number } = {}): Promise<void> {
     const serversClosed = this.stopAccepting();
     const connectionsClosed = this.waitForConnections();
     for (const connection of this.connections) connection.closeWhenDone();
-    await Promise.all([serversClosed, connectionsClosed]);
+    let timer: NodeJS.Timeout | undefined;
+    if (options.graceMs !== undefined && this.connections.size > 0) {
+      timer = setTimeout(() => {
+        for (const connection of this.connections) connection.destroy();
+      }, options.graceMs);
+    }
+    try {
+      await Promise.all([serversClosed, connectionsClosed]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private accept(socket: Socket): void {

@@ -365,6 +365,34 @@ describe('TtrpcServer', () => {
     expect(peer.responses).toEqual([{ streamId: 1, length: 0, response: { payload: new Uint8Array(0) } }]);
   });
 
+  it('shutdown({ graceMs }) answers what finishes in time and closes connections whose calls never end', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let entered = 0;
+    let bothEntered!: () => void;
+    const handlersEntered = new Promise<void>((resolve) => (bothEntered = resolve));
+    const enter = (): void => { if (++entered === 2) bothEntered(); };
+    const { path, server } = await startServer({
+      svc: {
+        Slow: async () => { enter(); await released; return enc('slow'); },
+        Hang: () => { enter(); return new Promise(() => {}); },
+      },
+    });
+    const slowPeer = await RawPeer.connect(path);
+    const hangPeer = await RawPeer.connect(path);
+    slowPeer.request(1, 'svc', 'Slow');
+    hangPeer.request(1, 'svc', 'Hang');
+    await handlersEntered;
+    const done = server.shutdown({ graceMs: 200 });
+    release();
+    await slowPeer.closed;
+    expect(slowPeer.responses.map((r) => dec(r.response.payload))).toEqual(['slow']);
+    await done;
+    await hangPeer.closed;
+    expect(hangPeer.responses).toEqual([]);
+    expect(server.connectionCount).toBe(0);
+  });
+
   it('refuses a duplicate service registration', () => {
     const server = new TtrpcServer();
     server.register('svc', { Echo: echo });
