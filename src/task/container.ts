@@ -76,6 +76,8 @@ export class Container {
   private cgroup: Cgroup | undefined;
   private oomWatcher: OomWatcher | undefined;
   private pendingRestore: PendingRestore | undefined;
+  /** `runc kill` calls on init still running: Delete waits for them (their answers come first). */
+  private readonly initKills = new Set<Promise<unknown>>();
 
   private constructor(
     readonly id: string,
@@ -315,8 +317,13 @@ export class Container {
       }
       return;
     }
+    // Tracked: init can die (and its exit go out) while runc kill still runs; the Kill must be
+    // answered before the container's Delete is, or containerd may close the connection first.
+    const killing = this.runc.kill(this.id, signal, { all });
+    const tracked = killing.catch(() => undefined).finally(() => this.initKills.delete(tracked));
+    this.initKills.add(tracked);
     try {
-      await this.runc.kill(this.id, signal, { all });
+      await killing;
     } catch (err) {
       if (isNotFoundKillError(err)) throw notFound(`process ${this.id} not found: ${(err as Error).message}`);
       throw err;
@@ -328,6 +335,7 @@ export class Container {
     return this.serial.run(async () => {
       if (this.init.state === 'deleted') throw notFound(`container ${this.id} is already deleted`);
       this.init.check('delete');
+      while (this.initKills.size > 0) await Promise.all(this.initKills);
       if (this.pendingRestore) {
         // Never restored: runc has no container; nothing ran.
         this.init.setExited({ status: 0, exitedAt: new Date() });

