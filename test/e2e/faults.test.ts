@@ -4,7 +4,7 @@
 //
 // containerd (and so every shim it starts) finds `runc` first in a directory of this suite: a wrapper
 // that runs the real runc, and misbehaves only for containers whose id asks for it.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -20,14 +20,23 @@ writeFileSync(join(wrapperDir, 'runc'), `#!/bin/sh
 #   slowkill-   kill answers 1.5 s after the signal was sent
 #   failstart-  start fails with a message of its own
 #   hangstart-  start hangs (until this script is killed)
+echo "$*" >> '${join(wrapperDir, 'calls.log')}'
 case " $* " in
-  *" kill "*" slowkill-"*) /usr/sbin/runc "$@"; rc=$?; sleep 1.5; exit $rc ;;
+  *" kill "*"slowkill-"*) /usr/sbin/runc "$@"; rc=$?; sleep 1.5; exit $rc ;;
   *" start failstart-"*) echo "injected failure: this runc refuses to start the container" >&2; exit 1 ;;
   *" start hangstart-"*) exec sleep 3599 ;;
 esac
 exec /usr/sbin/runc "$@"
 `);
 chmodSync(join(wrapperDir, 'runc'), 0o755);
+/** The argv of every runc call so far (proof that the wrapper was used). */
+const wrapperCalls = (): string => {
+  try {
+    return readFileSync(join(wrapperDir, 'calls.log'), 'utf8');
+  } catch {
+    return '';
+  }
+};
 
 describeEachContainerd('faults', (suite) => {
   let client: ContainerdClient | undefined;
@@ -59,6 +68,7 @@ describeEachContainerd('faults', (suite) => {
     expect(killed.code).toBe(0);
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(finished).toEqual(['kill', 'delete']);
+    expect(wrapperCalls()).toMatch(/ kill .*slowkill-b 9/);
     await containerd.ctrOk(['containers', 'delete', 'slowkill-a']);
     await containerd.ctrOk(['containers', 'delete', 'slowkill-b']);
   });
