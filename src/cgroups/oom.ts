@@ -3,9 +3,12 @@
 // v1: an eventfd registered on <memcg>/memory.oom_control through cgroup.event_control; the
 //     kernel bumps its counter on every OOM in the cgroup, and once more when the cgroup is
 //     removed, which is why each wake-up checks the cgroup still exists.
+//     The eventfd only tells of OOMs after it was registered, so check() also compares the
+//     cgroup's oom_kill counter (memory.oom_control) with its value when the watch began: a kill
+//     that rose it with no notification (or before one) is reported once.
 // v2: inotify on memory.events and cgroup.events; on any change memory.events is re-read and an
-//     increase of oom_kill (not oom: in a pod the oom counter is charged to the pod's cgroup,
-//     containerd#6323) is an OOM kill; the watch ends once the cgroup is empty or gone.
+//     increase of oom_kill since the watch began (not oom: in a pod the oom counter is charged to
+//     the pod's cgroup, containerd#6323) is an OOM kill; the watch ends once the cgroup is empty or gone.
 import { closeSync, existsSync, openSync, readFileSync, readSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../shim/logger.js';
@@ -55,8 +58,12 @@ class EventfdOomWatcher implements OomWatcher {
   private ended = false;
   private readonly efd: number;
   private poll: PollHandle | null = null;
+  /** oom_kill when the watch began; undefined on kernels without that counter (before 4.13). */
+  private readonly baseline: bigint | undefined;
+  private reported = 0;
 
   constructor(private readonly dir: string, private readonly onOOM: () => void, private readonly logger: Logger) {
+    this.baseline = readOomKillCounter(join(dir, 'memory.oom_control'));
     this.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     try {
       const control = openSync(join(dir, 'memory.oom_control'), 'r');
@@ -75,13 +82,22 @@ class EventfdOomWatcher implements OomWatcher {
 
   check(): void {
     if (this.ended) return;
-    if (this.readCounter() === 0n) return;
+    const notified = this.readCounter() > 0n;
     if (!existsSync(this.dir)) {
       this.logger.debug({ cgroup: this.dir }, 'memory cgroup removed; OOM watch ends');
       this.close();
       return;
     }
-    callHandler(this.onOOM, this.logger, this.dir);
+    if (notified || (this.reported === 0 && this.oomKillsSinceStart() > 0n)) {
+      this.reported++;
+      callHandler(this.onOOM, this.logger, this.dir);
+    }
+  }
+
+  /** How much memory.oom_control's oom_kill rose since the watch began (0 if unreadable). */
+  private oomKillsSinceStart(): bigint {
+    const now = readOomKillCounter(join(this.dir, 'memory.oom_control'));
+    return now === undefined || this.baseline === undefined ? 0n : now - this.baseline;
   }
 
   close(): void {
@@ -144,6 +160,7 @@ class InotifyOomWatcher implements OomWatcher {
       this.ended = true;
       throw new OomWatchError(dir, 'no memory.events (memory controller not enabled for this cgroup)');
     }
+    this.lastOomKill = readOomKillCounter(this.memoryEvents) ?? 0n;
     try {
       for (const file of [this.memoryEvents, join(dir, 'cgroup.events')]) {
         const watcher = watch(file, { persistent: false });
@@ -193,5 +210,14 @@ class InotifyOomWatcher implements OomWatcher {
     } catch {
       return true;
     }
+  }
+}
+
+/** The oom_kill line of memory.oom_control (v1) or memory.events (v2); undefined if unreadable. */
+function readOomKillCounter(path: string): bigint | undefined {
+  try {
+    return parseFlatKeyed(readFileSync(path, 'utf8'), path).get('oom_kill');
+  } catch {
+    return undefined;
   }
 }

@@ -167,6 +167,7 @@ export class Container {
       this.logger.warn({ err: (err as Error).message }, 'cannot read the container cgroup: no stats or OOM events');
       return undefined;
     });
+    this.watchOOM();
     void reaper().waitFor(this.init.pid, { since }).then((exit) => this.onInitExit(exit));
   }
 
@@ -252,7 +253,6 @@ export class Container {
         else await this.runc.start(this.id);
         if (this.init.state === 'created') this.init.state = 'running';
         this.publisher.publish(buildTaskEvent(Topic.TaskStart, { containerId: this.id, pid: this.init.pid }));
-        this.watchOOM();
         return this.init.pid;
       } finally {
         this.init.starting = undefined;
@@ -261,7 +261,11 @@ export class Container {
     });
   }
 
-  /** Registered at start, like the Go shim; a failure only costs the OOM events. */
+  /**
+   * Registered once init exists (after runc create), before it can run: an init killed for OOM
+   * as soon as it starts is still reported (the Go shim registers after start and can miss it).
+   * A failure only costs the OOM events.
+   */
   private watchOOM(): void {
     if (!this.cgroup || this.oomWatcher) return;
     try {

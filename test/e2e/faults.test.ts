@@ -72,4 +72,26 @@ describeEachContainerd('faults', (suite) => {
     await containerd.ctrOk(['containers', 'delete', 'slowkill-a']);
     await containerd.ctrOk(['containers', 'delete', 'slowkill-b']);
   });
+
+  it('an init OOM-killed as soon as it runs: /tasks/oom before /tasks/exit (137), 20 runs out of 20', async () => {
+    const { containerd, fixtures } = suite;
+    const events = await grpc().subscribe(containerd.namespace, ['topic~="^/tasks/"']);
+    const ids = Array.from({ length: 20 }, (_, i) => `oomfast-${i}`);
+    for (const id of ids) {
+      await containerd.ctrOk(['run', '-d', '--runtime', runtime, '--memory-limit', String(16 << 20), fixtures.image, id,
+        'sh', '-c', 'x=aaaaaaaa; while true; do x="$x$x"; done']);
+      await events.next((e) => e.event?.kind === 'TaskExit' && e.event.containerId === id);
+    }
+    events.close();
+    const seen = ids.map((id) => events.received.flatMap(({ event }) => {
+      if (event?.containerId !== id) return [];
+      if (event.kind === 'TaskOOM') return ['oom'];
+      return event.kind === 'TaskExit' ? [`exit ${event.exitStatus}`] : [];
+    }));
+    expect(seen).toEqual(ids.map(() => ['oom', 'exit 137']));
+    for (const id of ids) {
+      await containerd.ctrOk(['task', 'delete', id]);
+      await containerd.ctrOk(['containers', 'delete', id]);
+    }
+  });
 }, { pathPrefix: [wrapperDir] });
