@@ -20,11 +20,13 @@ writeFileSync(join(wrapperDir, 'runc'), `#!/bin/sh
 #   slowkill-   kill answers 1.5 s after the signal was sent
 #   failstart-  start fails with a message of its own
 #   hangstart-  start hangs (until this script is killed)
+#   slowstart-  start answers 0.5 s after the container was started (a loaded machine)
 echo "$*" >> '${join(wrapperDir, 'calls.log')}'
 case " $* " in
   *" kill "*"slowkill-"*) /usr/sbin/runc "$@"; rc=$?; sleep 1.5; exit $rc ;;
   *" start failstart-"*) echo "injected failure: this runc refuses to start the container" >&2; exit 1 ;;
   *" start hangstart-"*) exec sleep 3599 ;;
+  *" start slowstart-"*) /usr/sbin/runc "$@"; rc=$?; sleep 0.5; exit $rc ;;
 esac
 exec /usr/sbin/runc "$@"
 `);
@@ -73,10 +75,10 @@ describeEachContainerd('faults', (suite) => {
     await containerd.ctrOk(['containers', 'delete', 'slowkill-b']);
   });
 
-  it('an init OOM-killed as soon as it runs: /tasks/oom before /tasks/exit (137), 20 runs out of 20', async () => {
+  it('an init OOM-killed before Start is answered: /tasks/oom before /tasks/exit (137), 20 runs out of 20', async () => {
     const { containerd, fixtures } = suite;
     const events = await grpc().subscribe(containerd.namespace, ['topic~="^/tasks/"']);
-    const ids = Array.from({ length: 20 }, (_, i) => `oomfast-${i}`);
+    const ids = Array.from({ length: 20 }, (_, i) => `slowstart-oom-${i}`);
     for (const id of ids) {
       await containerd.ctrOk(['run', '-d', '--runtime', runtime, '--memory-limit', String(16 << 20), fixtures.image, id,
         'sh', '-c', 'x=aaaaaaaa; while true; do x="$x$x"; done']);
