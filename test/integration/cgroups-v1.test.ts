@@ -220,6 +220,36 @@ describe('v1 OOM watcher plumbing (fake cgroup dir; the test writes the eventfd 
     expect(fdTarget(efd)).not.toBe('anon_inode:[eventfd]');
   });
 
+  it('check() reports a rise of oom_kill since the watch began that no notification told of, once', () => {
+    dir = mkdtempSync(join(tmpdir(), 'tsshim-cg1-'));
+    const control = (kills: number): void =>
+      writeFileSync(join(dir, 'memory.oom_control'), `oom_kill_disable 0\nunder_oom 0\noom_kill ${kills}\n`);
+    control(2); // kills before the watch (an earlier container's) are not this one's
+    writeFileSync(join(dir, 'cgroup.event_control'), '');
+    let ooms = 0;
+    watcher = watchOOM(new CgroupV1(new Map([['memory', dir]])), () => ooms++, logger);
+    watcher.check();
+    expect(ooms).toBe(0);
+    control(3); // a kill without a notification (it came before the eventfd could tell)
+    watcher.check();
+    expect(ooms).toBe(1);
+    watcher.check();
+    expect(ooms).toBe(1);
+  });
+
+  it('check() adds nothing when the notification already reported the kill', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tsshim-cg1-'));
+    writeFileSync(join(dir, 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n');
+    writeFileSync(join(dir, 'cgroup.event_control'), '');
+    let ooms = 0;
+    watcher = watchOOM(new CgroupV1(new Map([['memory', dir]])), () => ooms++, logger);
+    signal(registeredEventfd());
+    await until(() => ooms === 1, 'the wake-up', 2_000);
+    writeFileSync(join(dir, 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n');
+    watcher.check();
+    expect(ooms).toBe(1);
+  });
+
   it('ends without calling back when the cgroup is gone at wake-up', async () => {
     dir = mkdtempSync(join(tmpdir(), 'tsshim-cg1-'));
     writeFileSync(join(dir, 'memory.oom_control'), '');

@@ -68,6 +68,17 @@ describe('watchOOM on cgroup v2', () => {
     expect(ooms).toBe(1);
   });
 
+  it('counts only kills after the watch began', () => {
+    writeFileSync(join(dir, 'memory.events'), memoryEvents(2, 2)); // kills the cgroup saw before
+    let ooms = 0;
+    watcher = watchOOM(new CgroupV2(dir), () => ooms++, logger);
+    watcher.check();
+    expect(ooms).toBe(0);
+    writeFileSync(join(dir, 'memory.events'), memoryEvents(3, 3));
+    watcher.check();
+    expect(ooms).toBe(1);
+  });
+
   it('ends when memory.events disappears, and survives a throwing handler', async () => {
     let calls = 0;
     watcher = watchOOM(new CgroupV2(dir), () => {
