@@ -69,6 +69,9 @@ export function attachConsole(masterFd: number, paths: StdioPaths, logger: Logge
       setWinsize(masterFd, height, width);
     },
     async drain(timeoutMs) {
+      // As for pipes (process-io.ts): a reader that is gone must not hold the drain to its timeout.
+      closeQuietly(keepAliveFd);
+      keepAliveFd = undefined;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([copied, new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
       clearTimeout(timer);

@@ -179,6 +179,11 @@ class PipeIO implements StdioHandle {
   }
 
   async drain(timeoutMs: number): Promise<void> {
+    // The keep-alive read ends kept the FIFOs usable for a reader that may come back while the
+    // process ran. Now they would only keep a copy whose reader is gone waiting for the whole
+    // timeout: without them, writing to a FIFO nobody reads fails at once (EPIPE) and the copy
+    // ends, while an attached reader goes on reading to the end.
+    for (const target of this.targets) this.releaseKeepAlive(target);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
     await Promise.race([Promise.all(this.copies), timeout]);

@@ -96,4 +96,28 @@ describeEachContainerd('faults', (suite) => {
       await containerd.ctrOk(['containers', 'delete', id]);
     }
   });
+
+  it('a delete is not held up by output whose reader was SIGKILLed; an attached reader still gets all of it', async () => {
+    const { containerd, fixtures } = suite;
+    const ns = containerd.namespace;
+    const reader = containerd.spawnCtr(['run', '--runtime', runtime, fixtures.image, 'lostreader', 'yes', 'y']);
+    await reader.waitForOutput(/(y\n){1000}/);
+    reader.kill('SIGKILL');
+    await reader.exited;
+    // The output FIFO fills, nobody reads it: the container blocks on its writes.
+    await containerd.ctrOk(['task', 'kill', '-s', 'SIGKILL', 'lostreader']);
+    await grpc().wait(ns, 'lostreader');
+    // The old shim waited for the copy until its 10 s timeout; a 5 s limit tells the difference.
+    const deleted = await containerd.ctr(['task', 'delete', 'lostreader'], { timeoutMs: 5_000 });
+    expect(deleted.timedOut).toBe(false);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    await containerd.ctrOk(['containers', 'delete', 'lostreader']);
+
+    // While a reader is attached, everything reaches it, however much was buffered at the exit.
+    const r = await containerd.ctr(['run', '--rm', '--runtime', runtime, fixtures.image, 'keptreader',
+      'sh', '-c', 'yes y | head -c 4194304; echo; echo end'], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.length).toBe(4194304 + '\nend\n'.length);
+    expect(r.stdout.endsWith('y\nend\n')).toBe(true);
+  });
 }, { pathPrefix: [wrapperDir] });
