@@ -118,6 +118,6 @@ describeEachContainerd('faults', (suite) => {
       'sh', '-c', 'yes y | head -c 4194304; echo; echo end'], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.length).toBe(4194304 + '\nend\n'.length);
-    expect(r.stdout.endsWith('y\nend\n')).toBe(true);
+    expect(r.stdout.endsWith('y\n\nend\n')).toBe(true);
   });
 }, { pathPrefix: [wrapperDir] });
