@@ -9,9 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { ContainerdClient } from './clients/containerd.js';
-import { describeEachContainerd, isAlive, runtimes, taskRow } from './harness/index.js';
+import {
+  copyRootfs, describeEachContainerd, isAlive, listProcesses, runtimes, shimBinaryName, shimIdentity, taskRow, waitFor,
+} from './harness/index.js';
 
 const runtime = runtimes.tsshim;
+const shimName = shimBinaryName(runtime);
 
 const wrapperDir = mkdtempSync(join(tmpdir(), 'tsshim-faults-'));
 afterAll(() => rmSync(wrapperDir, { recursive: true, force: true }));
@@ -44,6 +47,14 @@ describeEachContainerd('faults', (suite) => {
   let client: ContainerdClient | undefined;
   const grpc = (): ContainerdClient => (client ??= new ContainerdClient(suite.containerd.address));
   afterAll(() => client?.close());
+
+  /** A container made by ctr from its own rootfs copy, its task created over gRPC (nothing started). */
+  const createTask = async (id: string, args: string[]): Promise<number> => {
+    const { containerd } = suite;
+    const rootfs = await copyRootfs(join(containerd.tempDir, `rootfs-${id}`));
+    await containerd.ctrOk(['containers', 'create', '--runtime', runtime, '--rootfs', rootfs, id, ...args]);
+    return grpc().create(containerd.namespace, id);
+  };
 
   it('a Kill still running runc is answered, also when the delete of its container (the last of a deferred Shutdown) comes meanwhile', async () => {
     const { containerd, fixtures } = suite;
@@ -119,5 +130,51 @@ describeEachContainerd('faults', (suite) => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.length).toBe(4194304 + '\nend\n'.length);
     expect(r.stdout.endsWith('y\n\nend\n')).toBe(true);
+  });
+
+  it('runc start failing: Start answers with runc\'s message, State still answers, the task can be deleted', async () => {
+    const { containerd } = suite;
+    const ns = containerd.namespace;
+    await createTask('failstart-1', ['/bin/sleep', '600']);
+    const failed = await grpc().start(ns, 'failstart-1').then(() => undefined, (e: unknown) => e as Error);
+    expect(failed?.message).toMatch(/OCI runtime start failed: .*injected failure: this runc refuses to start the container/);
+    expect((await grpc().get(ns, 'failstart-1')).status).toBe('CREATED');
+    await containerd.ctrOk(['task', 'delete', '--force', 'failstart-1']);
+    await containerd.ctrOk(['containers', 'delete', 'failstart-1']);
+  });
+
+  it('runc start hanging: State, Pids and the task list are still answered; Start fails once runc is gone', async () => {
+    const { containerd } = suite;
+    const ns = containerd.namespace;
+    const pid = await createTask('hangstart-1', ['/bin/sleep', '600']);
+    const start = grpc().start(ns, 'hangstart-1').then(() => undefined, (e: unknown) => e as Error);
+    const isHangingRunc = (p: { cmdline: string[] }): boolean => p.cmdline.join(' ') === 'sleep 3599';
+    expect(await waitFor(() => listProcesses().some(isHangingRunc), 10_000)).toBe(true);
+    expect((await grpc().get(ns, 'hangstart-1')).status).toBe('CREATED');
+    expect((await grpc().listPids(ns, 'hangstart-1')).map((p) => p.pid)).toEqual([pid]);
+    expect((await taskRow(containerd, 'hangstart-1'))?.status).toBe('CREATED');
+    for (const p of listProcesses().filter(isHangingRunc)) process.kill(p.pid, 'SIGTERM');
+    const failed = await start;
+    expect(failed?.message).toMatch(/OCI runtime start failed: signal: SIGTERM/);
+    expect((await grpc().get(ns, 'hangstart-1')).status).toBe('CREATED');
+    await containerd.ctrOk(['task', 'delete', '--force', 'hangstart-1']);
+    await containerd.ctrOk(['containers', 'delete', 'hangstart-1']);
+  });
+
+  it('SIGTERM to the daemon while a Kill runs runc: the Kill is answered, then the daemon exits', async () => {
+    const { containerd, fixtures } = suite;
+    await containerd.ctrOk(['run', '-d', '--runtime', runtime, fixtures.image, 'slowkill-term', 'sleep', '600']);
+    const shim = containerd.shims(shimName).find((p) => shimIdentity(p).id === 'slowkill-term')!;
+    expect(shim).toBeDefined();
+    const kill = containerd.ctr(['task', 'kill', '-s', 'SIGKILL', 'slowkill-term']);
+    const killingRunc = (): boolean => wrapperCalls().includes(' kill slowkill-term 9');
+    expect(await waitFor(killingRunc, 10_000)).toBe(true);
+    process.kill(shim.pid, 'SIGTERM');
+    const killed = await kill;
+    expect(killed.stderr).toBe('');
+    expect(killed.code).toBe(0);
+    expect(await waitFor(() => !isAlive(shim.pid), 15_000)).toBe(true);
+    await containerd.ctr(['task', 'delete', 'slowkill-term']);
+    await containerd.ctrOk(['containers', 'delete', 'slowkill-term']);
   });
 }, { pathPrefix: [wrapperDir] });
