@@ -161,11 +161,16 @@ describeEachContainerd('faults', (suite) => {
     await containerd.ctrOk(['containers', 'delete', 'hangstart-1']);
   });
 
-  it('SIGTERM to the daemon while a Kill runs runc: the Kill is answered, then the daemon exits', async () => {
+  it('SIGTERM to the daemon while a Kill runs runc and a Wait never ends: the Kill is answered, the daemon exits anyway', async () => {
     const { containerd, fixtures } = suite;
-    await containerd.ctrOk(['run', '-d', '--runtime', runtime, fixtures.image, 'slowkill-term', 'sleep', '600']);
+    const group = `io.containerd.runc.v2.group=slowkill-term-${containerd.version}`;
+    for (const id of ['slowkill-term', 'slowkill-term-w']) {
+      await containerd.ctrOk(['run', '-d', '--runtime', runtime, '--annotation', group, fixtures.image, id, 'sleep', '600']);
+    }
     const shim = containerd.shims(shimName).find((p) => shimIdentity(p).id === 'slowkill-term')!;
     expect(shim).toBeDefined();
+    // A Wait for a container that goes on running: the daemon cannot wait for its answer.
+    const waiting = grpc().wait(containerd.namespace, 'slowkill-term-w').catch((e: unknown) => e);
     const kill = containerd.ctr(['task', 'kill', '-s', 'SIGKILL', 'slowkill-term']);
     const killingRunc = (): boolean => wrapperCalls().includes(' kill slowkill-term 9');
     expect(await waitFor(killingRunc, 10_000)).toBe(true);
@@ -173,8 +178,11 @@ describeEachContainerd('faults', (suite) => {
     const killed = await kill;
     expect(killed.stderr).toBe('');
     expect(killed.code).toBe(0);
-    expect(await waitFor(() => !isAlive(shim.pid), 15_000)).toBe(true);
-    await containerd.ctr(['task', 'delete', 'slowkill-term']);
-    await containerd.ctrOk(['containers', 'delete', 'slowkill-term']);
+    expect(await waitFor(() => !isAlive(shim.pid), 30_000)).toBe(true);
+    await waiting;
+    for (const id of ['slowkill-term', 'slowkill-term-w']) {
+      await containerd.ctr(['task', 'delete', '--force', id]);
+      await containerd.ctrOk(['containers', 'delete', id]);
+    }
   });
 }, { pathPrefix: [wrapperDir] });
