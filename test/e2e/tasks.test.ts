@@ -2,8 +2,9 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { ContainerdClient } from './clients/containerd.js';
 import {
-  copyRootfs, descendantsOf, describeEachContainerd, eventually, findZombies, isAlive, parseTaskList, readProcessStat, runtimes, shimBinaryName, shimIdentity, waitFor,
+  copyRootfs, descendantsOf, describeEachContainerd, eventually, findZombies, isAlive, parseTaskList, readProcess, readProcessStat, runtimes, shimBinaryName, shimIdentity, waitFor,
 } from './harness/index.js';
 
 const runtime = runtimes.tsshim;
@@ -95,11 +96,12 @@ describeEachContainerd('tasks through tsshim', (suite) => {
     expect(socketsNow()).toEqual(before);
   });
 
-  it('reaps orphans: no zombie is left after processes that lose their parent', async () => {
+  it('reaps orphans: no zombie is left after 50 processes lose their parent', async () => {
     const { containerd } = suite;
     // Init starts background children and exits: they are killed with the PID namespace and
     // reparented to the shim (the subreaper), which must reap them.
-    await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'orph1', 'sh', '-c', 'sleep 300 & sleep 300 & sleep 0.2; exit 0']);
+    await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'orph1', 'sh', '-c',
+      'for i in $(seq 50); do sleep 300 & done; sleep 0.2; exit 0']);
     const shim = containerd.shims(shimName).find((s) => shimIdentity(s).id === 'orph1')!;
     expect(shim).toBeDefined();
     expect(await eventually(async () =>
@@ -109,6 +111,72 @@ describeEachContainerd('tasks through tsshim', (suite) => {
     expect(descendantsOf([shim.pid])).toEqual([]);
     await containerd.ctrOk(['task', 'delete', 'orph1']);
     await containerd.ctrOk(['containers', 'delete', 'orph1']);
+  });
+
+  it('exit statuses 0, 1, 42, 255, 137, 143 of init and of exec processes, each exit event exactly once', async () => {
+    const { containerd, fixtures } = suite;
+    const ns = containerd.namespace;
+    const grpc = new ContainerdClient(containerd.address);
+    const events = await grpc.subscribe(ns, ['topic~="^/tasks/(exit|delete)$"']);
+    try {
+      // Init: exits by itself, or by a signal (SIGKILL from outside; SIGTERM handled by the init,
+      // which as PID 1 of its namespace cannot be killed by a signal it does not handle).
+      const inits: Array<[string, number, string[], number | undefined]> = [
+        ['st-0', 0, ['sh', '-c', 'exit 0'], undefined],
+        ['st-1', 1, ['sh', '-c', 'exit 1'], undefined],
+        ['st-42', 42, ['sh', '-c', 'exit 42'], undefined],
+        ['st-255', 255, ['sh', '-c', 'exit 255'], undefined],
+        ['st-137', 137, ['sleep', '600'], 9],
+        ['st-143', 143, ['sh', '-c', 'trap "exit 143" TERM; sleep 600 & wait'], 15],
+      ];
+      for (const [id, status, args, signal] of inits) {
+        await containerd.ctrOk(['run', '-d', '--runtime', runtime, fixtures.image, id, ...args]);
+        if (signal !== undefined) {
+          // The trap is set before sh starts its sleep.
+          const pid = (await grpc.get(ns, id)).pid;
+          expect(await waitFor(() => [readProcess(pid), ...descendantsOf([pid])].some((p) => p?.cmdline.join(' ') === 'sleep 600'), 10_000)).toBe(true);
+          await containerd.ctrOk(['task', 'kill', '-s', String(signal), id]);
+        }
+        expect((await grpc.wait(ns, id)).exitStatus, id).toBe(status);
+      }
+      // Execs in one container: exit by themselves, or killed (not PID 1: any signal kills).
+      await containerd.ctrOk(['run', '-d', '--runtime', runtime, fixtures.image, 'st-ex', 'sleep', '600']);
+      const execs: Array<[string, number, string[], number | undefined]> = [
+        ['x0', 0, ['sh', '-c', 'exit 0'], undefined],
+        ['x1', 1, ['sh', '-c', 'exit 1'], undefined],
+        ['x42', 42, ['sh', '-c', 'exit 42'], undefined],
+        ['x255', 255, ['sh', '-c', 'exit 255'], undefined],
+        ['x137', 137, ['sleep', '600'], 9],
+        ['x143', 143, ['sleep', '600'], 15],
+      ];
+      for (const [execId, status, args, signal] of execs) {
+        await grpc.exec(ns, 'st-ex', execId, { args, cwd: '/', env: ['PATH=/bin:/usr/bin'] });
+        await grpc.start(ns, 'st-ex', execId);
+        if (signal !== undefined) await grpc.kill(ns, 'st-ex', signal, { execId });
+        expect((await grpc.wait(ns, 'st-ex', execId)).exitStatus, execId).toBe(status);
+        await grpc.deleteProcess(ns, 'st-ex', execId);
+      }
+      await containerd.ctrOk(['task', 'kill', '-s', 'SIGKILL', 'st-ex']);
+      expect((await grpc.wait(ns, 'st-ex')).exitStatus).toBe(137);
+
+      const ids = [...inits.map(([id]) => id), 'st-ex'];
+      for (const id of ids) {
+        await containerd.ctrOk(['task', 'delete', id]);
+        await containerd.ctrOk(['containers', 'delete', id]);
+      }
+      // Every exit is queued before its container's delete event: once those came, all exits did.
+      for (const id of ids) await events.next((e) => e.event?.kind === 'TaskDelete' && e.event.containerId === id);
+      const exits = events.received.flatMap(({ event }) =>
+        event?.kind === 'TaskExit' && ids.includes(event.containerId) ? [`${event.containerId}/${event.id} ${event.exitStatus}`] : []);
+      expect(exits.sort()).toEqual([
+        ...inits.map(([id, status]) => `${id}/${id} ${status}`),
+        ...execs.map(([execId, status]) => `st-ex/${execId} ${status}`),
+        'st-ex/st-ex 137',
+      ].sort());
+    } finally {
+      events.close();
+      grpc.close();
+    }
   });
 });
 
