@@ -34,10 +34,10 @@ esac
 exec /usr/sbin/runc "$@"
 `);
 chmodSync(join(wrapperDir, 'runc'), 0o755);
-/** The argv of every runc call so far (proof that the wrapper was used). */
-const wrapperCalls = (): string => {
+/** The argv of every runc call so far in `namespace` (proof that the wrapper was used). */
+const wrapperCalls = (namespace: string): string => {
   try {
-    return readFileSync(join(wrapperDir, 'calls.log'), 'utf8');
+    return readFileSync(join(wrapperDir, 'calls.log'), 'utf8').split('\n').filter((l) => l.includes(`/${namespace} `)).join('\n');
   } catch {
     return '';
   }
@@ -81,7 +81,7 @@ describeEachContainerd('faults', (suite) => {
     expect(killed.code).toBe(0);
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(finished).toEqual(['kill', 'delete']);
-    expect(wrapperCalls()).toMatch(/ kill .*slowkill-b 9/);
+    expect(wrapperCalls(containerd.namespace)).toMatch(/ kill .*slowkill-b 9/);
     await containerd.ctrOk(['containers', 'delete', 'slowkill-a']);
     await containerd.ctrOk(['containers', 'delete', 'slowkill-b']);
   });
@@ -172,7 +172,7 @@ describeEachContainerd('faults', (suite) => {
     // A Wait for a container that goes on running: the daemon cannot wait for its answer.
     const waiting = grpc().wait(containerd.namespace, 'slowkill-term-w').catch((e: unknown) => e);
     const kill = containerd.ctr(['task', 'kill', '-s', 'SIGKILL', 'slowkill-term']);
-    const killingRunc = (): boolean => wrapperCalls().includes(' kill slowkill-term 9');
+    const killingRunc = (): boolean => wrapperCalls(containerd.namespace).includes(' kill slowkill-term 9');
     expect(await waitFor(killingRunc, 10_000)).toBe(true);
     process.kill(shim.pid, 'SIGTERM');
     const killed = await kill;

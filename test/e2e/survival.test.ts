@@ -76,8 +76,9 @@ describeEachContainerd('survival', (suite) => {
     expect(shim).toBeDefined();
     const exec = containerd.spawnCtr(['task', 'exec', '--exec-id', 'x1', 'skx1', 'sh', '-c', 'echo exec-started; exec sleep 601']);
     await exec.waitForOutput(/exec-started/);
-    const execProcess = descendantsOf([shim.pid]).find((p) => p.cmdline.join(' ') === 'sleep 601')!;
-    expect(execProcess).toBeDefined();
+    const findExec = () => descendantsOf([shim.pid]).find((p) => p.cmdline.join(' ') === 'sleep 601');
+    expect(await waitFor(() => findExec() !== undefined, 10_000)).toBe(true);
+    const execProcess = findExec()!;
 
     process.kill(shim.pid, 'SIGKILL');
     const exit = await exec.exited;
@@ -86,7 +87,6 @@ describeEachContainerd('survival', (suite) => {
     expect(await eventually(async () => (await taskRow(containerd, 'skx1'))?.status !== 'RUNNING', 15_000)).toBe(true);
     await containerd.ctr(['task', 'delete', 'skx1']);
     await containerd.ctrOk(['containers', 'delete', 'skx1']);
-    expect(containerd.shims(shimName).filter((s) => shimIdentity(s).id === 'skx1')).toEqual([]);
   });
 
   it('containerd SIGKILLed and restarted while output flows: the reader that comes back gets every line', async () => {
