@@ -211,9 +211,9 @@ if ! [ -f "$installed_hash_file" ] && [ -f node_modules/.package-lock.json ] \
   echo "$lock_hash" >"$installed_hash_file" # installed before this script existed, and not older than the lock
 fi
 if [ "$(cat "$installed_hash_file" 2>/dev/null)" != "$lock_hash" ]; then
-  # Not `npm ci`: npm 11 here writes lock files without the other platforms' optional packages
-  # (rollup's), then `npm ci` refuses that very lock as out of sync. `npm install` installs
-  # exactly what the lock says and leaves it unchanged.
+  # `npm install`, not `npm ci`: it installs what the lock says. The tracked lock is exactly what npm 11
+  # writes back (every platform's optional packages included), so a fresh clone stays clean
+  # (test/unit/package-lock.test.ts).
   say "npm install (from package-lock.json)"
   npm install --no-audit --no-fund --loglevel=error
   echo "$lock_hash" >"$installed_hash_file"
