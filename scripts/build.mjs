@@ -59,13 +59,69 @@ function patchGenerated(src) {
     .replace(/push\(r\.(u?int64|s?fixed64|sint64)\(\)\)/g, 'push($$int64ToNumber(r.$1()))')
     .replace('// Common aliases', '// 64-bit values as numbers (exact up to 2^53; Timestamp seconds fit).\n' +
       'const $int64ToNumber = (v) => typeof v === "number" ? v : v.toNumber();\n\n// Common aliases');
+  const checked = checkFieldReads(out);
   if (!out.includes('import $protobuf from "protobufjs/minimal.js";')) {
     throw new Error('codegen: pbjs import line changed; update patchGenerated()');
   }
   if (/prototype\.\w+ = \$util\.Long/.test(out) || /push\(r\.(u?int64|s?fixed64|sint64)\(\)\)/.test(out)) {
     throw new Error('codegen: a 64-bit field pbjs emitted is not converted to a number; extend patchGenerated()');
   }
-  return out;
+  return checked;
+}
+
+// The generated decoders trust each field's wire type and length: protobufjs' Buffer reader clips a
+// string whose length runs past the payload (an id of length 0xFFFFFFFF decodes as ""), and a varint
+// where a string belongs is read as a length. So every length-delimited read first goes through
+// $fitting(r, "pkg.Message.field"), which throws a RangeError naming the field when the length runs
+// past the end (the service answers InvalidArgument), and a known field that arrives with another
+// wire type is skipped as an unknown field, as Go's protobuf runtime does.
+function checkFieldReads(src) {
+  const wireTypeOf = { string: 2, bytes: 2, bool: 0, int32: 0, uint32: 0, sint32: 0, int64: 0, uint64: 0, sint64: 0,
+    fixed64: 1, sfixed64: 1, double: 1, fixed32: 5, sfixed32: 5, float: 5 };
+  let message;
+  let mapField;
+  let rewritten = 0;
+  const lines = src.split('\n').map((line) => {
+    const created = /^\s+m = new \$root\.([\w.]+)\(\);$/.exec(line);
+    if (created) message = created[1];
+    const map = /^\s+if \(m\.(\w+) === \$util\.emptyObject\)$/.exec(line)?.[1];
+    if (map !== undefined) mapField = map;
+    // A map entry's key and value (tag2 is the entry's own tag).
+    const entry = /^(\s+)(k|value) = r\.(string|bytes)\(\);$/.exec(line);
+    if (entry) {
+      rewritten++;
+      const name = JSON.stringify(`${message}.${mapField}[${entry[2] === 'k' ? 'key' : 'value'}]`);
+      return `${entry[1]}if ((tag2 & 7) !== 2) { r.skipType(tag2 & 7, n); break; } ` +
+        `${entry[2]} = $fitting(r, ${name}).${entry[3]}();`;
+    }
+    const read = /^(\s+)(m\.(\w+)(?: = |\.push\()(?:\$int64ToNumber\()?)(?:r\.(\w+)\(\)(.*)|(\$root\.[\w.]+\.decode\()r, (r\.uint32\(\).*))$/.exec(line);
+    if (!read) return line;
+    const [, indent, head, field, scalar, tail, decode, rest] = read;
+    const wireType = decode !== undefined ? 2 : wireTypeOf[scalar];
+    // Repeated numbers may come packed (pbjs handles both forms): left as they are.
+    if (wireType === undefined || (wireType !== 2 && head.includes('.push('))) return line;
+    const name = JSON.stringify(`${message}.${field}`);
+    const body = decode !== undefined ? `${head}${decode}$fitting(r, ${name}), ${rest}`
+      : wireType === 2 ? `${head}$fitting(r, ${name}).${scalar}()${tail}`
+      : line.slice(indent.length);
+    rewritten++;
+    return `${indent}if ((t & 7) !== ${wireType}) { r.skipType(t & 7, n); break; } ${body}`;
+  });
+  const out = lines.join('\n');
+  if (rewritten === 0 || /(?:m\.\w+|\bk|\bvalue)(?: = |\.push\()r\.(?:string|bytes)\(\)|decode\(r, r\.uint32\(\)/.test(out)) {
+    throw new Error('codegen: the field reads pbjs emitted changed shape; update checkFieldReads()');
+  }
+  return out.replace('// Common aliases', `// A length-delimited field's length must fit in what is left of the payload.
+const $fitting = (r, name) => {
+  const start = r.pos;
+  const length = r.uint32();
+  const left = r.len - r.pos;
+  if (length > left) throw RangeError(\`\${name}: length \${length} runs past the end of the message (\${left} bytes left)\`);
+  r.pos = start;
+  return r;
+};
+
+// Common aliases`);
 }
 
 codegen();

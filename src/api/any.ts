@@ -27,6 +27,14 @@ export class AnyTypeError extends Error {
   }
 }
 
+/** An Any whose value is not valid JSON text (the server answers InvalidArgument). */
+export class AnyJsonError extends Error {
+  override readonly name = 'AnyJsonError';
+  constructor(readonly typeUrl: string, cause: Error) {
+    super(`invalid JSON in Any ${JSON.stringify(typeUrl)}: ${cause.message}`, { cause });
+  }
+}
+
 /** The full type name an Any's URL designates: the text after the last '/'. */
 export function anyTypeName(any: AnyMessage): string {
   const url = any.type_url ?? '';
@@ -63,6 +71,6 @@ export function unpackJsonAny(any: AnyMessage, typeUrl?: string): unknown {
   try {
     return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (err) {
-    throw new Error(`invalid JSON in Any ${JSON.stringify(actual)}: ${(err as Error).message}`, { cause: err });
+    throw new AnyJsonError(actual, err as Error);
   }
 }

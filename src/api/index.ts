@@ -7,7 +7,7 @@ export {
   type MessageCodec, type MessageDecoder, type MessageEncoder, type NamedMessage,
 } from './codec.js';
 export {
-  AnyTypeError, JsonTypeUrl, anyTypeName, isAnyOf, packAny, packJsonAny, unpackAny, unpackJsonAny, type AnyMessage,
+  AnyJsonError, AnyTypeError, JsonTypeUrl, anyTypeName, isAnyOf, packAny, packJsonAny, unpackAny, unpackJsonAny, type AnyMessage,
 } from './any.js';
 export {
   GO_ZERO_TIME_SECONDS, fromTimestamp, goZeroTimestamp, isZeroTime, nowTimestamp, toTimestamp, toTimestampOrZero,

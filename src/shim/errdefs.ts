@@ -2,6 +2,7 @@
 // containerd turns the codes back into its errdefs classes (docs/protocol.md §9), so the
 // code is part of the contract: NotFound for a gone process, FailedPrecondition for a
 // state that does not allow the request, and so on.
+import { AnyJsonError, AnyTypeError, DecodeError } from '../api/index.js';
 import { Code, TtrpcError } from '../ttrpc/index.js';
 
 export class ShimError extends Error {
@@ -18,12 +19,18 @@ export const invalidArgument = (message: string) => new ShimError(Code.InvalidAr
 export const unimplemented = (message: string) => new ShimError(Code.Unimplemented, message);
 export const unavailable = (message: string) => new ShimError(Code.Unavailable, message);
 
+/** Errors of bytes or JSON the client sent that do not decode: the client's fault. */
+function isMalformedInput(err: Error): boolean {
+  return err instanceof DecodeError || err instanceof AnyTypeError || err instanceof AnyJsonError;
+}
+
 /** Any thrown value as the TtrpcError the server should answer with. */
 export function toTtrpcError(err: unknown): TtrpcError {
   if (err instanceof TtrpcError) return err;
   if (err instanceof ShimError) return new TtrpcError(err.code, err.message);
   if (err instanceof Error) {
     if (err.name === 'AbortError') return new TtrpcError(Code.Canceled, err.message);
+    if (isMalformedInput(err)) return new TtrpcError(Code.InvalidArgument, err.message);
     return new TtrpcError(Code.Unknown, err.message);
   }
   return new TtrpcError(Code.Unknown, String(err));

@@ -11,6 +11,7 @@ import type { Publisher } from '../shim/publisher.js';
 import { Container } from './container.js';
 import type { ProcessState } from './process.js';
 import { decodeOptions } from './options.js';
+import { checkIdentifiers, checkStdioPaths, readField } from './request-checks.js';
 
 const statusOf: Record<ProcessState, Status> = {
   created: Status.CREATED,
@@ -57,15 +58,16 @@ export class TaskService {
 
   readonly handlers: TaskServiceHandlers<CallContext> = {
     Create: async (req) => {
-      if (!req.id) throw invalidArgument('container id is empty');
       if (this.containers.has(req.id)) throw alreadyExists(`container ${JSON.stringify(req.id)} already exists`);
-      const options = decodeOptions(req.options);
+      const options = readField('options', () => decodeOptions(req.options));
+      const stdio = { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal };
+      checkStdioPaths(stdio);
       const container = await Container.create({
         id: req.id,
         bundle: req.bundle,
         namespace: this.options.namespace,
         rootfs: req.rootfs,
-        stdio: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal },
+        stdio,
         options,
         checkpoint: req.checkpoint,
         parentCheckpoint: req.parentCheckpoint,
@@ -138,15 +140,14 @@ export class TaskService {
 
     Exec: async (req) => {
       const container = this.container(req.id);
-      if (!req.execId) throw invalidArgument('exec id is empty');
-      if (!req.spec) throw invalidArgument(`exec ${req.execId} has no process spec`);
-      const spec = unpackJsonAny(req.spec, JsonTypeUrl.OciProcess);
+      if (!req.spec) throw invalidArgument(`spec: exec ${req.execId} has no process spec`);
+      const spec = readField('spec', () => unpackJsonAny(req.spec!, JsonTypeUrl.OciProcess));
       if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
-        throw invalidArgument(`exec ${req.execId}: the process spec is not a JSON object`);
+        throw invalidArgument(`spec: exec ${req.execId}: the process spec is not a JSON object`);
       }
-      container.addExec(req.execId, spec as Record<string, unknown>, {
-        stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal,
-      });
+      const stdio = { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal };
+      checkStdioPaths(stdio);
+      container.addExec(req.execId, spec as Record<string, unknown>, stdio);
       return {};
     },
 
@@ -190,8 +191,9 @@ export class TaskService {
 
     Checkpoint: async (req) => {
       const container = this.container(req.id);
-      const o = req.options && (req.options.type_url || req.options.value?.length)
-        ? unpackAny(CheckpointOptionsType, req.options)
+      const any = req.options;
+      const o = any && (any.type_url || any.value?.length)
+        ? readField('options', () => unpackAny(CheckpointOptionsType, any))
         : CheckpointOptionsType.codec.decode(new Uint8Array());
       await container.checkpoint({
         path: req.path || o.imagePath,
@@ -208,8 +210,9 @@ export class TaskService {
     },
     Update: async (req) => {
       const container = this.container(req.id);
-      if (!req.resources) throw invalidArgument(`update of ${req.id} carries no resources`);
-      const resources = unpackJsonAny(req.resources, JsonTypeUrl.OciLinuxResources);
+      const any = req.resources;
+      if (!any) throw invalidArgument(`resources: update of ${req.id} carries no resources`);
+      const resources = readField('resources', () => unpackJsonAny(any, JsonTypeUrl.OciLinuxResources));
       await container.update(resources);
       return {};
     },
@@ -231,6 +234,7 @@ export class TaskService {
         }
         this.options.logger.debug({ method: name, request: decoded }, 'request');
         try {
+          checkIdentifiers(name, decoded as { id?: unknown; execId?: unknown });
           const result = await handler(decoded, ctx);
           return (response.encode as (m: unknown) => { finish(): Uint8Array }).call(response, result).finish();
         } catch (err) {
