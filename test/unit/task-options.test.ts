@@ -51,7 +51,7 @@ describe('task options', () => {
     const ctx = { id: 't1', namespace: 'ns', optionTypes: startOptionTypes };
     expect(decodeStartOptions(decodeStartInput(new Uint8Array(), ctx))).toEqual(defaultOptions());
     // Any{type_url: "containerd.runc.v1.Options", value: Options{shim_cgroup: "/sysfs/custom"}}, as 1.6 wrote it.
-    const anyBytes = Buffer.from('0a1a636f6e7461696e6572642e72756e632e76312e4f7074696f6e73120f1a0e2f73797366732f637573746f6d', 'hex');
+    const anyBytes = Buffer.from('0a1a636f6e7461696e6572642e72756e632e76312e4f7074696f6e73120f1a0d2f73797366732f637573746f6d', 'hex');
     expect(decodeStartOptions(decodeStartInput(anyBytes, ctx)).shimCgroup).toBe('/sysfs/custom');
     // BootstrapParams{instance_id: "t1", namespace: "ns", extensions: [{value: <the same Any>}]}
     const extension = Buffer.concat([Buffer.from([0x0a, anyBytes.length]), anyBytes]);
