@@ -226,14 +226,14 @@ export class TaskService {
       const { request, response } = taskMethods[name];
       const handler = this.handlers[name] as (req: unknown, ctx: CallContext) => Promise<unknown>;
       table[name] = async (payload, ctx) => {
-        let decoded: unknown;
         try {
-          decoded = request.decode(payload);
-        } catch (err) {
-          throw invalidArgument(`cannot decode ${name} request: ${(err as Error).message}`);
-        }
-        this.options.logger.debug({ method: name, request: decoded }, 'request');
-        try {
+          let decoded: unknown;
+          try {
+            decoded = request.decode(payload);
+          } catch (err) {
+            throw invalidArgument(`cannot decode ${name} request: ${(err as Error).message}`);
+          }
+          this.options.logger.debug({ method: name, request: decoded }, 'request');
           checkIdentifiers(name, decoded as { id?: unknown; execId?: unknown });
           const result = await handler(decoded, ctx);
           return (response.encode as (m: unknown) => { finish(): Uint8Array }).call(response, result).finish();
