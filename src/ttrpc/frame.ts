@@ -3,6 +3,8 @@
  * followed by the data. No preface, no handshake.
  */
 
+import type { FrameBudget } from './frame-budget.js';
+
 export const HEADER_LENGTH = 10;
 /** Largest data length either side may send or accept (4 MiB). */
 export const MAX_DATA_LENGTH = 4 << 20;
@@ -75,7 +77,10 @@ export interface FrameSink {
 
 /**
  * Incremental frame parser: push socket chunks of any size, frames come out in order.
- * Oversized frames are never buffered: their bytes are counted off as they arrive.
+ * Oversized frames are never buffered: their bytes are counted off as they arrive. With a budget,
+ * a frame that spans chunks is buffered only once the budget granted its length; until then the
+ * reader holds the rest of the chunk and `push` returns false: the caller stops reading and calls
+ * `retry()` when the budget has room again.
  */
 export class FrameReader {
   private readonly headerBytes = new Uint8Array(HEADER_LENGTH);
@@ -86,16 +91,32 @@ export class FrameReader {
   private dataFill = 0;
   /** Bytes of an oversized frame still to be discarded. */
   private skipRemaining = 0;
+  /** What the budget granted the frame in progress. */
+  private reserved = 0;
+  /** Chunks (or the rest of one) not parsed yet because the budget had no room. */
+  private held: Uint8Array[] = [];
   private stopped = false;
 
   constructor(
     private readonly sink: FrameSink,
     private readonly maxDataLength: number = MAX_DATA_LENGTH,
+    private readonly budget?: FrameBudget,
   ) {}
 
-  /** Stop delivering frames, also for the rest of a chunk being parsed (the connection is going away). */
+  /**
+   * Stop delivering frames, also for the rest of a chunk being parsed (the connection is going away),
+   * and give back what the frame in progress holds of the budget.
+   */
   stop(): void {
     this.stopped = true;
+    this.dataBuffer = undefined;
+    this.held = [];
+    this.releaseReservation();
+  }
+
+  /** True while parsing waits for the budget (push returned false). */
+  get blocked(): boolean {
+    return this.held.length > 0;
   }
 
   /** Bytes held for the frame in progress (an oversized frame's data is never held). */
@@ -108,15 +129,45 @@ export class FrameReader {
     return this.headerFill > 0 || this.header !== undefined;
   }
 
-  push(chunk: Uint8Array): void {
+  /** Parses `chunk`; false when parsing stopped to wait for the budget (the rest is held, see retry()). */
+  push(chunk: Uint8Array): boolean {
+    const waiting = this.blocked;
+    this.held.push(chunk);
+    return waiting ? false : this.retry();
+  }
+
+  /** Continues with the held bytes; false when the budget still has no room. */
+  retry(): boolean {
+    while (!this.stopped && this.held.length > 0) {
+      const chunk = this.held[0] as Uint8Array;
+      const end = this.parse(chunk);
+      if (this.stopped) break;
+      if (end < chunk.length) {
+        this.held[0] = chunk.subarray(end);
+        return false;
+      }
+      this.held.shift();
+    }
+    return true;
+  }
+
+  /** Parses from the start of `chunk`; returns where it stopped (chunk.length unless waiting for budget). */
+  private parse(chunk: Uint8Array): number {
     let offset = 0;
     while (!this.stopped && offset < chunk.length) {
       if (this.header === undefined) {
         offset = this.readHeader(chunk, offset);
         continue;
       }
-      offset = this.header.length > this.maxDataLength ? this.skipData(chunk, offset) : this.readData(chunk, offset);
+      if (this.skipRemaining > 0) {
+        offset = this.skipData(chunk, offset);
+        continue;
+      }
+      const next = this.readData(chunk, offset);
+      if (next === undefined) return offset;
+      offset = next;
     }
+    return chunk.length;
   }
 
   private readHeader(chunk: Uint8Array, offset: number): number {
@@ -141,7 +192,8 @@ export class FrameReader {
     else if (header.length === 0) this.emitFrame(new Uint8Array(0));
   }
 
-  private readData(chunk: Uint8Array, offset: number): number {
+  /** Takes what it can of the frame's data; undefined when buffering it needs budget that is not there. */
+  private readData(chunk: Uint8Array, offset: number): number | undefined {
     const header = this.header as FrameHeader;
     const available = chunk.length - offset;
     if (this.dataBuffer === undefined && available >= header.length) {
@@ -149,7 +201,12 @@ export class FrameReader {
       this.emitFrame(chunk.subarray(offset, offset + header.length));
       return offset + header.length;
     }
-    this.dataBuffer ??= new Uint8Array(header.length);
+    if (this.dataBuffer === undefined) {
+      const reserved = this.budget === undefined ? 0 : this.budget.reserve(header.length);
+      if (reserved === undefined) return undefined;
+      this.reserved = reserved;
+      this.dataBuffer = new Uint8Array(header.length);
+    }
     const take = Math.min(header.length - this.dataFill, available);
     this.dataBuffer.set(chunk.subarray(offset, offset + take), this.dataFill);
     this.dataFill += take;
@@ -179,5 +236,12 @@ export class FrameReader {
     this.dataBuffer = undefined;
     this.dataFill = 0;
     this.skipRemaining = 0;
+    this.releaseReservation();
+  }
+
+  private releaseReservation(): void {
+    if (this.reserved === 0) return;
+    this.budget?.release(this.reserved);
+    this.reserved = 0;
   }
 }

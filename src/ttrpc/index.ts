@@ -29,7 +29,8 @@ export {
 export type { Frame, FrameHeader, FrameSink } from './frame.js';
 export { encodeRequest, decodeRequest, encodeResponse, decodeResponse } from './envelope.js';
 export type { KeyValue, RequestMessage, ResponseMessage } from './envelope.js';
-export { TtrpcServer } from './server.js';
+export { FrameBudget } from './frame-budget.js';
+export { TtrpcServer, DEFAULT_FREE_FRAME_LENGTH, DEFAULT_MAX_CONNECTIONS, DEFAULT_PARTIAL_FRAME_BUDGET } from './server.js';
 export type { TtrpcServerOptions, TtrpcServerEvents } from './server.js';
 export type { CallContext, UnaryHandler } from './server-connection.js';
 export { TtrpcClient, socketPathFromAddress } from './client.js';

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { Flags, FrameReader, MAX_DATA_LENGTH, MessageType } from './frame.js';
+import type { FrameBudget } from './frame-budget.js';
 import type { Frame, FrameHeader } from './frame.js';
 import { FrameWriter } from './frame-writer.js';
 import { decodeRequest, encodeResponse } from './envelope.js';
@@ -43,6 +44,9 @@ export class ServerConnection {
   private readonly writer: FrameWriter;
   private readonly inflight = new Map<number, InflightCall>();
   private lastStreamId = 0;
+  private readonly budget: FrameBudget | undefined;
+  /** Cancels the wait for budget while the reader is blocked on it. */
+  private cancelBudgetWait: (() => void) | undefined;
   private closed = false;
   private closeWhenIdle = false;
 
@@ -51,17 +55,20 @@ export class ServerConnection {
     private readonly methods: MethodTable,
     private readonly onClosed: (connection: ServerConnection) => void,
     onSocketError: (error: Error) => void = () => {},
+    budget?: FrameBudget,
   ) {
     this.writer = new FrameWriter(socket);
     this.reader = new FrameReader({
       onFrame: (frame) => this.handleFrame(frame),
       onOversizedFrame: (header) => this.handleOversizedFrame(header),
+    }, MAX_DATA_LENGTH, budget);
+    this.budget = budget;
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.reader.push(chunk)) this.waitForBudget();
     });
-    socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
-    // Reading resumes once the peer has taken our answers (see respond()).
-    socket.on('drain', () => {
-      if (!this.closed) socket.resume();
-    });
+    // Reading resumes once the peer has taken our answers (see respond()) and the budget let the
+    // frame in progress be buffered.
+    socket.on('drain', () => this.resumeReading());
     // The peer sends no more requests (half-close): answer what is in flight, then close.
     socket.on('end', () => this.closeWhenDone());
     // Errors (ECONNRESET, EPIPE) are followed by 'close'; that is where the calls are cancelled.
@@ -133,6 +140,22 @@ export class ServerConnection {
     );
   }
 
+  /** The frame in progress needs budget that other connections hold: read nothing more until it is free. */
+  private waitForBudget(): void {
+    this.socket.pause();
+    if (this.cancelBudgetWait !== undefined || this.budget === undefined) return;
+    this.cancelBudgetWait = this.budget.waitForRoom(() => {
+      this.cancelBudgetWait = undefined;
+      if (this.closed) return;
+      if (this.reader.retry()) this.resumeReading();
+      else this.waitForBudget();
+    });
+  }
+
+  private resumeReading(): void {
+    if (!this.closed && !this.reader.blocked && this.writer.writable) this.socket.resume();
+  }
+
   private startCall(streamId: number, request: RequestMessage): void {
     const found = this.methods.lookup(request.service, request.method);
     if (found instanceof TtrpcError) {
@@ -199,6 +222,8 @@ export class ServerConnection {
   private handleClose(): void {
     if (this.closed) return;
     this.closed = true;
+    this.cancelBudgetWait?.();
+    this.cancelBudgetWait = undefined;
     this.reader.stop();
     const reason = new TtrpcError(Code.Canceled, 'ttrpc: connection closed');
     for (const call of this.inflight.values()) {

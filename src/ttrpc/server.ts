@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Server, Socket } from 'node:net';
+import { FrameBudget } from './frame-budget.js';
 import { ServerConnection } from './server-connection.js';
 import type { MethodTable, UnaryHandler } from './server-connection.js';
 import { Code, TtrpcError } from './status.js';
@@ -12,13 +13,29 @@ export interface TtrpcServerOptions {
   authorize?: (socket: Socket) => boolean;
   /** Told about socket errors (ECONNRESET, EPIPE, ...); the connection closes after each. For logging. */
   onSocketError?: (error: Error, socket: Socket) => void;
+  /** Connections open at once; one more is closed as soon as it is accepted. Default 256. */
+  maxConnections?: number;
+  /**
+   * Bytes all connections together may hold for frames longer than `freeFrameLength` that span socket
+   * reads (default 8 MiB: two frames of the largest size); such a frame waits, its connection not read, until it fits.
+   * Frames up to `freeFrameLength` (default 64 KiB) always fit. Worst case held for partial frames:
+   * maxConnections * freeFrameLength + partialFrameBudget.
+   */
+  partialFrameBudget?: number;
+  freeFrameLength?: number;
 }
+
+export const DEFAULT_MAX_CONNECTIONS = 256;
+export const DEFAULT_PARTIAL_FRAME_BUDGET = 8 << 20;
+export const DEFAULT_FREE_FRAME_LENGTH = 64 << 10;
 
 export interface TtrpcServerEvents {
   /** A connection was accepted and authorized. */
   connection: [socket: Socket];
   /** An accepted connection closed; `open` is the number still open. */
   disconnect: [socket: Socket, open: number];
+  /** A connection was closed at once because `maxConnections` were open. */
+  refused: [socket: Socket];
 }
 
 /**
@@ -31,12 +48,20 @@ export class TtrpcServer extends EventEmitter<TtrpcServerEvents> implements Meth
   private readonly connections = new Set<ServerConnection>();
   private readonly authorize: ((socket: Socket) => boolean) | undefined;
   private readonly onSocketError: ((error: Error, socket: Socket) => void) | undefined;
+  private readonly maxConnections: number;
+  /** Shared by every connection's frame reader. */
+  readonly partialFrameBudget: FrameBudget;
   private closing = false;
 
   constructor(options: TtrpcServerOptions = {}) {
     super();
     this.authorize = options.authorize;
     this.onSocketError = options.onSocketError;
+    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.partialFrameBudget = new FrameBudget(
+      options.partialFrameBudget ?? DEFAULT_PARTIAL_FRAME_BUDGET,
+      options.freeFrameLength ?? DEFAULT_FREE_FRAME_LENGTH,
+    );
   }
 
   /** Registers the unary methods of a fully-qualified service (`containerd.task.v2.Task`). */
@@ -100,6 +125,11 @@ export class TtrpcServer extends EventEmitter<TtrpcServerEvents> implements Meth
       socket.destroy();
       return;
     }
+    if (this.connections.size >= this.maxConnections) {
+      socket.destroy();
+      this.emit('refused', socket);
+      return;
+    }
     const connection = new ServerConnection(
       socket,
       this,
@@ -108,6 +138,7 @@ export class TtrpcServer extends EventEmitter<TtrpcServerEvents> implements Meth
         this.emit('disconnect', closed.socket, this.connections.size);
       },
       (error) => this.onSocketError?.(error, socket),
+      this.partialFrameBudget,
     );
     this.connections.add(connection);
     this.emit('connection', socket);

@@ -399,3 +399,105 @@ describe('TtrpcServer', () => {
     expect(() => server.register('svc', { Echo: echo })).toThrow(/duplicate service svc/);
   });
 });
+
+/** Resolves once `condition` holds (checked as the event loop turns); fails after 10 s. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+describe('TtrpcServer memory bounds', () => {
+  const KiB = 1024;
+  const header = (streamId: number, length: number): Uint8Array =>
+    encodeHeader({ length, streamId, type: MessageType.Request, flags: 0 });
+  /** A Request frame for svc/Echo carrying `size` payload bytes, as one buffer. */
+  const echoFrame = (streamId: number, size: number): Buffer => {
+    const data = encodeRequest({ service: 'svc', method: 'Echo', payload: new Uint8Array(size).fill(7), timeoutNano: 0, metadata: [] });
+    return Buffer.concat([header(streamId, data.length), data]);
+  };
+
+  it('buffers a long frame only within the shared budget; one that does not fit waits, frames up to the free length do not', async () => {
+    const { path, server } = await startServer({ svc: { Echo: echo } }, { partialFrameBudget: 1024 * KiB, freeFrameLength: 64 * KiB });
+    const budget = server.partialFrameBudget;
+    // A holds most of an 800 KiB frame: the budget reserves its whole length.
+    const a = await RawPeer.connect(path);
+    const aFrame = echoFrame(1, 800 * KiB);
+    a.socket.write(aFrame.subarray(0, 400 * KiB));
+    await until(() => budget.usedBytes === aFrame.length - 10);
+
+    // B's 800 KiB frame does not fit: B's connection is not read further (its next request waits too).
+    const b = await RawPeer.connect(path);
+    b.socket.write(Buffer.concat([echoFrame(1, 800 * KiB), echoFrame(3, 10)]));
+    // C's frame of up to the free length needs no budget and is answered meanwhile.
+    const c = await RawPeer.connect(path);
+    c.socket.write(echoFrame(1, 60 * KiB));
+    expect((await c.waitFor(1)).payload.length).toBe(60 * KiB);
+    expect(b.responses).toEqual([]);
+    expect(budget.usedBytes).toBe(aFrame.length - 10);
+
+    // A completes its frame: answered in full; its reservation goes to B, whose calls are then answered in order.
+    a.socket.write(aFrame.subarray(400 * KiB));
+    expect((await a.waitFor(1)).payload.length).toBe(800 * KiB);
+    expect((await b.waitFor(1)).payload.length).toBe(800 * KiB);
+    expect((await b.waitFor(3)).payload.length).toBe(10);
+    expect(b.responses.map((r) => r.streamId)).toEqual([1, 3]);
+    expect(budget.usedBytes).toBe(0);
+  });
+
+  it('gives the reservation back when a connection closes mid-frame', async () => {
+    const { path, server } = await startServer({ svc: { Echo: echo } }, { partialFrameBudget: 1024 * KiB, freeFrameLength: 64 * KiB });
+    const budget = server.partialFrameBudget;
+    const peers = await Promise.all([1, 2, 3].map(() => RawPeer.connect(path)));
+    // Three peers each declare 400 KiB and send half: two fit, the third waits.
+    for (const peer of peers) {
+      peer.socket.write(header(1, 400 * KiB));
+      peer.socket.write(new Uint8Array(200 * KiB));
+    }
+    await until(() => budget.usedBytes === 800 * KiB);
+    for (const peer of peers) peer.socket.destroy();
+    await Promise.all(peers.map((p) => p.closed));
+    await until(() => server.connectionCount === 0);
+    expect(budget.usedBytes).toBe(0);
+  });
+
+  it('holds at most the budget however many connections each hold a 4 MiB partial frame, and answers all in the end', async () => {
+    const { path, server } = await startServer({ svc: { Echo: echo } }, { partialFrameBudget: 8 << 20 });
+    const budget = server.partialFrameBudget;
+    const peers = await Promise.all(Array.from({ length: 20 }, () => RawPeer.connect(path)));
+    for (const peer of peers) peer.socket.write(Buffer.concat([header(1, MAX_DATA_LENGTH), new Uint8Array(MAX_DATA_LENGTH - 1)]));
+    await until(() => budget.usedBytes === 2 * MAX_DATA_LENGTH);
+    // A new connection's small request is answered while the budget is taken.
+    const small = await RawPeer.connect(path);
+    small.request(1, 'svc', 'Echo', enc('ok'));
+    expect(dec((await small.waitFor(1)).payload)).toBe('ok');
+    expect(budget.usedBytes).toBe(2 * MAX_DATA_LENGTH);
+    // Each frame's last byte completes it (garbage: InvalidArgument); two at a time get the budget.
+    for (const peer of peers) peer.socket.write(new Uint8Array(1));
+    const codes = await Promise.all(peers.map(async (p) => statusOf(await p.waitFor(1))?.[0]));
+    expect(codes).toEqual(peers.map(() => Code.InvalidArgument));
+    expect(budget.usedBytes).toBe(0);
+  });
+
+  it('closes connections beyond maxConnections at once, and accepts again when one closes', async () => {
+    const { path, server } = await startServer({ svc: { Echo: echo } }, { maxConnections: 2 });
+    const refusedSockets: Socket[] = [];
+    server.on('refused', (socket) => refusedSockets.push(socket));
+    const first = await RawPeer.connect(path);
+    const second = await RawPeer.connect(path);
+    await until(() => server.connectionCount === 2);
+    const third = await RawPeer.connect(path);
+    await third.closed;
+    expect(refusedSockets).toHaveLength(1);
+    expect(third.responses).toEqual([]);
+    second.request(1, 'svc', 'Echo', enc('two'));
+    expect(dec((await second.waitFor(1)).payload)).toBe('two');
+    first.socket.destroy();
+    await until(() => server.connectionCount === 1);
+    const fourth = await RawPeer.connect(path);
+    fourth.request(1, 'svc', 'Echo', enc('four'));
+    expect(dec((await fourth.waitFor(1)).payload)).toBe('four');
+  });
+});
