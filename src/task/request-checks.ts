@@ -1,7 +1,8 @@
 // What a Task request must satisfy before a handler acts on it, checked at the service's edge:
-// ids that are containerd identifiers (they become path components), stdio paths that exist,
+// ids that are containerd identifiers (they become path components), a bundle and stdio paths that exist,
 // and Any fields that decode. Each failure names the field.
 import { statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import type { TaskMethodName } from '../api/index.js';
 import { invalidArgument, notFound, toTtrpcError } from '../shim/errdefs.js';
 import { identifierProblem } from '../shim/identifiers.js';
@@ -24,6 +25,14 @@ export function checkIdentifiers(method: TaskMethodName, request: { id?: unknown
 function checkIdentifier(field: string, value: string): void {
   const problem = identifierProblem(value);
   if (problem !== undefined) throw invalidArgument(`invalid ${field} ${JSON.stringify(value)}: ${problem}`);
+}
+
+/** containerd made the bundle directory before it started the shim: a missing one is NotFound, not a failed write. */
+export function checkBundle(bundle: string): void {
+  if (!isAbsolute(bundle)) throw invalidArgument(`bundle ${JSON.stringify(bundle)} is not an absolute path`);
+  const stat = statSync(bundle, { throwIfNoEntry: false });
+  if (stat === undefined) throw notFound(`bundle ${JSON.stringify(bundle)} does not exist`);
+  if (!stat.isDirectory()) throw invalidArgument(`bundle ${JSON.stringify(bundle)} is not a directory`);
 }
 
 /**

@@ -11,7 +11,7 @@ import type { Publisher } from '../shim/publisher.js';
 import { Container } from './container.js';
 import type { ProcessState } from './process.js';
 import { decodeOptions } from './options.js';
-import { checkIdentifiers, checkStdioPaths, readField } from './request-checks.js';
+import { checkBundle, checkIdentifiers, checkStdioPaths, readField } from './request-checks.js';
 
 const statusOf: Record<ProcessState, Status> = {
   created: Status.CREATED,
@@ -59,6 +59,7 @@ export class TaskService {
   readonly handlers: TaskServiceHandlers<CallContext> = {
     Create: async (req) => {
       if (this.containers.has(req.id)) throw alreadyExists(`container ${JSON.stringify(req.id)} already exists`);
+      checkBundle(req.bundle);
       const options = readField('options', () => decodeOptions(req.options));
       const stdio = { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal };
       checkStdioPaths(stdio);

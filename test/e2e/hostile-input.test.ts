@@ -65,7 +65,7 @@ describeEachContainerd('hostile input to the daemon socket', (suite) => {
       id, path: '/tmp/never', options: { type_url: 'containerd.runc.v1.CheckpointOptions', value: hex('0a 7f') },
     }), Code.InvalidArgument, /^options: invalid containerd\.runc\.v1\.CheckpointOptions/);
     await expectAnswer('Create', encodeMessage(task.CreateTaskRequest, {
-      id: 'newc', bundle: '/nonexistent', options: { type_url: 'example.com/Bogus', value: new Uint8Array(0) },
+      id: 'newc', bundle: suite.containerd.tempDir, options: { type_url: 'example.com/Bogus', value: new Uint8Array(0) },
     }), Code.InvalidArgument, /^options: unsupported runtime options type "example\.com\/Bogus"/);
   });
 
@@ -85,14 +85,19 @@ describeEachContainerd('hostile input to the daemon socket', (suite) => {
     await expectAnswer('State', stateRequest(id, '-lead'), Code.InvalidArgument, /^invalid exec_id "-lead"/);
   });
 
-  it('a stdio path that does not exist is NotFound naming the path', async () => {
+  it('a stdio path or bundle that does not exist is NotFound naming the path', async () => {
     const spec = packJsonAny(JsonTypeUrl.OciProcess, { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } }) as never;
     await expectAnswer('Exec', encodeMessage(task.ExecProcessRequest, { id, execId: 'nostdout', spec, stdout: '/nonexistent/out' }),
       Code.NotFound, /^stdout "\/nonexistent\/out" does not exist/);
     await expectAnswer('Exec', encodeMessage(task.ExecProcessRequest, { id, execId: 'nostdin', spec, stdin: '/nonexistent/in' }),
       Code.NotFound, /^stdin "\/nonexistent\/in" does not exist/);
-    await expectAnswer('Create', encodeMessage(task.CreateTaskRequest, { id: 'newc', bundle: '/nonexistent', stderr: '/nonexistent/err' }),
+    await expectAnswer('Create', encodeMessage(task.CreateTaskRequest, { id: 'newc', bundle: suite.containerd.tempDir, stderr: '/nonexistent/err' }),
       Code.NotFound, /^stderr "\/nonexistent\/err" does not exist/);
+    // The bundle containerd made before starting the shim.
+    await expectAnswer('Create', encodeMessage(task.CreateTaskRequest, { id: 'newc', bundle: '/nonexistent/bundle' }),
+      Code.NotFound, /^bundle "\/nonexistent\/bundle" does not exist/);
+    await expectAnswer('Create', encodeMessage(task.CreateTaskRequest, { id: 'newc', bundle: 'relative' }),
+      Code.InvalidArgument, /^bundle "relative" is not an absolute path/);
     // Nothing was added: a Start of the refused exec is NotFound.
     const start = await conn.call('Start', encodeMessage(task.StartRequest, { id, execId: 'nostdout' }));
     expect(start.code).toBe(Code.NotFound);
