@@ -22,6 +22,19 @@ export function checkIdentifiers(method: TaskMethodName, request: { id?: unknown
   }
 }
 
+/** Request fields that hold paths (proto names as the decoded message has them). */
+const pathFields = ['bundle', 'stdin', 'stdout', 'stderr', 'checkpoint', 'parentCheckpoint', 'path'] as const;
+
+/** No path can hold a NUL byte (the kernel would cut it there; Node refuses it). */
+export function checkPathFields(request: Partial<Record<(typeof pathFields)[number], unknown>>): void {
+  for (const field of pathFields) {
+    const value = request[field];
+    if (typeof value === 'string' && value.includes('\0')) {
+      throw invalidArgument(`${field} ${JSON.stringify(value)} contains a NUL byte`);
+    }
+  }
+}
+
 function checkIdentifier(field: string, value: string): void {
   const problem = identifierProblem(value);
   if (problem !== undefined) throw invalidArgument(`invalid ${field} ${JSON.stringify(value)}: ${problem}`);

@@ -11,7 +11,7 @@ import type { Publisher } from '../shim/publisher.js';
 import { Container } from './container.js';
 import type { ProcessState } from './process.js';
 import { decodeOptions } from './options.js';
-import { checkBundle, checkIdentifiers, checkStdioPaths, readField } from './request-checks.js';
+import { checkBundle, checkIdentifiers, checkPathFields, checkStdioPaths, readField } from './request-checks.js';
 
 const statusOf: Record<ProcessState, Status> = {
   created: Status.CREATED,
@@ -236,6 +236,7 @@ export class TaskService {
           }
           this.options.logger.debug({ method: name, request: decoded }, 'request');
           checkIdentifiers(name, decoded as { id?: unknown; execId?: unknown });
+          checkPathFields(decoded as Record<string, unknown>);
           const result = await handler(decoded, ctx);
           return (response.encode as (m: unknown) => { finish(): Uint8Array }).call(response, result).finish();
         } catch (err) {

@@ -27,7 +27,7 @@ describeEachContainerd('ttrpc fuzzer against a live daemon', (suite) => {
       frames,
       seed,
       timeLimitMs,
-      rssLimit: 100e6,
+      rssLimit: Number(process.env['TSSHIM_FUZZ_RSS_MB'] ?? 150) * 1e6,
       log: (line) => console.log(line),
     });
     const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;

@@ -96,6 +96,8 @@ describeEachContainerd('hostile input to the daemon socket', (suite) => {
     // The bundle containerd made before starting the shim.
     await expectAnswer('Create', encodeMessage(task.CreateTaskRequest, { id: 'newc', bundle: '/nonexistent/bundle' }),
       Code.NotFound, /^bundle "\/nonexistent\/bundle" does not exist/);
+    await expectAnswer('Exec', encodeMessage(task.ExecProcessRequest, { id, execId: 'nul', spec, stdout: '/tmp/a\0b' }),
+      Code.InvalidArgument, /^stdout "\/tmp\/a\\u0000b" contains a NUL byte/);
     await expectAnswer('Create', encodeMessage(task.CreateTaskRequest, { id: 'newc', bundle: 'relative' }),
       Code.InvalidArgument, /^bundle "relative" is not an absolute path/);
     // Nothing was added: a Start of the refused exec is NotFound.
