@@ -2,7 +2,7 @@
 // message naming the field, and the daemon serves on (State of a running container answers after each).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Code } from '../../src/ttrpc/index.js';
-import { JsonTypeUrl, Status, containerd as api, encodeMessage, packJsonAny } from '../../src/api/index.js';
+import { JsonTypeUrl, Status, containerd as api, encodeMessage, packJsonAny, type AnyMessage } from '../../src/api/index.js';
 import { describeEachContainerd, runtimes } from './harness/index.js';
 import {
   RawTtrpcConnection, decodeState, describeAnswer, shimAddress, stateRequest, type RawAnswer,
@@ -52,11 +52,11 @@ describeEachContainerd('hostile input to the daemon socket', (suite) => {
   });
 
   it('an Any with JSON that does not parse, or of an unexpected type, is InvalidArgument naming the field', async () => {
-    const exec = (spec: { type_url: string; value: Uint8Array }) =>
+    const exec = (spec: AnyMessage) =>
       encodeMessage(task.ExecProcessRequest, { id, execId: 'badspec', spec });
     await expectAnswer('Exec', exec({ type_url: JsonTypeUrl.OciProcess, value: Buffer.from('{"args": [') }), Code.InvalidArgument,
       /^spec: invalid JSON in Any/);
-    await expectAnswer('Exec', exec(packJsonAny('example.com/Bogus', {}) as never), Code.InvalidArgument,
+    await expectAnswer('Exec', exec(packJsonAny('example.com/Bogus', {})), Code.InvalidArgument,
       /^spec: unexpected Any type "example\.com\/Bogus"/);
     await expectAnswer('Update', encodeMessage(task.UpdateTaskRequest, {
       id, resources: { type_url: JsonTypeUrl.OciLinuxResources, value: Buffer.from('not json') },
@@ -78,7 +78,7 @@ describeEachContainerd('hostile input to the daemon socket', (suite) => {
     await expectAnswer('Delete', encodeMessage(task.DeleteRequest, { id: 'x'.repeat(77) }), Code.InvalidArgument,
       /^invalid id "x{77}": is longer than 76 characters/);
     await expectAnswer('Exec', encodeMessage(task.ExecProcessRequest, {
-      id, execId: '../../e', spec: packJsonAny(JsonTypeUrl.OciProcess, { args: ['true'], cwd: '/' }) as never,
+      id, execId: '../../e', spec: packJsonAny(JsonTypeUrl.OciProcess, { args: ['true'], cwd: '/' }),
     }), Code.InvalidArgument, /^invalid exec_id "\.\.\/\.\.\/e"/);
     await expectAnswer('Kill', encodeMessage(task.KillRequest, { id, execId: 'a/b', signal: 9 }), Code.InvalidArgument,
       /^invalid exec_id "a\/b"/);
@@ -86,7 +86,7 @@ describeEachContainerd('hostile input to the daemon socket', (suite) => {
   });
 
   it('a stdio path or bundle that does not exist is NotFound naming the path', async () => {
-    const spec = packJsonAny(JsonTypeUrl.OciProcess, { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } }) as never;
+    const spec = packJsonAny(JsonTypeUrl.OciProcess, { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } });
     await expectAnswer('Exec', encodeMessage(task.ExecProcessRequest, { id, execId: 'nostdout', spec, stdout: '/nonexistent/out' }),
       Code.NotFound, /^stdout "\/nonexistent\/out" does not exist/);
     await expectAnswer('Exec', encodeMessage(task.ExecProcessRequest, { id, execId: 'nostdin', spec, stdin: '/nonexistent/in' }),
