@@ -1,7 +1,7 @@
 // Issue #3: terminals. ctr runs under a real pty (script(1) or tmux), as a user would.
 import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
-import { describeEachContainerd, runCommand, runtimes } from './harness/index.js';
+import { describeEachContainerd, eventually, runCommand, runtimes, taskRow } from './harness/index.js';
 import type { Containerd } from './harness/index.js';
 
 const runtime = runtimes.tsshim;
@@ -39,6 +39,14 @@ class Tmux {
     await this.run(['send-keys', '-t', 'main', '-l', text]);
     await this.run(['send-keys', '-t', 'main', 'Enter']);
   }
+  /** Resolves once the session's command has exited (tmux ends a session whose only pane's program exits). */
+  async waitForExit(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.run(['has-session', '-t', 'main'])).code === 0) {
+      if (Date.now() >= deadline) throw new Error(`the tmux session did not end within ${timeoutMs} ms:\n${await this.screen()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
   kill() {
     return this.run(['kill-server']);
   }
@@ -59,8 +67,8 @@ describeEachContainerd('terminals through tsshim', (suite) => {
     expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
     expect(r.code).toBe(3);
     await containerd.ctrOk(['task', 'kill', '-s', 'SIGKILL', 'tty2']);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await containerd.ctr(['task', 'delete', 'tty2']);
+    expect(await eventually(async () => (await taskRow(containerd, 'tty2'))?.status === 'STOPPED', 10_000)).toBe(true);
+    await containerd.ctrOk(['task', 'delete', 'tty2']);
     await containerd.ctrOk(['containers', 'delete', 'tty2']);
   });
 
@@ -80,10 +88,20 @@ describeEachContainerd('terminals through tsshim', (suite) => {
       await tmux.type('stty size');
       await tmux.waitFor(/^24 80\s*$/m);
       await tmux.run(['resize-window', '-t', 'main', '-x', '100', '-y', '30']);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await tmux.type('clear; stty size');
-      await tmux.waitFor(/^30 100\s*$/m);
+      // The resize travels tmux -> ctr -> containerd -> shim -> pty; ask until the shell sees it.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        await tmux.type('clear; stty size');
+        try {
+          await tmux.waitFor(/^30 100\s*$/m, 1_000);
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+        }
+      }
       await tmux.type('exit');
+      // ctr run --rm deletes the container itself: let it finish before the suite's cleanup looks.
+      await tmux.waitForExit();
     } finally {
       await tmux.kill();
     }
