@@ -4,7 +4,7 @@
 // dist/npm/<id>/ (shim.mjs, chunks/, tsshim.node, copied from dist/current), and the launcher
 // dist/npm/containerd-shim-tsshim-v2 is compiled to run <id>/shim.mjs with the `node` on PATH. The id
 // makes each package a distinct build: after an upgrade the old build's spare daemons decline the new
-// launcher's calls (docs/architecture.md §13). Builds first; TSSHIM_PACK_PREBUILT=1 packs dist/current
+// launcher's calls (docs/architecture.md §13). Builds first; TSSHIM_PREBUILT=1 packs dist/current
 // as it is. The dist/ layout of a clone (builds/, current, the launcher) is left untouched.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
@@ -15,7 +15,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const step = (what) => process.stderr.write(`pack: ${what}\n`);
 const run = (cmd, argv) => execFileSync(cmd, argv, { stdio: ['ignore', 2, 2], cwd: root });
 
-if (process.env.TSSHIM_PACK_PREBUILT !== '1') run(process.execPath, ['scripts/build.mjs']);
+if (process.env.TSSHIM_PREBUILT !== '1') run(process.execPath, ['scripts/build.mjs']);
 const current = realpathSync(join(root, 'dist', 'current'));
 for (const file of ['shim.mjs', 'tsshim.node']) {
   if (!existsSync(join(current, file))) throw new Error(`pack: ${join(current, file)} is missing: run npm run build`);
