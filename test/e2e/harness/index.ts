@@ -42,3 +42,6 @@ export { describeEachDocker } from './docker-suite.js';
 export type { DockerSuite, DockerSuiteOptions } from './docker-suite.js';
 export { eventually, parseTaskList, removeContainer, taskRow } from './tasks.js';
 export type { TaskRow } from './tasks.js';
+export {
+  installTarball, installedBuildDir, installedPackageDir, mappedFiles, npmPrefixEnv, packTarball, packageVersion, releaseArchive,
+} from './install.js';
