@@ -1,16 +1,18 @@
-// The npm package (issue 12, item 3), installed the way users install it: `npm pack` at the repository
-// root, `npm install -g <tarball>` into a temporary prefix (offline: the tarball is the only source),
-// and that prefix's bin/ alone provides containerd-shim-tsshim-v2 to a private containerd (dist/ is not
-// on its PATH). Then an upgrade: a second tarball (another build) installed over the first while a
+// The npm package (issue 12, item 3), installed the way the README tells users to: `npm pack` at the
+// repository root, then the README's own commands (Install, Upgrade, Uninstall), run unchanged with npm's
+// global prefix pointed at a temporary directory (npm_config_prefix; offline: the tarball is the only
+// source). That prefix's bin/ alone provides containerd-shim-tsshim-v2 to a private containerd (dist/ is
+// not on its PATH). The upgrade: a second tarball (another build) installed over the first while a
 // container of the first runs; both containers work, the old one to the end, and the old build's spare
-// daemon declines the new launcher's start and exits (docs/architecture.md §13).
-import { execFileSync } from 'node:child_process';
+// daemon declines the new launcher's start and exits (docs/architecture.md §13). Then the README's Logs
+// and Error messages sections, checked against what this containerd and shim really print.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  describeEachContainerd, eventually, findSpareDaemons, installTarball, installedBuildDir, installedPackageDir, isAlive, mappedFiles,
-  packTarball, removeContainer, runtimes, shimBinaryName, shimIdentity, taskRow, waitFor,
+  describeEachContainerd, eventually, findSpareDaemons, installedBuildDir, installedPackageDir, isAlive, mappedFiles, packTarball,
+  packageVersion, prefixEnv, readmeBlock, removeContainer, repoRoot, runScript, runtimes, shimBinaryName, shimIdentity, taskRow, waitFor,
 } from './harness/index.js';
 import type { Containerd, ContainerdSuite } from './harness/index.js';
 
@@ -23,6 +25,13 @@ let tarballs: { first: string; second: string } | undefined;
 beforeAll(() => {
   tarballs = { first: packTarball(join(work, 'first')), second: packTarball(join(work, 'second')) };
 }, 120_000);
+
+/** The README's install commands, run in the tarball's directory against the temporary prefix; their output. */
+function readmeInstall(tarball: string): string {
+  const block = readmeBlock('### The npm package');
+  expect(block).toContain(`./${basename(tarball)}`);
+  return runScript(block, dirname(tarball), prefixEnv(prefix));
+}
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function packed(): { first: string; second: string } {
@@ -60,7 +69,8 @@ describeEachContainerd('npm package installed with npm install -g', (suite) => {
   beforeAll(() => {
     rmSync(prefix, { recursive: true, force: true });
     mkdirSync(prefix, { recursive: true });
-    installTarball(prefix, packed().first);
+    const out = readmeInstall(packed().first);
+    expect(out).toMatch(new RegExp(`^containerd-shim-tsshim-v2:\n  Version:  ${packageVersion.replace(/\./g, '\\.')}\n  Revision: [0-9a-f]{40}`, 'm'));
   }, 60_000);
 
   it('the tarball holds only what runs (no sources, no tests, no dependencies); the installed package has no node_modules', () => {
@@ -109,7 +119,7 @@ describeEachContainerd('npm package installed with npm install -g', (suite) => {
         return oldSpare !== undefined;
       }, 20_000), 'a spare of the installed build should be up').toBe(true);
 
-      installTarball(prefix, packed().second);
+      readmeInstall(packed().second);
       const newBuild = installedBuildDir(prefix);
       expect(newBuild).not.toBe(oldBuild);
       expect(existsSync(oldBuild), 'npm replaced the package: the old build is gone from disk').toBe(false);
@@ -130,5 +140,54 @@ describeEachContainerd('npm package installed with npm install -g', (suite) => {
       await removeContainer(containerd, 'npm-new').catch(() => undefined);
       throw e;
     }
+  });
+
+  it('README Logs: at containerd\'s debug level (this config) the installed daemon\'s request lines reach containerd\'s log', async () => {
+    const { containerd } = suite;
+    expect(readmeBlock('## Logs', 'toml')).toBe('[debug]\n  level = "debug"\n');
+    expect(readFileSync(containerd.configPath, 'utf8')).toMatch(/^\[debug\]\n  level = ["']debug["']$/m);
+    const r = await containerd.ctr(['run', '--rm', '--runtime', runtime, suite.fixtures.image, 'npm-logs', 'true']);
+    expect(r.code).toBe(0);
+    const lines = containerd.logs().split('\n').filter((l) => l.includes('"id":"npm-logs"') && l.includes('"msg":"request"'));
+    expect(lines.length, 'debug lines of the npm-logs daemon in containerd\'s log').toBeGreaterThan(0);
+  });
+
+  it('README Error messages: exec into a stopped container; the launcher without node', async () => {
+    const { containerd } = suite;
+    await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'npm-stopped', 'true']);
+    try {
+      expect(await eventually(async () => (await taskRow(containerd, 'npm-stopped'))?.status === 'STOPPED', 10_000)).toBe(true);
+      const exec = await containerd.ctr(['task', 'exec', '--exec-id', 'late', 'npm-stopped', 'true']);
+      expect(exec.code).not.toBe(0);
+      expect(exec.stderr).toContain('container npm-stopped is not running: cannot exec in a stopped container');
+      await containerd.ctrOk(['task', 'delete', 'npm-stopped']);
+      await containerd.ctrOk(['containers', 'delete', 'npm-stopped']);
+    } catch (e) {
+      await removeContainer(containerd, 'npm-stopped').catch(() => undefined);
+      throw e;
+    }
+    const noNode = spawnSync(join(prefix, 'bin', shimName), ['-v'], { env: { PATH: '/nonexistent' }, encoding: 'utf8' });
+    expect(noNode.stderr).toBe('containerd-shim-tsshim-v2: cannot run node: No such file or directory\n');
+    expect(noNode.status).toBe(127);
+    expect(readFileSync(join(repoRoot, 'README.md'), 'utf8')).toContain('| `containerd-shim-tsshim-v2: cannot run node: No such file or directory` |');
+  });
+
+  it('README Uninstall: npm uninstall -g removes the shim; the spare of the removed build exits by itself; containerd then reports the shim missing', async () => {
+    const { containerd } = suite;
+    const spares = findSpareDaemons(containerd.address).map((p) => p.pid);
+    expect(spares.length, 'a spare of the installed build is up').toBeGreaterThan(0);
+    runScript(readmeBlock('## Uninstall'), prefix, prefixEnv(prefix));
+    expect(existsSync(join(prefix, 'bin', shimName))).toBe(false);
+    expect(existsSync(installedPackageDir(prefix))).toBe(false);
+    expect(await waitFor(() => spares.every((pid) => !isAlive(pid)), 15_000), 'spares exit once their build is gone').toBe(true);
+    const r = await containerd.ctr(['run', '--rm', '--runtime', runtime, suite.fixtures.image, 'npm-gone', 'true']);
+    expect(r.code).not.toBe(0);
+    // Never found: "executable file not found in $PATH"; found before (some versions remember the path): fork/exec fails.
+    const missing = new RegExp(`exec: "${shimName}": executable file not found in \\$PATH|fork/exec ${prefix}/bin/${shimName}: no such file or directory`);
+    expect(r.stderr).toMatch(missing);
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    expect(readme).toContain(`| \`exec: "${shimName}": executable file not found in $PATH\` |`);
+    expect(readme).toContain(`| \`fork/exec /usr/local/bin/${shimName}: no such file or directory\` |`);
+    await removeContainer(containerd, 'npm-gone').catch(() => undefined);
   });
 }, { pathPrefix: [join(prefix, 'bin')], noDist: true });

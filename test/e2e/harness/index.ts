@@ -43,5 +43,6 @@ export type { DockerSuite, DockerSuiteOptions } from './docker-suite.js';
 export { eventually, parseTaskList, removeContainer, taskRow } from './tasks.js';
 export type { TaskRow } from './tasks.js';
 export {
-  installTarball, installedBuildDir, installedPackageDir, mappedFiles, npmPrefixEnv, packTarball, packageVersion, releaseArchive,
+  installedBuildDir, installedPackageDir, mappedFiles, npmPrefixEnv, packTarball, packageVersion, prefixEnv, releaseArchive, runScript,
 } from './install.js';
+export { readmeBlock } from './readme.js';

@@ -24,9 +24,14 @@ export function npmPrefixEnv(prefix: string): Record<string, string> {
   return { npm_config_prefix: prefix, npm_config_offline: 'true', npm_config_cache: join(prefix, '.npm-cache'), npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
 }
 
-/** `npm install -g <tarball>` into `prefix` (a reinstall replaces the package). */
-export function installTarball(prefix: string, tarball: string): void {
-  run('npm', ['install', '-g', tarball], prefix, npmPrefixEnv(prefix));
+/** The environment in which `npm install -g` / `npm uninstall -g` and the shim's name use `prefix`. */
+export function prefixEnv(prefix: string): NodeJS.ProcessEnv {
+  return { ...process.env, ...npmPrefixEnv(prefix), PATH: `${join(prefix, 'bin')}:${process.env.PATH ?? ''}` };
+}
+
+/** Runs a README command block with `sh -e` in `cwd`; its stdout. */
+export function runScript(script: string, cwd: string, env: NodeJS.ProcessEnv): string {
+  return execFileSync('sh', ['-ec', script], { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** The installed package's directory under a global prefix. */
