@@ -160,6 +160,7 @@ describeEachContainerd('npm package installed with npm install -g', (suite) => {
       const exec = await containerd.ctr(['task', 'exec', '--exec-id', 'late', 'npm-stopped', 'true']);
       expect(exec.code).not.toBe(0);
       expect(exec.stderr).toContain('container npm-stopped is not running: cannot exec in a stopped container');
+      expect(readFileSync(join(repoRoot, 'README.md'), 'utf8')).toContain('| `container ... is not running: cannot exec in a stopped container` |');
       await containerd.ctrOk(['task', 'delete', 'npm-stopped']);
       await containerd.ctrOk(['containers', 'delete', 'npm-stopped']);
     } catch (e) {

@@ -57,3 +57,31 @@ describe('-v', () => {
     expect({ version: manager.version, revision: manager.revision }).toEqual({ version, revision: 'unknown' });
   });
 });
+
+describe('README "Error messages": what the binary run by hand prints', () => {
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+  const shim = join(repo, 'dist/containerd-shim-tsshim-v2');
+
+  it('without -namespace: "shim namespace cannot be empty"; an unknown action: unknown action "..."', () => {
+    const noNamespace = spawnSync(shim, ['-id', 'x', 'delete'], { encoding: 'utf8', cwd: tmpdir() });
+    expect(noNamespace.stderr).toBe('shim namespace cannot be empty\n');
+    expect(noNamespace.status).toBe(1);
+    const unknown = spawnSync(shim, ['-namespace', 'n', 'frobnicate'], { encoding: 'utf8' });
+    expect(unknown.stderr).toBe('unknown action "frobnicate"\n');
+    expect(unknown.status).toBe(2);
+    expect(readme).toContain('| `shim namespace cannot be empty` |');
+    expect(readme).toContain('| `unknown action "..."` |');
+  });
+
+  it('the other messages the table quotes are the ones the code prints', () => {
+    const sources = [
+      readFileSync(join(repo, 'native/launcher.c'), 'utf8'),
+      readFileSync(join(repo, 'src/shim/start-input.ts'), 'utf8'),
+      readFileSync(join(repo, 'src/task/container.ts'), 'utf8'),
+    ].join('\n');
+    expect(sources).toContain('tsshim: the spare daemon ended while it handled start\\n');
+    expect(readme).toContain('| `tsshim: the spare daemon ended while it handled start` |');
+    expect(sources).toContain('start: stdin is neither runtime options (a google.protobuf.Any) nor containerd 2.3\'s `\n      + `BootstrapParams: ');
+    expect(readme).toContain('| `start: stdin is neither runtime options (a google.protobuf.Any) nor containerd 2.3\'s BootstrapParams ...` |');
+  });
+});
