@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   describeEachContainerd, eventually, packageVersion, readmeBlock, releaseArchive, removeContainer, runtimes, shimBinaryName, shimIdentity,
-  taskRow, waitFor, isAlive,
+  distDir, isAlive, taskRow, waitFor,
 } from './harness/index.js';
 
 const runtime = runtimes.tsshim;
@@ -51,7 +51,7 @@ describeEachContainerd('release archive', (suite) => {
     expect(r.code).toBe(3);
   });
 
-  it('run -d, exec, kill, delete; the daemon is the unpacked executable', async () => {
+  it('run -d, exec, kill, delete; the daemon is the unpacked executable; upgraded under it (README: `install` of the new file), it serves on', async () => {
     made();
     const { containerd } = suite;
     await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'rel-d', 'sleep', '600']);
@@ -59,6 +59,13 @@ describeEachContainerd('release archive', (suite) => {
       const pids = containerd.shims(shimName).filter((p) => shimIdentity(p).id === 'rel-d').map((p) => p.pid);
       expect(pids).toHaveLength(1);
       expect(readlinkSync(`/proc/${pids[0]!}/exe`)).toBe(join(unpacked, shimName));
+      // An upgrade as the README has it: `install` puts a new file in place (the old one is unlinked, not
+      // overwritten), so the running daemon keeps its executable and new containers get the new one.
+      execFileSync('install', ['-m', '0755', join(distDir, 'sea', shimName), join(unpacked, shimName)]);
+      expect(readlinkSync(`/proc/${pids[0]!}/exe`)).toBe(`${join(unpacked, shimName)} (deleted)`);
+      const fresh = await containerd.ctr(['run', '--rm', '--runtime', runtime, suite.fixtures.image, 'rel-new', 'echo', 'new-build']);
+      expect(fresh.stdout).toBe('new-build\n');
+      expect(fresh.code).toBe(0);
       const exec = await containerd.ctr(['task', 'exec', '--exec-id', 'e1', 'rel-d', 'sh', '-c', 'echo exec-out; exit 5']);
       expect(exec.stdout).toBe('exec-out\n');
       expect(exec.code).toBe(5);
