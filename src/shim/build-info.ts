@@ -12,8 +12,13 @@ export interface BuildInfo {
 declare const __TSSHIM_BUILD_INFO__: BuildInfo | undefined;
 
 function fromSources(): BuildInfo {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return { version: pkg.version, revision: 'unknown' };
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return { version: pkg.version, revision: 'unknown' };
+  } catch {
+    // Bundled by something other than the build (a bench or test bundle): no package.json beside it.
+    return { version: 'unknown', revision: 'unknown' };
+  }
 }
 
 export const buildInfo: BuildInfo = typeof __TSSHIM_BUILD_INFO__ === 'undefined' ? fromSources() : __TSSHIM_BUILD_INFO__;
