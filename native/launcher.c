@@ -8,6 +8,10 @@
 //           stdout itself; we only relay its exit status;
 //   else    execs Node on <our directory>/current/shim.mjs, as the shell launcher did.
 //
+// Two layouts, chosen when compiled: a clone's dist/ (TSSHIM_ENTRY "current/shim.mjs", a symlink a
+// rebuild switches) and the npm package (scripts/pack.mjs: "<build id>/shim.mjs", a plain directory,
+// since npm keeps no symlinks). Either way the entry's real path names one build.
+//
 // The spare answers 'A' (it will answer the call) or 'D' (run it yourself) before it touches
 // anything, and acts only after our 'G': so falling back to Node after 'D', a refused connection,
 // a silent close or a slow answer never runs a call twice. docs/architecture.md "Start-up and density" has the
@@ -28,8 +32,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+// The Node to run: an absolute path (the build's own Node) is used when it is executable, anything
+// else is looked up on PATH; TSSHIM_NODE in the environment overrides both.
 #ifndef TSSHIM_NODE
 #define TSSHIM_NODE "node"
+#endif
+// The entry, relative to the launcher's directory.
+#ifndef TSSHIM_ENTRY
+#define TSSHIM_ENTRY "current/shim.mjs"
 #endif
 
 extern char **environ;
@@ -317,7 +327,7 @@ int main(int argc, char **argv) {
   char *slash = strrchr(self, '/');
   *slash = '\0';
   char entry[PATH_MAX];
-  if (snprintf(entry, sizeof entry, "%s/current/shim.mjs", self) >= (int)sizeof entry) return 1;
+  if (snprintf(entry, sizeof entry, "%s/%s", self, TSSHIM_ENTRY) >= (int)sizeof entry) return 1;
   // The entry's real path names the build: a spare of another build declines.
   char real_entry[PATH_MAX];
   if (!realpath(entry, real_entry)) snprintf(real_entry, sizeof real_entry, "%s", entry);
@@ -331,7 +341,7 @@ int main(int argc, char **argv) {
   unsetenv("NODE_EXTRA_CA_CERTS");
   unsetenv("NODE_OPTIONS");
   const char *node = getenv("TSSHIM_NODE");
-  if (!node || !*node) node = TSSHIM_NODE;
+  if (!node || !*node) node = TSSHIM_NODE[0] == '/' && access(TSSHIM_NODE, X_OK) != 0 ? "node" : TSSHIM_NODE;
   char **args = calloc((size_t)argc + 4, sizeof *args);
   if (!args) return 1;
   args[0] = (char *)node;

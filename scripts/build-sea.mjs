@@ -8,6 +8,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildInfoDefine } from './build-info.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -44,7 +45,7 @@ try {
   step('bundle (cjs)');
   const esbuild = (entry, outfile, extra) => sh(bin('esbuild'), [entry, '--bundle', '--platform=node', '--format=cjs',
     '--target=node20', `--outfile=${outfile}`, '--log-level=warning', '--legal-comments=none', ...extra]);
-  esbuild('src/cmd/sea-main.ts', shim, ['--external:pino-pretty', `--define:__TSSHIM_ADDON_SHA256__="${addonSha256}"`,
+  esbuild('src/cmd/sea-main.ts', shim, ['--external:pino-pretty', buildInfoDefine(root), `--define:__TSSHIM_ADDON_SHA256__="${addonSha256}"`,
     '--define:import.meta.url=__tsshimExecutableUrl',
     "--banner:js=const __tsshimExecutableUrl = require('node:url').pathToFileURL(process.execPath).href;"]);
   esbuild('src/cmd/sea-loader.ts', loader, []);

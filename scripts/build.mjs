@@ -7,6 +7,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildInfoDefine } from './build-info.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -189,7 +190,7 @@ function buildInto(out) {
     sh(bin('esbuild'), ['src/cmd/main.ts', '--bundle', '--splitting', '--platform=node', '--format=esm', '--target=node20',
       `--outdir=${out}`, '--entry-names=shim', '--chunk-names=chunks/[name]-[hash]', '--out-extension:.js=.mjs', '--log-level=warning', '--legal-comments=none',
       // pino's optional transports are never used by the shim.
-      '--external:pino-pretty',
+      '--external:pino-pretty', buildInfoDefine(root),
       "--banner:js=import { createRequire as __tsshimCreateRequire } from 'node:module'; const require = __tsshimCreateRequire(import.meta.url);"]);
   }
 }

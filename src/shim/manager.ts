@@ -34,6 +34,8 @@ export interface ShimManager {
   /** Runtime name, e.g. io.containerd.tsshim.v2 (for -v and logs). */
   readonly name: string;
   readonly version: string;
+  /** The source revision the build was made from (for -v and -info). */
+  readonly revision: string;
   /** The executable's name (containerd-shim-<name>-<version>), shown as the daemon's argv[0]. */
   readonly binaryName: string;
   /** `start`: the key that decides which containers share one daemon (input: what stdin held). */

@@ -28,7 +28,7 @@ const requestMagic = 'tsshim-start-1';
 /** A launcher sends its whole request at once; one that stalls is dropped. */
 const requestTimeoutMs = 2000;
 const maxRequestBytes = 1 << 20;
-/** A spare whose containerd is gone (its socket removed) exits; checked this often. */
+/** A spare whose containerd is gone (its socket removed) or whose build is gone exits; checked this often. */
 const containerdCheckMs = 5000;
 const namespaces = ['mnt', 'pid', 'net', 'ipc', 'uts', 'user', 'cgroup'] as const;
 
@@ -202,6 +202,8 @@ export async function runSpare(spareFlags: ShimFlags, manager: ShimManager): Pro
   const watch = setInterval(() => {
     try {
       statSync(containerdSocket);
+      // Our build removed (the npm package upgraded or uninstalled): no launcher will ever run it again.
+      statSync(ownEntry);
     } catch {
       stopListening();
       process.exit(0);

@@ -7,7 +7,7 @@ import { invalidArgument } from '../shim/errdefs.js';
 import { decodeAny } from './options.js';
 import { run } from '../sys/spawn.js';
 
-export async function runtimeInfo(stdin: Uint8Array, self: { name: string; version: string }): Promise<Uint8Array> {
+export async function runtimeInfo(stdin: Uint8Array, self: { name: string; version: string; revision: string }): Promise<Uint8Array> {
   let options: AnyMessage | undefined;
   let binary = 'runc';
   if (stdin.length > 0) {
@@ -26,7 +26,7 @@ export async function runtimeInfo(stdin: Uint8Array, self: { name: string; versi
   }
   return encodeNamed(RuntimeInfoType, {
     name: self.name,
-    version: { version: self.version, revision: '' },
+    version: { version: self.version, revision: self.revision },
     ...(options ? { options } : {}),
     ...(features ? { features } : {}),
   });

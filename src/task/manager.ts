@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { TaskOptions } from './options.js';
 import { join } from 'node:path';
+import { buildInfo } from '../shim/build-info.js';
 import type { ShimFlags } from '../shim/flags.js';
 import type { Logger } from '../shim/logger.js';
 import type { DaemonContext, DaemonPlacement, DeleteResult, ShimManager } from '../shim/manager.js';
@@ -29,11 +30,11 @@ export const sharedGroup = 'tsshim-shared-daemon';
 export const shimSharingEnv = 'TSSHIM_SHIM_SHARING';
 
 export const runtimeName = 'io.containerd.tsshim.v2';
-export const version = '0.1.0';
 
 export class RuncShimManager implements ShimManager {
   readonly name = runtimeName;
-  readonly version = version;
+  readonly version = buildInfo.version;
+  readonly revision = buildInfo.revision;
   readonly binaryName = 'containerd-shim-tsshim-v2';
   readonly startOptionTypes = startOptionTypes;
 
@@ -84,7 +85,7 @@ export class RuncShimManager implements ShimManager {
 
   async info(stdin: Uint8Array): Promise<Uint8Array> {
     const { runtimeInfo } = await import('./info.js');
-    return runtimeInfo(stdin, { name: this.name, version: this.version });
+    return runtimeInfo(stdin, { name: this.name, version: this.version, revision: this.revision });
   }
 
   async cleanup(flags: ShimFlags, bundle: string, logger: Logger): Promise<DeleteResult> {

@@ -40,6 +40,8 @@ export interface StartContainerdOptions {
    * io.containerd.tsshim.v2 resolves to the single executable).
    */
   pathPrefix?: readonly string[];
+  /** Leave dist/ off containerd's PATH (a test of an installed shim: only pathPrefix provides it). */
+  noDist?: boolean;
   startTimeoutMs?: number;
   /**
    * Run containerd (and so its shims and runtimes) in a mount namespace of its own in which an empty
@@ -100,7 +102,7 @@ export class Containerd {
     this.ttrpcAddress = join(tempDir, 'c.sock.ttrpc');
     this.configPath = join(tempDir, 'config.toml');
     // criu: the trixie build that works on this kernel (scripts/criu.sh), ahead of any system one.
-    this.path = [...(opts.pathPrefix ?? []), distDir, binaries.binDir, criuDir, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
+    this.path = [...(opts.pathPrefix ?? []), ...(opts.noDist ? [] : [distDir]), binaries.binDir, criuDir, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
     this.env = { ...process.env, PATH: this.path, ...opts.env };
   }
 

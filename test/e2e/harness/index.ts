@@ -42,3 +42,7 @@ export { describeEachDocker } from './docker-suite.js';
 export type { DockerSuite, DockerSuiteOptions } from './docker-suite.js';
 export { eventually, parseTaskList, removeContainer, taskRow } from './tasks.js';
 export type { TaskRow } from './tasks.js';
+export {
+  installedBuildDir, installedPackageDir, mappedFiles, npmPrefixEnv, packTarball, packageVersion, prefixEnv, releaseArchive, runScript,
+} from './install.js';
+export { readmeBlock } from './readme.js';
