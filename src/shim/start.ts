@@ -63,15 +63,21 @@ function isAddrInUse(err: unknown): boolean {
 /** Binds the group's socket, or returns undefined when a live shim already serves it. */
 async function bindOrFindExisting(path: string): Promise<Server | undefined> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  try {
-    return await listen(path);
-  } catch (err) {
-    if (!isAddrInUse(err)) throw err;
+  // Concurrent starts of one group race here: each retry either binds, or finds a live daemon.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await listen(path);
+    } catch (err) {
+      if (!isAddrInUse(err) || attempt === 5) throw err;
+    }
+    if (await canConnect(path)) return undefined;
+    // Nobody answers: a socket left by a dead shim (another start may have removed it already).
+    try {
+      unlinkSync(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
-  if (await canConnect(path)) return undefined;
-  // Nobody answers: a socket left by a dead shim.
-  unlinkSync(path);
-  return listen(path);
 }
 
 function listeningFd(server: Server): number {

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { TaskOptions } from './options.js';
+import { sharedGroup, shimSharingEnv } from './sharing.js';
 import { join } from 'node:path';
 import { buildInfo } from '../shim/build-info.js';
 import type { ShimFlags } from '../shim/flags.js';
@@ -20,14 +21,6 @@ export const startOptionTypes = ['containerd.runc.v1.Options', 'runtimeoptions.v
 /** Annotations that put containers into one shim, first present wins (docs/protocol.md §11.1). */
 const groupAnnotations = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
 
-/**
- * The grouping key of every container of a namespace when the runtime option ShimSharing is
- * "namespace": one daemon serves them all (the socket address hashes containerd's address and
- * the namespace with it, docs/protocol.md §3.3).
- */
-export const sharedGroup = 'tsshim-shared-daemon';
-/** ShimSharing for every container of a containerd whose options do not set it. */
-export const shimSharingEnv = 'TSSHIM_SHIM_SHARING';
 
 export const runtimeName = 'io.containerd.tsshim.v2';
 

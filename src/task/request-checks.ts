@@ -56,7 +56,9 @@ export function checkBundle(bundle: string): void {
 export function checkStdioPaths(paths: StdioPaths): void {
   const stdout = parseStdioScheme(paths.stdout);
   const expected: [string, string][] = [['stdin', paths.stdin]];
-  if (stdout.scheme === 'fifo') expected.push(['stdout', stdout.path], ['stderr', paths.stderr]);
+  if (stdout.scheme === 'fifo') expected.push(['stdout', stdout.path]);
+  // With a terminal, stderr is the pty too: containerd names a stderr FIFO it never creates.
+  if (stdout.scheme === 'fifo' && !paths.terminal) expected.push(['stderr', paths.stderr]);
   for (const [field, path] of expected) {
     if (path && statSync(path, { throwIfNoEntry: false }) === undefined) {
       throw notFound(`${field} ${JSON.stringify(path)} does not exist`);

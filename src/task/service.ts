@@ -11,6 +11,10 @@ import type { Publisher } from '../shim/publisher.js';
 import { Container } from './container.js';
 import type { ProcessState } from './process.js';
 import { decodeOptions } from './options.js';
+import { shimSharingEnv } from './sharing.js';
+
+/** See shutdownWhenIdle. */
+const sharedDaemonLingerMs = 10_000;
 import { checkBundle, checkIdentifiers, checkPathFields, checkStdioPaths, readField } from './request-checks.js';
 
 const statusOf: Record<ProcessState, Status> = {
@@ -43,6 +47,10 @@ export class TaskService {
   private readonly containers = new Map<string, Container>();
   /** A Shutdown that came while containers remained: honoured once the last one is deleted. */
   private shutdownRequested = false;
+  private server: TtrpcServer | undefined;
+  /** How long an idle shared daemon waits for a next container before it exits (0: it does not wait). */
+  private lingerMs = 0;
+  private lingering: { cancel(): void } | undefined;
 
   constructor(private readonly options: TaskServiceOptions) {}
 
@@ -61,6 +69,8 @@ export class TaskService {
       if (this.containers.has(req.id)) throw alreadyExists(`container ${JSON.stringify(req.id)} already exists`);
       checkBundle(req.bundle);
       const options = readField('options', () => decodeOptions(req.options));
+      this.lingering?.cancel();
+      if ((options.shimSharing || process.env[shimSharingEnv]) === 'namespace') this.lingerMs = sharedDaemonLingerMs;
       const stdio = { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal };
       checkStdioPaths(stdio);
       const container = await Container.create({
@@ -120,9 +130,7 @@ export class TaskService {
       const result = await container.delete();
       this.containers.delete(req.id);
       // containerd 2.x (bootstrap version 3) sends no Shutdown after a pod container's delete.
-      if (this.containers.size === 0 && this.shutdownRequested) {
-        setImmediate(() => this.options.shutdown('the last container was deleted after a Shutdown request'));
-      }
+      if (this.containers.size === 0 && this.shutdownRequested) this.shutdownWhenIdle('the last container was deleted after a Shutdown request');
       return { pid: result.pid, exitStatus: result.status, exitedAt: toTimestamp(result.exitedAt) };
     },
 
@@ -183,10 +191,8 @@ export class TaskService {
 
     Shutdown: async () => {
       this.shutdownRequested = true;
-      if (this.containers.size === 0) {
-        // Answer first; the daemon then closes the server (flushing this reply) and exits.
-        setImmediate(() => this.options.shutdown('Shutdown requested and no container left'));
-      }
+      // Answered first; the daemon then closes the server (flushing this reply) and exits.
+      if (this.containers.size === 0) this.shutdownWhenIdle('Shutdown requested and no container left');
       return {};
     },
 
@@ -221,7 +227,39 @@ export class TaskService {
   };
 
   /** Serves the handlers as containerd.task.v2.Task and containerd.task.v3.Task. */
+  /**
+   * Exits once idle. A shared daemon (ShimSharing = "namespace") first lingers: containers of its
+   * namespace come and go, and a `start` that found this daemon alive has already printed its
+   * address; containerd's connection for that container must not find it gone. So the exit waits
+   * until no connection arrived for lingerMs, and a Create cancels it.
+   */
+  private shutdownWhenIdle(reason: string): void {
+    if (this.lingerMs === 0 || !this.server) {
+      setImmediate(() => this.options.shutdown(reason));
+      return;
+    }
+    this.lingering?.cancel();
+    const server = this.server;
+    let timer: NodeJS.Timeout;
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        cancel();
+        if (this.containers.size === 0) this.options.shutdown(`${reason}, and no container came for ${this.lingerMs} ms`);
+      }, this.lingerMs);
+    };
+    const cancel = (): void => {
+      clearTimeout(timer);
+      server.off('connection', arm);
+      this.lingering = undefined;
+    };
+    server.on('connection', arm);
+    arm();
+    this.lingering = { cancel };
+  }
+
   register(server: TtrpcServer): void {
+    this.server = server;
     const table: Record<string, (payload: Uint8Array, ctx: CallContext) => Promise<Uint8Array>> = {};
     for (const name of Object.keys(taskMethods) as TaskMethodName[]) {
       const { request, response } = taskMethods[name];

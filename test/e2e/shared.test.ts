@@ -47,6 +47,27 @@ describeEachContainerd('shared mode: one daemon per namespace', (suite) => {
     expect(await waitFor(() => !isAlive(daemon), 10_000)).toBe(true);
   });
 
+  it('containers come and go: an idle shared daemon lingers for the next one, and starts racing the last delete all succeed', async () => {
+    const { containerd } = suite;
+    const removeTask = async (id: string): Promise<void> => {
+      await containerd.ctrOk(['task', 'kill', '-s', 'SIGKILL', id]);
+      expect(await eventually(async () => (await taskRow(containerd, id))?.status === 'STOPPED', 10_000)).toBe(true);
+      await containerd.ctrOk(['task', 'delete', id]);
+      await containerd.ctrOk(['containers', 'delete', id]);
+    };
+    await runShared(containerd, suite.fixtures.image, 'churn0');
+    const daemon = await daemonOf(containerd, 'churn0');
+    for (let i = 1; i <= 4; i++) {
+      // The delete of the only container (and containerd's Shutdown after it) runs while the next one starts.
+      const [, started] = await Promise.all([removeTask(`churn${i - 1}`), runShared(containerd, suite.fixtures.image, `churn${i}`)]);
+      expect(started).toBe('');
+      expect(await daemonOf(containerd, `churn${i}`)).toBe(daemon);
+    }
+    await removeTask('churn4');
+    // Idle now: the daemon exits once no container came for its linger time (10 s).
+    expect(await waitFor(() => !isAlive(daemon), 30_000)).toBe(true);
+  });
+
   it('the shared daemon SIGKILLed with 10 containers: containerd cleans up each with an exit status, nothing leaks', async () => {
     const { containerd } = suite;
     const ids = Array.from({ length: 10 }, (_, i) => `kill${i}`);
