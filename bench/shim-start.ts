@@ -10,7 +10,8 @@ import { formatCommand, runCommand } from '../test/e2e/harness/exec.js';
 import { isAlive, waitFor } from '../test/e2e/harness/procs.js';
 import { TtrpcClient } from '../src/ttrpc/client.js';
 import { Code, TtrpcError } from '../src/ttrpc/status.js';
-import { shimProcessesFor } from './memory.js';
+import { shimProcesses } from './processes.js';
+import type { RuntimeTag } from './report.js';
 import { BenchStepError, runtimeOrder } from './runtimes.js';
 import type { Runtime } from './runtimes.js';
 
@@ -23,11 +24,14 @@ export interface ShimStartSamples {
   delete: number[];
 }
 
-const namespace = 'bench-start';
+const namespaceOf = (runtime: Runtime): string => (runtime.tag === 'shared' ? 'bench-start-shared' : 'bench-start');
 
-function shimEnv(containerd: Containerd): NodeJS.ProcessEnv {
+function shimEnv(containerd: Containerd, runtime: Runtime): NodeJS.ProcessEnv {
   // What containerd gives a shim it starts (its own environment plus these).
-  return { ...process.env, PATH: containerd.path, TTRPC_ADDRESS: containerd.ttrpcAddress, GRPC_ADDRESS: containerd.address, NAMESPACE: namespace };
+  return {
+    ...process.env, PATH: containerd.path, TTRPC_ADDRESS: containerd.ttrpcAddress, GRPC_ADDRESS: containerd.address,
+    NAMESPACE: namespaceOf(runtime), ...runtime.binaryEnv,
+  };
 }
 
 /** `unix:///...` as printed by a v2 shim, or the address inside a 2.x bootstrap JSON. */
@@ -65,8 +69,15 @@ async function firstReply(address: string): Promise<void> {
   }
 }
 
+/** The daemon started for `id` (an adopted spare or a shared daemon carries no -id of ours: Shutdown ends those). */
+function daemonPids(containerd: Containerd, id: string): number[] {
+  return shimProcesses(containerd.address)
+    .filter((p) => p.role === 'daemon' && p.cmdline.includes('-id') && p.cmdline[p.cmdline.indexOf('-id') + 1] === id)
+    .map((p) => p.pid);
+}
+
 async function stopDaemon(containerd: Containerd, id: string, socket: string | undefined): Promise<void> {
-  const pids = () => shimProcessesFor(containerd.address, new Set([id])).map((p) => p.pid);
+  const pids = (): number[] => daemonPids(containerd, id);
   if (!(await waitFor(() => pids().length === 0, 3_000))) {
     for (const pid of pids()) process.kill(pid, 'SIGKILL');
     await waitFor(() => pids().every((pid) => !isAlive(pid)), 3_000);
@@ -80,30 +91,32 @@ async function stopDaemon(containerd: Containerd, id: string, socket: string | u
   }
 }
 
-function shimArgs(containerd: Containerd, id: string, action: 'start' | 'delete'): string[] {
-  return ['-namespace', namespace, '-address', containerd.address, '-publish-binary', containerd.binaries.containerd, '-id', id, action];
+function shimArgs(containerd: Containerd, runtime: Runtime, id: string, action: 'start' | 'delete'): string[] {
+  return ['-namespace', namespaceOf(runtime), '-address', containerd.address, '-publish-binary', containerd.binaries.containerd, '-id', id, action];
 }
 
 /** `delete` of a container runc never knew (both shims then answer with a 137 exit). */
-async function deleteOnce(containerd: Containerd, binary: string, id: string, bundle: string): Promise<number> {
-  const args = shimArgs(containerd, id, 'delete');
+async function deleteOnce(containerd: Containerd, runtime: Runtime, id: string, bundle: string): Promise<number> {
+  const binary = runtime.binary;
+  const args = shimArgs(containerd, runtime, id, 'delete');
   const t0 = performance.now();
-  const r = await runCommand(binary, args, { cwd: bundle, env: shimEnv(containerd), timeoutMs: 30_000 });
+  const r = await runCommand(binary, args, { cwd: bundle, env: shimEnv(containerd, runtime), timeoutMs: 30_000 });
   const ms = performance.now() - t0;
   if (r.code !== 0) throw new BenchStepError(`${formatCommand(binary, args)} failed (exit ${r.code ?? r.signal}): ${r.stderr}`);
   return ms;
 }
 
-async function startOnce(containerd: Containerd, binary: string, runtime: Runtime, i: number, into: ShimStartSamples, record: boolean): Promise<void> {
+async function startOnce(containerd: Containerd, runtime: Runtime, i: number, into: ShimStartSamples, record: boolean): Promise<void> {
+  const binary = runtime.binary;
   const id = `bench-start-${runtime.tag}-${i}`;
   // The directory is named after the id, as containerd's bundles are (the Go shim's delete relies on it).
   const bundle = join(containerd.tempDir, 'start-bundles', id);
   const logFd = await makeBundle(bundle);
   let socket: string | undefined;
   try {
-    const args = shimArgs(containerd, id, 'start');
+    const args = shimArgs(containerd, runtime, id, 'start');
     const t0 = performance.now();
-    const r = await runCommand(binary, args, { cwd: bundle, env: shimEnv(containerd), timeoutMs: 30_000 });
+    const r = await runCommand(binary, args, { cwd: bundle, env: shimEnv(containerd, runtime), timeoutMs: 30_000 });
     const tStart = performance.now();
     if (r.code !== 0) throw new BenchStepError(`${formatCommand(binary, args)} failed (exit ${r.code ?? r.signal}): ${r.stdout}${r.stderr}`);
     const address = parseStartOutput(r.stdout);
@@ -113,7 +126,7 @@ async function startOnce(containerd: Containerd, binary: string, runtime: Runtim
     });
     const tReply = performance.now();
     await stopDaemon(containerd, id, socket);
-    const deleteMs = await deleteOnce(containerd, binary, id, bundle);
+    const deleteMs = await deleteOnce(containerd, runtime, id, bundle);
     if (record) {
       into.start.push(tStart - t0);
       into.startToFirstReply.push(tReply - t0);
@@ -134,17 +147,15 @@ async function versionOnce(binary: string, into: ShimStartSamples, record: boole
 }
 
 export async function measureShimStart(
-  containerd: Containerd, binaries: Record<Runtime['tag'], string>, iterations: number, warmup: number,
-): Promise<Record<Runtime['tag'], ShimStartSamples>> {
-  const result: Record<Runtime['tag'], ShimStartSamples> = {
-    tsshim: { version: [], start: [], startToFirstReply: [], delete: [] },
-    sea: { version: [], start: [], startToFirstReply: [], delete: [] },
-    go: { version: [], start: [], startToFirstReply: [], delete: [] },
-  };
+  containerd: Containerd, runtimes: readonly Runtime[], iterations: number, warmup: number,
+): Promise<Partial<Record<RuntimeTag, ShimStartSamples>>> {
+  const result: Partial<Record<RuntimeTag, ShimStartSamples>> = {};
+  for (const r of runtimes) result[r.tag] = { version: [], start: [], startToFirstReply: [], delete: [] };
   for (let i = 0; i < iterations; i++) {
-    for (const runtime of runtimeOrder(i)) {
-      await versionOnce(binaries[runtime.tag], result[runtime.tag], i >= warmup);
-      await startOnce(containerd, binaries[runtime.tag], runtime, i, result[runtime.tag], i >= warmup);
+    for (const runtime of runtimeOrder(runtimes, i)) {
+      const into = result[runtime.tag]!;
+      await versionOnce(runtime.binary, into, i >= warmup);
+      await startOnce(containerd, runtime, i, into, i >= warmup);
     }
   }
   return result;
