@@ -65,6 +65,7 @@ export function ratioFor(row: Row, tag: TsshimTag): number | undefined {
 export function formatValue(value: number, unit: Unit): string {
   if (unit === 'ms') return value >= 100 ? value.toFixed(0) : value.toFixed(1);
   if (unit === 'MiB') return value >= 10 ? value.toFixed(1) : value.toFixed(2);
+  if (unit === 'count' && Number.isInteger(value)) return value.toFixed(0);
   return value >= 10 ? value.toFixed(1) : value.toFixed(2);
 }
 
@@ -190,6 +191,7 @@ export function toJson(report: BenchReport): string {
         ...(r.baselines ? { baselines: Object.fromEntries(Object.entries(r.baselines).map(([t, f]) => [t, summarize(f)])) } : {}),
         ratios: Object.fromEntries(report.runtimes.filter((t) => r.figures[t] !== undefined).map((t) => [t, ratioFor(r, t) ?? null])),
         ...(r.targets ? { targets: r.targets } : {}),
+        ...(r.chart === false ? { chart: false } : {}),
       })),
     })),
   }, null, 2)}\n`;

@@ -8,16 +8,16 @@ const colors: Record<TsshimTag, string> = { tsshim: '#2b6cb0', shared: '#2f855a'
 /** Later containerd versions are drawn lighter. */
 const versionOpacity = [1, 0.55, 0.35, 0.25];
 
-const width = 920;
+const width = 980;
 const labelWidth = 250;
 const plotLeft = labelWidth + 10;
-const plotRight = width - 70;
+const plotRight = width - 130;
 const barHeight = 10;
 const barGap = 2;
 const groupGap = 12;
 /** log2 of the smallest and largest ratio on the axis; bars beyond are clipped and say so. */
 const minLog = -3;
-const maxLog = 3;
+const maxLog = 5;
 
 export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
