@@ -1,6 +1,6 @@
 // The shim binaries on their own: `-v`; `start` as containerd runs it (bundle dir as cwd, the
-// containerd's addresses), then the first ttrpc answer from the daemon `start` spawned (a Shutdown,
-// which also makes the idle daemon exit); then `delete`, as containerd runs it after every shim exit.
+// containerd's addresses), then the first ttrpc answer from the daemon `start` spawned (to Connect; a
+// Shutdown then makes the idle daemon exit); then `delete`, as containerd runs it after every shim exit.
 import { closeSync, constants, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -56,14 +56,24 @@ async function makeBundle(dir: string): Promise<number> {
   return openSync(join(dir, 'log'), constants.O_RDWR | constants.O_NONBLOCK);
 }
 
-async function firstReply(address: string): Promise<void> {
+const answered = (e: unknown): boolean =>
+  // An error status is an answer too; a closed connection or a timeout is not.
+  e instanceof TtrpcError && e.code !== Code.Unavailable && e.code !== Code.DeadlineExceeded;
+
+/**
+ * Asks the daemon for Connect (any answer, an error status included, shows it serves) and returns when the
+ * answer came; then sends Shutdown, untimed, which ends an idle daemon (the Go shim may close the
+ * connection before its answer to Shutdown is written, so that answer is not waited for).
+ */
+async function firstReply(address: string): Promise<number> {
   const client = await TtrpcClient.connect(address, { connectTimeoutMs: 5_000 });
   try {
-    // Any answer will do (the daemon is serving); an idle shim exits after Shutdown.
-    await client.call('containerd.task.v2.Task', 'Shutdown', new Uint8Array(), { timeoutMs: 5_000 }).catch((e: unknown) => {
-      // An error status is an answer too; a closed connection or a timeout is not.
-      if (!(e instanceof TtrpcError) || e.code === Code.Unavailable || e.code === Code.DeadlineExceeded) throw e;
+    await client.call('containerd.task.v2.Task', 'Connect', new Uint8Array(), { timeoutMs: 5_000 }).catch((e: unknown) => {
+      if (!answered(e)) throw e;
     });
+    const at = performance.now();
+    await client.call('containerd.task.v2.Task', 'Shutdown', new Uint8Array(), { timeoutMs: 5_000 }).catch(() => undefined);
+    return at;
   } finally {
     await client.close();
   }
@@ -121,10 +131,9 @@ async function startOnce(containerd: Containerd, runtime: Runtime, i: number, in
     if (r.code !== 0) throw new BenchStepError(`${formatCommand(binary, args)} failed (exit ${r.code ?? r.signal}): ${r.stdout}${r.stderr}`);
     const address = parseStartOutput(r.stdout);
     socket = address.replace(/^unix:\/\//, '');
-    await firstReply(address).catch((e: unknown) => {
+    const tReply = await firstReply(address).catch((e: unknown) => {
       throw new BenchStepError(`${runtime.tag} shim ${id}: no answer from the daemon at ${address}: ${(e as Error).message}`);
     });
-    const tReply = performance.now();
     await stopDaemon(containerd, id, socket);
     const deleteMs = await deleteOnce(containerd, runtime, id, bundle);
     if (record) {
