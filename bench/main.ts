@@ -187,7 +187,10 @@ async function warmSections(bench: BenchContainerd, opts: BenchOptions): Promise
   const burst = await perRuntime(`${opts.burst} at once`, runtimes, (r) => measureBurst(containerd, image, r, opts.burst, opts.settleMs));
   // Last: a shared daemon or spare this leaves behind would otherwise count in the memory figures.
   const shimStart = opts.shimStart
-    ? (await attempt('shim binaries alone', () => measureShimStart(containerd, runtimes, opts.iterations, opts.warmup))) ?? {}
+    ? (await attempt('shim binaries alone', () => measureShimStart(containerd, runtimes, opts.iterations, opts.warmup, (message) => {
+      failures.push(message);
+      progress(message.split('\n')[0] ?? message);
+    }))) ?? {}
     : {};
   return { latency, cpu: cpuSamples, execs, memory, burst, shimStart };
 }

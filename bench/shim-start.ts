@@ -155,16 +155,22 @@ async function versionOnce(binary: string, into: ShimStartSamples, record: boole
   if (record) into.version.push(performance.now() - t0);
 }
 
+/** A failed iteration is reported through `onError` and leaves no sample; the others still count. */
 export async function measureShimStart(
-  containerd: Containerd, runtimes: readonly Runtime[], iterations: number, warmup: number,
+  containerd: Containerd, runtimes: readonly Runtime[], iterations: number, warmup: number, onError: (message: string) => void,
 ): Promise<Partial<Record<RuntimeTag, ShimStartSamples>>> {
   const result: Partial<Record<RuntimeTag, ShimStartSamples>> = {};
   for (const r of runtimes) result[r.tag] = { version: [], start: [], startToFirstReply: [], delete: [] };
   for (let i = 0; i < iterations; i++) {
     for (const runtime of runtimeOrder(runtimes, i)) {
       const into = result[runtime.tag]!;
-      await versionOnce(runtime.binary, into, i >= warmup);
-      await startOnce(containerd, runtime, i, into, i >= warmup);
+      try {
+        await versionOnce(runtime.binary, into, i >= warmup);
+        await startOnce(containerd, runtime, i, into, i >= warmup);
+      } catch (e) {
+        if (!(e instanceof BenchStepError)) throw e;
+        onError(`shim binaries alone (${runtime.tag}, iteration ${i + 1}): ${e.message}`);
+      }
     }
   }
   return result;
