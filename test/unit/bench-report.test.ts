@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseStraceExecs, tallyExecs } from '../../bench/execs.js';
 import { parseOptions, UsageError } from '../../bench/options.js';
-import { shimRole } from '../../bench/processes.js';
+import { residentShims, shimProcesses, shimRole } from '../../bench/processes.js';
 import {
   formatRatio, ratioFor, readmeEnd, readmeStart, renderMarkdown, renderRatioTable, renderReadmeSection, renderVersionTable,
   replaceReadmeSection, toJson,
@@ -166,5 +166,28 @@ describe('bench options and process accounting', () => {
     expect(shimRole(['shim', '-namespace', 'n', '-address', '/a', '-id', 'c', '-debug', 'start'])).toBe('start');
     expect(shimRole(['shim', '-namespace', 'n', '-address', '/a', '-bundle', '/b', '-id', 'c', 'delete'])).toBe('delete');
     expect(shimRole(['node', 'shim.mjs', '-address', '/a', 'spare'])).toBe('spare');
+  });
+});
+
+describe('bench shim process accounting', () => {
+  const address = '/tmp/tsshim-bench-x/c.sock';
+  // Pids that do not exist: /proc/<pid>/exe cannot be read, so argv alone decides.
+  const proc = (pid: number, cmdline: string[], comm = 'x') => ({ pid, ppid: 1, state: 'S', comm, cmdline });
+  const all = [
+    proc(900001, ['containerd-shim-tsshim-v2', '--v8-pool-size=1', '/r/dist/current/shim.mjs', '-namespace', 'bench', '-id', 'a', '-address', address]),
+    proc(900002, ['containerd-shim-tsshim-v2', '/r/dist/current/shim.mjs', '-address', address, 'spare']),
+    proc(900003, ['/usr/bin/containerd-shim-runc-v2', '-namespace', 'bench', '-id', 'b', '-address', address]),
+    proc(900004, ['/bin/sh', '/r/dist/containerd-shim-tsshim-v2', '-namespace', 'bench', '-address', address, '-id', 'c', 'start']),
+    proc(900005, ['ctr', '--address', address, 'events'], 'ctr'),
+    proc(900006, ['containerd-shim-tsshim-v2', '-address', '/other/c.sock', 'spare']),
+    proc(900007, ['runc', '--root', '/run/containerd/runc/bench', 'create', '-address', address], 'runc'),
+  ];
+
+  it('finds the shims of one containerd by -address, spares included, not ctr, runc or another containerd\'s', () => {
+    expect(shimProcesses(address, all).map((p) => [p.pid, p.family, p.role])).toEqual([
+      [900001, 'tsshim', 'daemon'], [900002, 'tsshim', 'spare'], [900003, 'go', 'daemon'], [900004, 'tsshim', 'start'],
+    ]);
+    expect(residentShims(address, 'tsshim', all).map((p) => p.pid)).toEqual([900001, 900002]);
+    expect(residentShims(address, 'go', all).map((p) => p.pid)).toEqual([900003]);
   });
 });
