@@ -41,7 +41,7 @@ export class UsageError extends Error {
 
 export const usage = `usage: npm run bench -- [options]
   --containerd 1.6,2.1       containerd versions, one after another (default 1.6,2.1)
-  --quick                    fewer iterations, memory at 1 and 10, 10 at once, no cold run (about 5 minutes)
+  --quick                    fewer iterations, memory at 1 and 10, 10 at once, no cold run (about 4 minutes here; the full run about 9)
   --iterations N             latency iterations per runtime, warm-up included (default 15; quick 5)
   --warmup N                 leading iterations discarded (default 2; quick 1)
   --idle 1,10,50             idle container counts for memory (default 1,10,50; quick 1,10)
