@@ -33,6 +33,15 @@ function exeBase(pid: number): string {
 }
 
 /** The family of a process containerd started as a shim, or undefined for anything else (ctr, runc, containers). */
+/**
+ * argv as words. An adopted spare rewrites its process title to the daemon's command line, which then
+ * reads as one string with spaces (and NUL padding) in /proc/<pid>/cmdline; a fresh spare pads its argv
+ * with a blank argument for that title.
+ */
+export function argvWords(cmdline: readonly string[]): string[] {
+  return cmdline.flatMap((a) => a.split(' ')).filter((w) => w !== '');
+}
+
 export function shimFamily(p: Pick<ProcessInfo, 'comm' | 'cmdline'>, exe: string): ShimFamily | undefined {
   if (exe === 'containerd-shim-runc-v2' || p.cmdline[0]?.endsWith('containerd-shim-runc-v2')) return 'go';
   if (exe === 'runc' || p.comm === 'ctr' || exe === 'ctr') return undefined;
@@ -45,7 +54,8 @@ export function shimFamily(p: Pick<ProcessInfo, 'comm' | 'cmdline'>, exe: string
 /** The shim flags that take a value (containerd's shim command line). */
 const valueFlags = new Set(['-namespace', '-id', '-address', '-bundle', '-publish-binary', '-socket']);
 
-export function shimRole(cmdline: readonly string[]): ShimRole {
+export function shimRole(argv: readonly string[]): ShimRole {
+  const cmdline = argvWords(argv);
   // Bare words: neither a flag nor a flag's value (a container id may be any word).
   const words = new Set(cmdline.filter((a, i) => i > 0 && !a.startsWith('-') && !valueFlags.has(cmdline[i - 1] ?? '')));
   if (words.has('start')) return 'start';
@@ -59,9 +69,10 @@ export function shimProcesses(address: string, all: ProcessInfo[] = listProcesse
   const found: ShimProcess[] = [];
   for (const p of all) {
     // ctr takes --address, shims take -address: only the latter counts.
-    if (p.state === 'Z' || p.pid === process.pid || argAfter(p.cmdline, '-address') !== address) continue;
-    const family = shimFamily(p, exeBase(p.pid));
-    if (family !== undefined) found.push({ ...p, family, role: shimRole(p.cmdline) });
+    const words = argvWords(p.cmdline);
+    if (p.state === 'Z' || p.pid === process.pid || argAfter(words, '-address') !== address) continue;
+    const family = shimFamily({ comm: p.comm, cmdline: words }, exeBase(p.pid));
+    if (family !== undefined) found.push({ ...p, cmdline: words, family, role: shimRole(words) });
   }
   return found;
 }

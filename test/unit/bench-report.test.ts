@@ -181,13 +181,17 @@ describe('bench shim process accounting', () => {
     proc(900005, ['ctr', '--address', address, 'events'], 'ctr'),
     proc(900006, ['containerd-shim-tsshim-v2', '-address', '/other/c.sock', 'spare']),
     proc(900007, ['runc', '--root', '/run/containerd/runc/bench', 'create', '-address', address], 'runc'),
+    // A spare adopted by a start: its title rewritten to the daemon's command line, in its argv's room.
+    proc(900008, [`containerd-shim-tsshim-v2 -namespace bench -id d -address ${address}`, '', '', '']),
+    proc(900009, ['containerd-shim-tsshim-v2', '/r/dist/current/shim.mjs', '-address', address, 'spare', '   ']),
   ];
 
   it('finds the shims of one containerd by -address, spares included, not ctr, runc or another containerd\'s', () => {
     expect(shimProcesses(address, all).map((p) => [p.pid, p.family, p.role])).toEqual([
       [900001, 'tsshim', 'daemon'], [900002, 'tsshim', 'spare'], [900003, 'go', 'daemon'], [900004, 'tsshim', 'start'],
+      [900008, 'tsshim', 'daemon'], [900009, 'tsshim', 'spare'],
     ]);
-    expect(residentShims(address, 'tsshim', all).map((p) => p.pid)).toEqual([900001, 900002]);
+    expect(residentShims(address, 'tsshim', all).map((p) => p.pid)).toEqual([900001, 900002, 900008, 900009]);
     expect(residentShims(address, 'go', all).map((p) => p.pid)).toEqual([900003]);
   });
 });
