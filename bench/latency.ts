@@ -2,21 +2,20 @@
 import { performance } from 'node:perf_hooks';
 import type { Containerd } from '../test/e2e/harness/containerd.js';
 import type { LongRunningCommand } from '../test/e2e/harness/exec.js';
-import { BenchStepError, describeFailure, runtimeOrder, timedCtr, timedCtrOk } from './runtimes.js';
+import type { RuntimeTag } from './report.js';
+import { BenchStepError, ctrIn, describeFailure, runArgs, runtimeOrder, timedCtr, timedCtrOk } from './runtimes.js';
 import type { Runtime } from './runtimes.js';
 
 export interface LatencySamples {
   runRm: number[];
   runDetached: number[];
-  /** Undefined while Exec works; otherwise why it could not be measured. */
-  execUnavailable: string | undefined;
   exec: number[];
   exitEvent: number[];
   taskDelete: number[];
 }
 
 export function emptyLatencySamples(): LatencySamples {
-  return { runRm: [], runDetached: [], execUnavailable: undefined, exec: [], exitEvent: [], taskDelete: [] };
+  return { runRm: [], runDetached: [], exec: [], exitEvent: [], taskDelete: [] };
 }
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -31,27 +30,48 @@ function initExitPattern(namespace: string, containerId: string): RegExp {
   return new RegExp(` ${escapeRegExp(namespace)} /tasks/exit \\{"container_id": ?"${id}", ?"id": ?"${id}"`);
 }
 
-/** Exec answered Unimplemented (tsshim until its Exec lands); any other failure is a real error. */
-function isUnimplemented(stderr: string): boolean {
-  return /unimplemented|not implemented/i.test(stderr);
+/** One `ctr events` per namespace the runtimes use, subscribed before the first iteration. */
+export class EventStreams {
+  private readonly streams = new Map<string, LongRunningCommand>();
+
+  static async open(containerd: Containerd, namespaces: Iterable<string>): Promise<EventStreams> {
+    const s = new EventStreams();
+    for (const ns of new Set(namespaces)) s.streams.set(ns, containerd.spawnCtr(['events'], { namespace: ns }));
+    // ctr events prints nothing until an event arrives, so there is no "subscribed" line to wait for.
+    await new Promise((r) => setTimeout(r, 500));
+    return s;
+  }
+
+  of(namespace: string): LongRunningCommand {
+    const s = this.streams.get(namespace);
+    if (s === undefined) throw new BenchStepError(`no ctr events for namespace ${namespace}`);
+    return s;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.streams.values()].map((s) => s.stop(1_000)));
+  }
 }
 
 interface IterationContext {
   containerd: Containerd;
   image: string;
-  events: LongRunningCommand;
+  events: EventStreams;
   iteration: number;
   /** Whether this iteration's samples are kept (false during warm-up). */
   record: boolean;
+  /** Only run --rm, run -d and task delete (the cold runtime's short list). */
+  startStopOnly: boolean;
 }
 
-async function measureExitEvent(ctx: IterationContext, id: string): Promise<number> {
-  const arrived = ctx.events.waitForOutput(initExitPattern(ctx.containerd.namespace, id), 20_000);
+async function measureExitEvent(ctx: IterationContext, runtime: Runtime, id: string): Promise<number> {
+  const arrived = ctx.events.of(runtime.namespace).waitForOutput(initExitPattern(runtime.namespace, id), 20_000);
   // Keep a rejection from going unhandled while the kill runs; it is awaited below.
   arrived.catch(() => undefined);
   const t0 = performance.now();
-  const kill = await timedCtr(ctx.containerd, ['task', 'kill', '-s', 'KILL', id]);
-  if (kill.result.code !== 0) throw new BenchStepError(describeFailure(['task', 'kill', '-s', 'KILL', id], kill.result, ctx.containerd));
+  const args = ['task', 'kill', '-s', 'KILL', id];
+  const kill = await timedCtr(ctx.containerd, args, ctrIn(runtime));
+  if (kill.result.code !== 0) throw new BenchStepError(describeFailure(args, kill.result, ctx.containerd));
   await arrived;
   return performance.now() - t0;
 }
@@ -59,35 +79,41 @@ async function measureExitEvent(ctx: IterationContext, id: string): Promise<numb
 async function iterate(ctx: IterationContext, runtime: Runtime, samples: LatencySamples): Promise<void> {
   const { containerd, image, iteration: i } = ctx;
   const keep = (into: number[], ms: number): void => { if (ctx.record) into.push(ms); };
+  const opts = ctrIn(runtime);
 
-  keep(samples.runRm, await timedCtrOk(containerd, ['run', '--rm', '--runtime', runtime.name, image, `bench-${runtime.tag}-rm-${i}`, 'true']));
+  keep(samples.runRm, await timedCtrOk(containerd, runArgs(runtime, ['--rm'], image, `bench-${runtime.tag}-rm-${i}`, ['true']), opts));
 
   const id = `bench-${runtime.tag}-d-${i}`;
-  keep(samples.runDetached, await timedCtrOk(containerd, ['run', '-d', '--runtime', runtime.name, image, id, 'sleep', '3600']));
+  keep(samples.runDetached, await timedCtrOk(containerd, runArgs(runtime, ['-d'], image, id, ['sleep', '3600']), opts));
+  if (!ctx.startStopOnly) keep(samples.exec, await timedCtrOk(containerd, ['task', 'exec', '--exec-id', `e${i}`, id, 'true'], opts));
+  // Deleting needs the exit first; the start/stop-only list does not keep its time.
+  const exitMs = await measureExitEvent(ctx, runtime, id);
+  if (!ctx.startStopOnly) keep(samples.exitEvent, exitMs);
+  keep(samples.taskDelete, await timedCtrOk(containerd, ['task', 'delete', id], opts));
+  await timedCtrOk(containerd, ['container', 'delete', id], opts);
+}
 
-  if (samples.execUnavailable === undefined) {
-    const args = ['task', 'exec', '--exec-id', `e${i}`, id, 'true'];
-    const exec = await timedCtr(containerd, args);
-    if (exec.result.code === 0) keep(samples.exec, exec.ms);
-    else if (isUnimplemented(exec.result.stderr)) samples.execUnavailable = 'n/a (Exec not implemented)';
-    else throw new BenchStepError(describeFailure(args, exec.result, containerd));
-  }
-
-  keep(samples.exitEvent, await measureExitEvent(ctx, id));
-  keep(samples.taskDelete, await timedCtrOk(containerd, ['task', 'delete', id]));
-  await timedCtrOk(containerd, ['container', 'delete', id]);
+export interface LatencyPlan {
+  iterations: number;
+  warmup: number;
+  startStopOnly?: boolean;
 }
 
 /** Runs every latency step for every runtime, rotating their order each iteration. */
 export async function measureLatencies(
-  containerd: Containerd, image: string, events: LongRunningCommand, iterations: number, warmup: number,
-  progress: (line: string) => void,
-): Promise<Record<Runtime['tag'], LatencySamples>> {
-  const result = { tsshim: emptyLatencySamples(), sea: emptyLatencySamples(), go: emptyLatencySamples() };
-  for (let i = 0; i < iterations; i++) {
-    const ctx: IterationContext = { containerd, image, events, iteration: i, record: i >= warmup };
-    for (const runtime of runtimeOrder(i)) await iterate(ctx, runtime, result[runtime.tag]);
-    progress(`latency iteration ${i + 1}/${iterations}${ctx.record ? '' : ' (warm-up)'}`);
+  containerd: Containerd, image: string, runtimes: readonly Runtime[], plan: LatencyPlan, progress: (line: string) => void,
+): Promise<Partial<Record<RuntimeTag, LatencySamples>>> {
+  const result: Partial<Record<RuntimeTag, LatencySamples>> = {};
+  for (const r of runtimes) result[r.tag] = emptyLatencySamples();
+  const events = await EventStreams.open(containerd, runtimes.map((r) => r.namespace));
+  try {
+    for (let i = 0; i < plan.iterations; i++) {
+      const ctx: IterationContext = { containerd, image, events, iteration: i, record: i >= plan.warmup, startStopOnly: plan.startStopOnly ?? false };
+      for (const runtime of runtimeOrder(runtimes, i)) await iterate(ctx, runtime, result[runtime.tag] ?? emptyLatencySamples());
+      progress(`latency iteration ${i + 1}/${plan.iterations}${ctx.record ? '' : ' (warm-up)'}`);
+    }
+  } finally {
+    await events.close();
   }
   return result;
 }

@@ -1,13 +1,17 @@
-// Idle memory per container: N idle containers per runtime, then RSS/PSS of their shim processes.
+// Idle memory per container at 1, 10 and 50 containers: containers started one after another, and at each
+// count every resident shim process of the runtime's family serving this containerd is read, spares and
+// shared daemons included, so their cost is spread over the containers.
 import { readFileSync } from 'node:fs';
 import type { Containerd } from '../test/e2e/harness/containerd.js';
-import { isAlive, listProcesses, waitFor } from '../test/e2e/harness/procs.js';
-import type { ProcessInfo } from '../test/e2e/harness/procs.js';
-import { BenchStepError, describeFailure, timedCtr, timedCtrOk } from './runtimes.js';
+import { isAlive, waitFor } from '../test/e2e/harness/procs.js';
+import { residentShims } from './processes.js';
+import type { ShimRole } from './processes.js';
+import { BenchStepError, ctrIn, removeContainers, runArgs, timedCtrOk } from './runtimes.js';
 import type { Runtime } from './runtimes.js';
 
 export interface ShimMemory {
   pid: number;
+  role: ShimRole;
   rssKiB: number;
   pssKiB: number;
   /** Private_Clean + Private_Dirty: what the process alone holds, whatever else runs on the host. */
@@ -15,14 +19,13 @@ export interface ShimMemory {
   threads: number;
 }
 
-export interface IdleMemory {
+/** The resident shims of one runtime while `containers` of its containers sit idle. */
+export interface MemoryAt {
   containers: number;
   shims: ShimMemory[];
-  /** Sums over the shims divided by the container count, in MiB. */
-  rssPerContainerMiB: number;
-  pssPerContainerMiB: number;
-  ussPerContainerMiB: number;
-  threadsPerShim: number;
+  rssKiB: number;
+  pssKiB: number;
+  ussKiB: number;
 }
 
 export class ProcReadError extends Error {
@@ -38,17 +41,19 @@ function kiBField(text: string, field: string, pid: number, file: string): numbe
   return Number(m[1]);
 }
 
-export function readShimMemory(pid: number): ShimMemory {
+/** Memory of one process from smaps_rollup; undefined if it exited meanwhile. */
+export function readShimMemory(pid: number, role: ShimRole): ShimMemory | undefined {
   let rollup: string;
   let status: string;
   try {
     rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
     status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch (e) {
-    throw new ProcReadError(`cannot read /proc/${pid}: ${(e as Error).message}`);
+  } catch {
+    return undefined;
   }
   return {
     pid,
+    role,
     rssKiB: kiBField(rollup, 'Rss', pid, 'smaps_rollup'),
     pssKiB: kiBField(rollup, 'Pss', pid, 'smaps_rollup'),
     ussKiB: kiBField(rollup, 'Private_Clean', pid, 'smaps_rollup') + kiBField(rollup, 'Private_Dirty', pid, 'smaps_rollup'),
@@ -56,66 +61,46 @@ export function readShimMemory(pid: number): ShimMemory {
   };
 }
 
-function argAfter(cmdline: readonly string[], flag: string): string | undefined {
-  const i = cmdline.findIndex((a) => a === flag || a === `-${flag}`);
-  return i >= 0 ? cmdline[i + 1] : undefined;
+/** Every resident shim of the runtime's family serving this containerd, read now. */
+export function readFamilyMemory(containerd: Containerd, runtime: Runtime, containers: number): MemoryAt {
+  const shims = residentShims(containerd.address, runtime.family)
+    .map((p) => readShimMemory(p.pid, p.role))
+    .filter((m): m is ShimMemory => m !== undefined);
+  const sum = (f: (m: ShimMemory) => number): number => shims.reduce((a, m) => a + f(m), 0);
+  return { containers, shims, rssKiB: sum((m) => m.rssKiB), pssKiB: sum((m) => m.pssKiB), ussKiB: sum((m) => m.ussKiB) };
 }
 
 /**
- * Shim daemons serving `address` for any of `ids`. Matched by argv (-address, -id) rather than by
- * binary name: tsshim's daemon is node running dist/shim.mjs. A shim that serves a group is
- * started with the id of its first container, so it still matches.
+ * Starts idle containers (`sleep`) one after another up to each count in `counts` (ascending), waits
+ * `settleMs` there (a spare replaced, a daemon's start-up garbage collected), reads the shims, and removes
+ * every container at the end.
  */
-export function shimProcessesFor(address: string, ids: ReadonlySet<string>, all: ProcessInfo[] = listProcesses()): ProcessInfo[] {
-  return all.filter((p) => p.state !== 'Z' && argAfter(p.cmdline, '-address') === address &&
-    ids.has(argAfter(p.cmdline, '-id') ?? '') && !p.cmdline.includes('start') && !p.cmdline.includes('delete'));
-}
-
-const MiB = 1024;
-
-async function removeContainers(containerd: Containerd, ids: readonly string[], problems: string[]): Promise<void> {
-  for (const id of ids) {
-    for (const args of [['task', 'delete', '--force', id], ['container', 'delete', id]]) {
-      const { result } = await timedCtr(containerd, args, { timeoutMs: 30_000 });
-      if (result.code !== 0 && !/not found/i.test(result.stderr)) problems.push(describeFailure(args, result, containerd));
-    }
-  }
-}
-
-/** Starts `count` idle containers with `runtime`, measures their shims after `settleMs`, removes them. */
 export async function measureIdleMemory(
-  containerd: Containerd, image: string, runtime: Runtime, count: number, settleMs: number,
-): Promise<IdleMemory> {
-  const ids = Array.from({ length: count }, (_, k) => `bench-${runtime.tag}-idle-${k}`);
+  containerd: Containerd, image: string, runtime: Runtime, counts: readonly number[], settleMs: number,
+): Promise<MemoryAt[]> {
   const started: string[] = [];
   const problems: string[] = [];
-  let measured: IdleMemory | undefined;
+  const result: MemoryAt[] = [];
   try {
-    for (const id of ids) {
-      started.push(id);
-      await timedCtrOk(containerd, ['run', '-d', '--runtime', runtime.name, image, id, 'sleep', '3600']);
+    for (const count of counts) {
+      while (started.length < count) {
+        const id = `bench-${runtime.tag}-idle-${started.length}`;
+        started.push(id);
+        await timedCtrOk(containerd, runArgs(runtime, ['-d'], image, id, ['sleep', '3600']), ctrIn(runtime));
+      }
+      await new Promise((r) => setTimeout(r, settleMs));
+      const at = readFamilyMemory(containerd, runtime, count);
+      if (at.shims.length === 0) throw new BenchStepError(`no ${runtime.family} shim process found for ${count} running ${runtime.tag} containers`);
+      result.push(at);
     }
-    await new Promise((r) => setTimeout(r, settleMs));
-    const shims = shimProcessesFor(containerd.address, new Set(ids));
-    if (shims.length === 0) throw new BenchStepError(`no ${runtime.tag} shim process found for ${count} running containers`);
-    const memory = shims.map((s) => readShimMemory(s.pid));
-    const sum = (f: (m: ShimMemory) => number): number => memory.reduce((a, m) => a + f(m), 0);
-    measured = {
-      containers: count,
-      shims: memory,
-      rssPerContainerMiB: sum((m) => m.rssKiB) / MiB / count,
-      pssPerContainerMiB: sum((m) => m.pssKiB) / MiB / count,
-      ussPerContainerMiB: sum((m) => m.ussKiB) / MiB / count,
-      threadsPerShim: sum((m) => m.threads) / memory.length,
-    };
   } finally {
-    const shimPids = shimProcessesFor(containerd.address, new Set(ids)).map((p) => p.pid);
-    await removeContainers(containerd, started, problems);
-    // A shim exits once its last container is deleted; give the last ones a moment.
-    if (!(await waitFor(() => shimPids.every((pid) => !isAlive(pid)), 10_000))) {
-      problems.push(`${runtime.tag} shims still running after their containers were deleted: ${shimPids.filter(isAlive).join(', ')}`);
+    await removeContainers(containerd, runtime, started, problems);
+    // Per-container daemons exit once their container is deleted; give the last ones a moment.
+    const daemons = residentShims(containerd.address, runtime.family).filter((p) => p.role === 'daemon' && p.family === 'go').map((p) => p.pid);
+    if (!(await waitFor(() => daemons.every((pid) => !isAlive(pid)), 10_000))) {
+      problems.push(`${runtime.tag} shims still running after their containers were deleted: ${daemons.filter(isAlive).join(', ')}`);
     }
   }
   if (problems.length > 0) throw new BenchStepError(`cleaning up the idle ${runtime.tag} containers:\n${problems.join('\n')}`);
-  return measured;
+  return result;
 }

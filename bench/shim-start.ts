@@ -1,6 +1,6 @@
 // The shim binaries on their own: `-v`; `start` as containerd runs it (bundle dir as cwd, the
-// containerd's addresses), then the first ttrpc answer from the daemon `start` spawned (a Shutdown,
-// which also makes the idle daemon exit); then `delete`, as containerd runs it after every shim exit.
+// containerd's addresses), then the first ttrpc answer from the daemon `start` spawned (to Connect; a
+// Shutdown then makes the idle daemon exit); then `delete`, as containerd runs it after every shim exit.
 import { closeSync, constants, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,7 +10,8 @@ import { formatCommand, runCommand } from '../test/e2e/harness/exec.js';
 import { isAlive, waitFor } from '../test/e2e/harness/procs.js';
 import { TtrpcClient } from '../src/ttrpc/client.js';
 import { Code, TtrpcError } from '../src/ttrpc/status.js';
-import { shimProcessesFor } from './memory.js';
+import { shimProcesses } from './processes.js';
+import type { RuntimeTag } from './report.js';
 import { BenchStepError, runtimeOrder } from './runtimes.js';
 import type { Runtime } from './runtimes.js';
 
@@ -23,11 +24,14 @@ export interface ShimStartSamples {
   delete: number[];
 }
 
-const namespace = 'bench-start';
+const namespaceOf = (runtime: Runtime): string => (runtime.tag === 'shared' ? 'bench-start-shared' : 'bench-start');
 
-function shimEnv(containerd: Containerd): NodeJS.ProcessEnv {
+function shimEnv(containerd: Containerd, runtime: Runtime): NodeJS.ProcessEnv {
   // What containerd gives a shim it starts (its own environment plus these).
-  return { ...process.env, PATH: containerd.path, TTRPC_ADDRESS: containerd.ttrpcAddress, GRPC_ADDRESS: containerd.address, NAMESPACE: namespace };
+  return {
+    ...process.env, PATH: containerd.path, TTRPC_ADDRESS: containerd.ttrpcAddress, GRPC_ADDRESS: containerd.address,
+    NAMESPACE: namespaceOf(runtime), ...runtime.binaryEnv,
+  };
 }
 
 /** `unix:///...` as printed by a v2 shim, or the address inside a 2.x bootstrap JSON. */
@@ -52,21 +56,38 @@ async function makeBundle(dir: string): Promise<number> {
   return openSync(join(dir, 'log'), constants.O_RDWR | constants.O_NONBLOCK);
 }
 
-async function firstReply(address: string): Promise<void> {
+const answered = (e: unknown): boolean =>
+  // An error status is an answer too; a closed connection or a timeout is not.
+  e instanceof TtrpcError && e.code !== Code.Unavailable && e.code !== Code.DeadlineExceeded;
+
+/**
+ * Asks the daemon for Connect (any answer, an error status included, shows it serves) and returns when the
+ * answer came; then sends Shutdown, untimed, which ends an idle daemon (the Go shim may close the
+ * connection before its answer to Shutdown is written, so that answer is not waited for).
+ */
+async function firstReply(address: string): Promise<number> {
   const client = await TtrpcClient.connect(address, { connectTimeoutMs: 5_000 });
   try {
-    // Any answer will do (the daemon is serving); an idle shim exits after Shutdown.
-    await client.call('containerd.task.v2.Task', 'Shutdown', new Uint8Array(), { timeoutMs: 5_000 }).catch((e: unknown) => {
-      // An error status is an answer too; a closed connection or a timeout is not.
-      if (!(e instanceof TtrpcError) || e.code === Code.Unavailable || e.code === Code.DeadlineExceeded) throw e;
+    await client.call('containerd.task.v2.Task', 'Connect', new Uint8Array(), { timeoutMs: 5_000 }).catch((e: unknown) => {
+      if (!answered(e)) throw e;
     });
+    const at = performance.now();
+    await client.call('containerd.task.v2.Task', 'Shutdown', new Uint8Array(), { timeoutMs: 5_000 }).catch(() => undefined);
+    return at;
   } finally {
     await client.close();
   }
 }
 
+/** The daemon started for `id` (an adopted spare or a shared daemon carries no -id of ours: Shutdown ends those). */
+function daemonPids(containerd: Containerd, id: string): number[] {
+  return shimProcesses(containerd.address)
+    .filter((p) => p.role === 'daemon' && p.cmdline.includes('-id') && p.cmdline[p.cmdline.indexOf('-id') + 1] === id)
+    .map((p) => p.pid);
+}
+
 async function stopDaemon(containerd: Containerd, id: string, socket: string | undefined): Promise<void> {
-  const pids = () => shimProcessesFor(containerd.address, new Set([id])).map((p) => p.pid);
+  const pids = (): number[] => daemonPids(containerd, id);
   if (!(await waitFor(() => pids().length === 0, 3_000))) {
     for (const pid of pids()) process.kill(pid, 'SIGKILL');
     await waitFor(() => pids().every((pid) => !isAlive(pid)), 3_000);
@@ -80,40 +101,41 @@ async function stopDaemon(containerd: Containerd, id: string, socket: string | u
   }
 }
 
-function shimArgs(containerd: Containerd, id: string, action: 'start' | 'delete'): string[] {
-  return ['-namespace', namespace, '-address', containerd.address, '-publish-binary', containerd.binaries.containerd, '-id', id, action];
+function shimArgs(containerd: Containerd, runtime: Runtime, id: string, action: 'start' | 'delete'): string[] {
+  return ['-namespace', namespaceOf(runtime), '-address', containerd.address, '-publish-binary', containerd.binaries.containerd, '-id', id, action];
 }
 
 /** `delete` of a container runc never knew (both shims then answer with a 137 exit). */
-async function deleteOnce(containerd: Containerd, binary: string, id: string, bundle: string): Promise<number> {
-  const args = shimArgs(containerd, id, 'delete');
+async function deleteOnce(containerd: Containerd, runtime: Runtime, id: string, bundle: string): Promise<number> {
+  const binary = runtime.binary;
+  const args = shimArgs(containerd, runtime, id, 'delete');
   const t0 = performance.now();
-  const r = await runCommand(binary, args, { cwd: bundle, env: shimEnv(containerd), timeoutMs: 30_000 });
+  const r = await runCommand(binary, args, { cwd: bundle, env: shimEnv(containerd, runtime), timeoutMs: 30_000 });
   const ms = performance.now() - t0;
   if (r.code !== 0) throw new BenchStepError(`${formatCommand(binary, args)} failed (exit ${r.code ?? r.signal}): ${r.stderr}`);
   return ms;
 }
 
-async function startOnce(containerd: Containerd, binary: string, runtime: Runtime, i: number, into: ShimStartSamples, record: boolean): Promise<void> {
+async function startOnce(containerd: Containerd, runtime: Runtime, i: number, into: ShimStartSamples, record: boolean): Promise<void> {
+  const binary = runtime.binary;
   const id = `bench-start-${runtime.tag}-${i}`;
   // The directory is named after the id, as containerd's bundles are (the Go shim's delete relies on it).
   const bundle = join(containerd.tempDir, 'start-bundles', id);
   const logFd = await makeBundle(bundle);
   let socket: string | undefined;
   try {
-    const args = shimArgs(containerd, id, 'start');
+    const args = shimArgs(containerd, runtime, id, 'start');
     const t0 = performance.now();
-    const r = await runCommand(binary, args, { cwd: bundle, env: shimEnv(containerd), timeoutMs: 30_000 });
+    const r = await runCommand(binary, args, { cwd: bundle, env: shimEnv(containerd, runtime), timeoutMs: 30_000 });
     const tStart = performance.now();
     if (r.code !== 0) throw new BenchStepError(`${formatCommand(binary, args)} failed (exit ${r.code ?? r.signal}): ${r.stdout}${r.stderr}`);
     const address = parseStartOutput(r.stdout);
     socket = address.replace(/^unix:\/\//, '');
-    await firstReply(address).catch((e: unknown) => {
+    const tReply = await firstReply(address).catch((e: unknown) => {
       throw new BenchStepError(`${runtime.tag} shim ${id}: no answer from the daemon at ${address}: ${(e as Error).message}`);
     });
-    const tReply = performance.now();
     await stopDaemon(containerd, id, socket);
-    const deleteMs = await deleteOnce(containerd, binary, id, bundle);
+    const deleteMs = await deleteOnce(containerd, runtime, id, bundle);
     if (record) {
       into.start.push(tStart - t0);
       into.startToFirstReply.push(tReply - t0);
@@ -133,18 +155,22 @@ async function versionOnce(binary: string, into: ShimStartSamples, record: boole
   if (record) into.version.push(performance.now() - t0);
 }
 
+/** A failed iteration is reported through `onError` and leaves no sample; the others still count. */
 export async function measureShimStart(
-  containerd: Containerd, binaries: Record<Runtime['tag'], string>, iterations: number, warmup: number,
-): Promise<Record<Runtime['tag'], ShimStartSamples>> {
-  const result: Record<Runtime['tag'], ShimStartSamples> = {
-    tsshim: { version: [], start: [], startToFirstReply: [], delete: [] },
-    sea: { version: [], start: [], startToFirstReply: [], delete: [] },
-    go: { version: [], start: [], startToFirstReply: [], delete: [] },
-  };
+  containerd: Containerd, runtimes: readonly Runtime[], iterations: number, warmup: number, onError: (message: string) => void,
+): Promise<Partial<Record<RuntimeTag, ShimStartSamples>>> {
+  const result: Partial<Record<RuntimeTag, ShimStartSamples>> = {};
+  for (const r of runtimes) result[r.tag] = { version: [], start: [], startToFirstReply: [], delete: [] };
   for (let i = 0; i < iterations; i++) {
-    for (const runtime of runtimeOrder(i)) {
-      await versionOnce(binaries[runtime.tag], result[runtime.tag], i >= warmup);
-      await startOnce(containerd, binaries[runtime.tag], runtime, i, result[runtime.tag], i >= warmup);
+    for (const runtime of runtimeOrder(runtimes, i)) {
+      const into = result[runtime.tag]!;
+      try {
+        await versionOnce(runtime.binary, into, i >= warmup);
+        await startOnce(containerd, runtime, i, into, i >= warmup);
+      } catch (e) {
+        if (!(e instanceof BenchStepError)) throw e;
+        onError(`shim binaries alone (${runtime.tag}, iteration ${i + 1}): ${e.message}`);
+      }
     }
   }
   return result;

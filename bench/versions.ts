@@ -1,5 +1,5 @@
 // The versions a bench run used, printed under the table.
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import type { Containerd } from '../test/e2e/harness/containerd.js';
@@ -31,7 +31,8 @@ export function describeLoad(): string {
 export async function describeVersions(containerd: Containerd): Promise<string[]> {
   return [
     `containerd ${containerd.fullVersion} (${containerd.binaries.binDir})`,
-    `tsshim: ${await firstLine(tsshimBinary, ['-v'])}, node ${process.version}; SEA ${(statSync(seaBinary).size / 2 ** 20).toFixed(1)} MiB`,
+    `tsshim: ${await firstLine(tsshimBinary, ['-v'])}, node ${process.version}` +
+      (existsSync(seaBinary) ? `; SEA ${(statSync(seaBinary).size / 2 ** 20).toFixed(1)} MiB` : ''),
     `Go shim: ${await firstLine(goShimBinary(containerd), ['-v'])}`,
     `runc: ${await firstLine('runc', ['--version'])}`,
     `kernel ${release()}`,

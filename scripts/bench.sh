@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# npm run bench: tsshim against containerd's Go shim (containerd-shim-runc-v2) under one private
-# containerd. Ensures dependencies, bundles bench/main.ts with esbuild into a temp .mjs, and runs it in a
-# private mount namespace with a tmpfs over /run/containerd, so nothing touches the host's containerd.
-# Arguments go to the bench: `npm run bench -- --containerd 2.1 --iterations 30` (`-- --help` lists them).
+# npm run bench: tsshim (per container, shared, cold) against containerd's Go shim (containerd-shim-runc-v2)
+# under one private containerd at a time (1.6, then 2.1). Ensures dependencies, bundles bench/main.ts with
+# esbuild into a temp .mjs, and runs it in a private mount namespace with a tmpfs over /run/containerd, so
+# nothing touches the host's containerd. Results go to bench/results/latest.{json,svg,md}.
+# Arguments go to the bench: `npm run bench -- --quick --containerd 2.1` (`-- --help` lists them).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"

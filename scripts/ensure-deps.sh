@@ -35,7 +35,8 @@ apt_update() {
 
 # --- 1. Debian packages from the system's own suite ---------------------------------------------
 # libsystemd0 and libcap2: the shared libraries trixie's dockerd links against (bookworm's versions suffice).
-packages=(containerd runc crun tmux busybox-static util-linux procps python3 make g++ tar gzip coreutils libsystemd0 libcap2)
+# strace: npm run bench counts the processes started per container with it.
+packages=(containerd runc crun tmux busybox-static util-linux procps python3 make g++ tar gzip coreutils libsystemd0 libcap2 strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
