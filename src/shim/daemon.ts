@@ -92,14 +92,17 @@ async function serveDaemon(
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info({ reason }, 'shim shutting down');
+    // The socket goes first: containerd's Delete of the last container returns as soon as
+    // `delete` printed its saved answer, and a client may look for the socket right then
+    // (containerd's TestShimDoesNotLeakSockets does). A start for this group now binds anew.
+    if (path) {
+      try { unlinkSync(path); } catch { /* already gone */ }
+    }
     void (async () => {
       // Accept nothing more, and let every request in flight (the Shutdown call itself, a Kill
       // still running runc) be answered first, but not forever.
       await server.shutdown({ graceMs: requestGraceMs });
       await publisher.close(eventFlushMs);
-      if (path) {
-        try { unlinkSync(path); } catch { /* already gone */ }
-      }
       logger.info('shim exited');
       log.close();
       process.exit(0);
