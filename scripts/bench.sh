@@ -14,7 +14,7 @@ work=$(mktemp -d /tmp/tsshim-bench-build-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # paths.ts finds the repository from its own import.meta.url; in a bundle that would be the temp file.
 node_modules/.bin/esbuild bench/main.ts --bundle --platform=node --format=esm --target=node20 --log-level=warning \
-  "--define:import.meta.url=\"file://$repo/test/e2e/harness/paths.ts\"" --outfile="$work/bench.mjs"
+  --alias:ttrpc-ts=./packages/ttrpc-ts/src/index.ts "--define:import.meta.url=\"file://$repo/test/e2e/harness/paths.ts\"" --outfile="$work/bench.mjs"
 
 mkdir -p /run/containerd
 status=0

@@ -44,7 +44,8 @@ try {
   const loader = join(work, 'loader.cjs');
   step('bundle (cjs)');
   const esbuild = (entry, outfile, extra) => sh(bin('esbuild'), [entry, '--bundle', '--platform=node', '--format=cjs',
-    '--target=node20', `--outfile=${outfile}`, '--log-level=warning', '--legal-comments=none', ...extra]);
+    '--target=node20', `--outfile=${outfile}`, '--log-level=warning', '--legal-comments=none',
+    '--alias:ttrpc-ts=./packages/ttrpc-ts/src/index.ts', ...extra]); // the workspace package, from source (as in build.mjs)
   esbuild('src/cmd/sea-main.ts', shim, ['--external:pino-pretty', buildInfoDefine(root), `--define:__TSSHIM_ADDON_SHA256__="${addonSha256}"`,
     '--define:import.meta.url=__tsshimExecutableUrl',
     "--banner:js=const __tsshimExecutableUrl = require('node:url').pathToFileURL(process.execPath).href;"]);

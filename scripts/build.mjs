@@ -21,6 +21,9 @@ const sh = (cmd, argv, opts = {}, hint = '') => {
     process.exit(1);
   }
 };
+// The ttrpc-ts workspace package is bundled from its TypeScript source (its dist/ is built only by npm pack);
+// tsconfig.json (paths) and vitest.config.ts (alias) resolve it the same way.
+const ttrpcFromSource = '--alias:ttrpc-ts=./packages/ttrpc-ts/src/index.ts';
 const step = (what) => process.stderr.write(`build: ${what}\n`);
 
 // 1. Codecs: protobufjs static code, so nothing parses .proto files at run time.
@@ -190,7 +193,7 @@ function buildInto(out) {
     sh(bin('esbuild'), ['src/cmd/main.ts', '--bundle', '--splitting', '--platform=node', '--format=esm', '--target=node20',
       `--outdir=${out}`, '--entry-names=shim', '--chunk-names=chunks/[name]-[hash]', '--out-extension:.js=.mjs', '--log-level=warning', '--legal-comments=none',
       // pino's optional transports are never used by the shim.
-      '--external:pino-pretty', buildInfoDefine(root),
+      '--external:pino-pretty', buildInfoDefine(root), ttrpcFromSource,
       "--banner:js=import { createRequire as __tsshimCreateRequire } from 'node:module'; const require = __tsshimCreateRequire(import.meta.url);"]);
   }
 }

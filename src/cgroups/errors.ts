@@ -1,5 +1,5 @@
 // Typed failures of the cgroups layer; shim/errdefs.ts maps them to ttrpc codes.
-import { Code } from '../ttrpc/index.js';
+import { Code } from 'ttrpc-ts';
 import { ShimError } from '../shim/errdefs.js';
 
 /** The process has no cgroup we can read (it is gone, or /proc/<pid>/cgroup is unusable): NotFound. */

@@ -5,7 +5,7 @@
 import { unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { TtrpcServer } from '../ttrpc/index.js';
+import { TtrpcServer } from 'ttrpc-ts';
 import { native } from '../sys/native.js';
 import type { ShimFlags } from './flags.js';
 import { openDaemonLog } from './daemon-log.js';

@@ -3,7 +3,7 @@
 // code is part of the contract: NotFound for a gone process, FailedPrecondition for a
 // state that does not allow the request, and so on.
 import { AnyJsonError, AnyTypeError, DecodeError } from '../api/index.js';
-import { Code, TtrpcError } from '../ttrpc/index.js';
+import { Code, TtrpcError } from 'ttrpc-ts';
 
 export class ShimError extends Error {
   constructor(readonly code: Code, message: string, options?: { cause?: unknown }) {

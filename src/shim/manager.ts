@@ -1,6 +1,6 @@
 // What a concrete shim (the runc task service in src/task) plugs into this framework.
 // The framework knows containerd's shim protocol; it knows nothing of runc.
-import type { TtrpcServer } from '../ttrpc/index.js';
+import type { TtrpcServer } from 'ttrpc-ts';
 import type { ShimFlags } from './flags.js';
 import type { Logger } from './logger.js';
 import type { Publisher } from './publisher.js';

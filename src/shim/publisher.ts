@@ -4,7 +4,7 @@
 // containerd that is down (restarting) costs retries, not a stalled shim.
 import { EVENTS_FORWARD_METHOD, EVENTS_SERVICE, encodeForwardRequest, type TaskEvent } from '../api/events.js';
 import { toTimestamp } from '../api/timestamp.js';
-import { TtrpcClient } from '../ttrpc/index.js';
+import { TtrpcClient } from 'ttrpc-ts';
 import type { Logger } from './logger.js';
 
 export interface Publisher {

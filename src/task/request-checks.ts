@@ -6,7 +6,7 @@ import { isAbsolute } from 'node:path';
 import type { TaskMethodName } from '../api/index.js';
 import { invalidArgument, notFound, toTtrpcError } from '../shim/errdefs.js';
 import { identifierProblem } from '../shim/identifiers.js';
-import { Code } from '../ttrpc/index.js';
+import { Code } from 'ttrpc-ts';
 import { parseStdioScheme, type StdioPaths } from '../stdio/process-io.js';
 
 /** Methods that do not name a container and may carry an empty id. */

@@ -4,7 +4,7 @@ import {
   CheckpointOptionsType, JsonTypeUrl, ProcessDetailsType, unpackAny, Status, TASK_SERVICE_V2, TASK_SERVICE_V3, packAny, taskMethods, toTimestamp,
   toTimestampOrZero, unpackJsonAny, type TaskMethodName, type TaskServiceHandlers,
 } from '../api/index.js';
-import type { CallContext, TtrpcServer } from '../ttrpc/index.js';
+import type { CallContext, TtrpcServer } from 'ttrpc-ts';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, toTtrpcError } from '../shim/errdefs.js';
 import type { Logger } from '../shim/logger.js';
 import type { Publisher } from '../shim/publisher.js';

@@ -3,7 +3,7 @@
 // well-formed requests are still answered meanwhile.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MAX_DATA_LENGTH, MessageType } from '../../src/ttrpc/index.js';
+import { MAX_DATA_LENGTH, MessageType } from 'ttrpc-ts';
 import { Status } from '../../src/api/index.js';
 import { describeEachContainerd, runtimes, shimBinaryName, shimIdentity } from './harness/index.js';
 import { RawTtrpcConnection, decodeState, describeAnswer, frameBytes, shimAddress, stateRequest } from './clients/raw-ttrpc.js';

@@ -1,7 +1,7 @@
 // Issue 10 item 3: malformed requests sent straight to the daemon's socket get exact codes with a
 // message naming the field, and the daemon serves on (State of a running container answers after each).
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Code } from '../../src/ttrpc/index.js';
+import { Code } from 'ttrpc-ts';
 import { JsonTypeUrl, Status, containerd as api, encodeMessage, packJsonAny, type AnyMessage } from '../../src/api/index.js';
 import { describeEachContainerd, runtimes } from './harness/index.js';
 import {

@@ -5,7 +5,7 @@
 // Deterministic for a seed (printed), so a failing run can be replayed with TSSHIM_FUZZ_SEED.
 import { readFileSync, readdirSync } from 'node:fs';
 import { JsonTypeUrl, Status, containerd as api, encodeMessage, google, packJsonAny, type TaskMethodName, taskMethods } from '../../src/api/index.js';
-import { Flags, MAX_DATA_LENGTH, MessageType, encodeRequest } from '../../src/ttrpc/index.js';
+import { Flags, MAX_DATA_LENGTH, MessageType, encodeRequest } from 'ttrpc-ts';
 import {
   RawTtrpcConnection, TASK_SERVICE, decodeState, describeAnswer, frameBytes, stateRequest,
 } from '../e2e/clients/raw-ttrpc.js';

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TASK_SERVICE_V2, RuncOptionsType, containerd, packAny } from '../../src/api/index.js';
 import { isUnifiedHost } from '../../src/cgroups/index.js';
 import { spareSocketPath } from '../../src/shim/address.js';
-import { TtrpcClient } from '../../src/ttrpc/index.js';
+import { TtrpcClient } from 'ttrpc-ts';
 import { findSpareDaemons, listProcesses } from '../e2e/harness/procs.js';
 
 const repo = join(import.meta.dirname, '../..');

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import protobuf from 'protobufjs/minimal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Code, TtrpcClient, TtrpcError } from '../../src/ttrpc/index.js';
+import { Code, TtrpcClient, TtrpcError } from 'ttrpc-ts';
 
 const CONTAINERD = '/usr/bin/containerd';
 const CTR = '/usr/bin/ctr';

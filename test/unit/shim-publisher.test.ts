@@ -6,7 +6,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EVENTS_SERVICE, Topic, buildTaskEvent, containerd } from '../../src/api/index.js';
 import { EventPublisher } from '../../src/shim/publisher.js';
-import { Code, TtrpcError, TtrpcServer } from '../../src/ttrpc/index.js';
+import { Code, TtrpcError, TtrpcServer } from 'ttrpc-ts';
 
 const silent = pino({ level: 'silent' });
 const cleanups: Array<() => Promise<void> | void> = [];

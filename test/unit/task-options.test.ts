@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LinuxRuncCreateOptionsType, RuncOptionsType, RuntimeOptionsType, packAny } from '../../src/api/index.js';
-import { Code } from '../../src/ttrpc/index.js';
+import { Code } from 'ttrpc-ts';
 import { ShimError } from '../../src/shim/errdefs.js';
 import { decodeStartInput } from '../../src/shim/start-input.js';
 import { startOptionTypes } from '../../src/task/manager.js';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Code, FrameReader, MessageType, codeName, decodeResponse, encodeHeader, encodeRequest, socketPathFromAddress,
-} from '../../../src/ttrpc/index.js';
+} from 'ttrpc-ts';
 import { containerd as api, encodeMessage } from '../../../src/api/index.js';
 
 export const TASK_SERVICE = 'containerd.task.v2.Task';

@@ -16,8 +16,8 @@ import {
   TtrpcClient,
   TtrpcError,
   TtrpcServer,
-} from '../../src/ttrpc/index.js';
-import type { CallContext, RequestMessage } from '../../src/ttrpc/index.js';
+} from '../src/index.js';
+import type { CallContext, RequestMessage } from '../src/index.js';
 
 const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
 const dec = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);

@@ -1,4 +1,4 @@
-/** ttrpc (containerd's RPC over unix sockets): unary server and client. Knows nothing of containerd. */
+/** ttrpc-ts: ttrpc (the RPC protocol of containerd's shims) over unix sockets, wire-compatible with Go's ttrpc. */
 export {
   Code,
   TtrpcError,

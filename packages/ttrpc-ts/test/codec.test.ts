@@ -9,8 +9,8 @@ import {
   FrameReader,
   MAX_DATA_LENGTH,
   MessageType,
-} from '../../src/ttrpc/index.js';
-import type { Frame, FrameHeader } from '../../src/ttrpc/index.js';
+} from '../src/index.js';
+import type { Frame, FrameHeader } from '../src/index.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text.replace(/\s+/g, ''), 'hex'));

@@ -15,8 +15,8 @@ import {
   MessageType,
   TtrpcError,
   TtrpcServer,
-} from '../../src/ttrpc/index.js';
-import type { CallContext, ResponseMessage, TtrpcServerOptions, UnaryHandler } from '../../src/ttrpc/index.js';
+} from '../src/index.js';
+import type { CallContext, ResponseMessage, TtrpcServerOptions, UnaryHandler } from '../src/index.js';
 
 const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
 const dec = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
