@@ -1,10 +1,11 @@
 import { createConnection } from 'node:net';
 import type { Socket } from 'node:net';
-import { FrameReader, MAX_DATA_LENGTH, MessageType, OversizedMessageError } from './frame.js';
+import { Flags, FrameReader, MAX_DATA_LENGTH, MessageType, OversizedMessageError } from './frame.js';
 import type { Frame, FrameHeader } from './frame.js';
 import { FrameWriter } from './frame-writer.js';
 import { decodeResponse, encodeRequest } from './envelope.js';
 import type { KeyValue } from './envelope.js';
+import { MessageQueue } from './message-queue.js';
 import { Code, errorFromStatus, TtrpcError } from './status.js';
 
 export interface ConnectOptions {
@@ -21,15 +22,41 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** Which sides of a streaming method stream (as in the .proto: `stream` before the request or response). */
+export interface StreamDesc {
+  streamingClient: boolean;
+  streamingServer: boolean;
+}
+
+/** The client's side of a streaming call. */
+export interface ClientStream extends AsyncIterable<Uint8Array> {
+  /** Sends one message (a Data frame). Only when the method streams from the client. */
+  send(payload: Uint8Array): Promise<void>;
+  /** Tells the server this side sends nothing more (Data with remote-closed and no-data). */
+  closeSend(): Promise<void>;
+  /** The next message; undefined once the server ended the stream; rejects with the call's error status. */
+  recv(): Promise<Uint8Array | undefined>;
+  /** Ends the call here (Canceled); the server is not told, as ttrpc has no cancel frame. */
+  cancel(): void;
+}
+
 interface PendingCall {
   readonly request: Uint8Array;
+  /** Request frame flags: 0 for unary calls; remote-open or remote-closed for streams. */
+  readonly flags: number;
   streamId: number;
   settled: boolean;
   timer: NodeJS.Timeout | undefined;
   detachSignal: (() => void) | undefined;
   readonly resolve: (payload: Uint8Array) => void;
   readonly reject: (error: TtrpcError) => void;
+  /** For streams: what the server sent, and which side streams. */
+  readonly incoming?: MessageQueue;
+  readonly desc?: StreamDesc;
 }
+
+/** A Request that opens a call, or a Data frame on a call already opened (queued behind its Request). */
+type Outgoing = { readonly call: PendingCall } | { readonly data: Uint8Array; readonly flags: number; readonly call: PendingCall; readonly written: () => void };
 
 const LAST_STREAM_ID = 0xffffffff;
 
@@ -39,7 +66,7 @@ export function socketPathFromAddress(address: string): string {
 }
 
 /**
- * A ttrpc client for unary calls over one connection. Calls are pipelined with stream ids
+ * A ttrpc client for unary and streaming calls over one connection. Calls are pipelined with stream ids
  * 1, 3, 5, ...; when the connection closes every pending call fails with Unavailable "ttrpc: closed".
  */
 export class TtrpcClient {
@@ -49,7 +76,7 @@ export class TtrpcClient {
   private readonly writer: FrameWriter;
   private readonly pending = new Map<number, PendingCall>();
   /** Calls waiting for the socket to drain; stream ids are given at send time so they stay increasing. */
-  private readonly sendQueue: PendingCall[] = [];
+  private readonly sendQueue: Outgoing[] = [];
   private nextStreamId = 1;
   private isClosedFlag = false;
   private resolveClosed!: () => void;
@@ -118,30 +145,81 @@ export class TtrpcClient {
       return Promise.reject(new TtrpcError(Code.ResourceExhausted, new OversizedMessageError(request.length).message));
     }
     return new Promise<Uint8Array>((resolve, reject) => {
-      const call: PendingCall = {
-        request,
-        streamId: 0,
-        settled: false,
-        timer: undefined,
-        detachSignal: undefined,
-        resolve,
-        reject,
-      };
-      if (options.timeoutMs !== undefined) {
-        call.timer = setTimeout(
-          () => this.fail(call, new TtrpcError(Code.DeadlineExceeded, 'context deadline exceeded')),
-          options.timeoutMs,
-        );
-      }
-      const signal = options.signal;
-      if (signal !== undefined) {
-        const onAbort = (): void => this.fail(call, canceledError());
-        signal.addEventListener('abort', onAbort, { once: true });
-        call.detachSignal = () => signal.removeEventListener('abort', onAbort);
-      }
-      this.sendQueue.push(call);
-      this.flush();
+      const call: PendingCall = { request, flags: 0, streamId: 0, settled: false, timer: undefined, detachSignal: undefined, resolve, reject };
+      this.open(call, options);
     });
+  }
+
+  /**
+   * Opens a streaming call. `payload` is the request message; leave it out for a client-streaming
+   * method whose messages all go through send(). Options apply to the whole stream.
+   */
+  stream(service: string, method: string, desc: StreamDesc, payload?: Uint8Array, options: CallOptions = {}): ClientStream {
+    const incoming = new MessageQueue();
+    const request = encodeRequest({
+      service,
+      method,
+      payload: payload ?? new Uint8Array(0),
+      timeoutNano: options.timeoutMs !== undefined ? Math.max(1, Math.round(options.timeoutMs * 1e6)) : 0,
+      metadata: metadataPairs(options.metadata),
+    });
+    const call: PendingCall = {
+      request,
+      flags: desc.streamingClient ? Flags.RemoteOpen : Flags.RemoteClosed,
+      streamId: 0,
+      settled: false,
+      timer: undefined,
+      detachSignal: undefined,
+      // A stream settles when it ended; its messages went to `incoming` already.
+      resolve: () => incoming.end(),
+      reject: (error) => incoming.fail(error),
+      incoming,
+      desc: { ...desc },
+    };
+    let localClosed = !desc.streamingClient;
+    if (this.isClosedFlag) incoming.fail(closedError());
+    else if (options.signal?.aborted) incoming.fail(canceledError());
+    else if (request.length > MAX_DATA_LENGTH) incoming.fail(new TtrpcError(Code.ResourceExhausted, new OversizedMessageError(request.length).message));
+    else this.open(call, options);
+    const sendData = (data: Uint8Array, flags: number): Promise<void> => {
+      if (call.settled) return Promise.reject(new TtrpcError(Code.FailedPrecondition, 'ttrpc: stream closed'));
+      return new Promise((resolve) => {
+        this.sendQueue.push({ call, data, flags, written: resolve });
+        this.flush();
+      });
+    };
+    return {
+      send: (data) => {
+        if (!desc.streamingClient) return Promise.reject(new TtrpcError(Code.FailedPrecondition, 'ttrpc: cannot send data from a non-streaming client'));
+        if (localClosed) return Promise.reject(new TtrpcError(Code.FailedPrecondition, 'ttrpc: stream closed for sending'));
+        if (data.length > MAX_DATA_LENGTH) return Promise.reject(new TtrpcError(Code.ResourceExhausted, new OversizedMessageError(data.length).message));
+        return sendData(data, 0);
+      },
+      closeSend: () => {
+        if (!desc.streamingClient) return Promise.reject(new TtrpcError(Code.FailedPrecondition, 'ttrpc: cannot close a non-streaming client'));
+        if (localClosed) return Promise.resolve();
+        localClosed = true;
+        return sendData(new Uint8Array(0), Flags.RemoteClosed | Flags.NoData);
+      },
+      recv: () => incoming.next(),
+      cancel: () => this.fail(call, canceledError()),
+      [Symbol.asyncIterator]: () => incoming[Symbol.asyncIterator](),
+    };
+  }
+
+  /** Arms the call's timeout and abort signal and queues its Request. */
+  private open(call: PendingCall, options: CallOptions): void {
+    if (options.timeoutMs !== undefined) {
+      call.timer = setTimeout(() => this.fail(call, new TtrpcError(Code.DeadlineExceeded, 'context deadline exceeded')), options.timeoutMs);
+    }
+    const signal = options.signal;
+    if (signal !== undefined) {
+      const onAbort = (): void => this.fail(call, canceledError());
+      signal.addEventListener('abort', onAbort, { once: true });
+      call.detachSignal = () => signal.removeEventListener('abort', onAbort);
+    }
+    this.sendQueue.push({ call });
+    this.flush();
   }
 
   /** Closes the connection; pending calls fail with Unavailable "ttrpc: closed". */
@@ -152,7 +230,14 @@ export class TtrpcClient {
 
   private flush(): void {
     while (this.sendQueue.length > 0 && !this.isClosedFlag && this.writer.writable) {
-      const call = this.sendQueue.shift() as PendingCall;
+      const item = this.sendQueue.shift() as Outgoing;
+      const call = item.call;
+      if ('data' in item) {
+        // Queued behind its Request, so the stream has its id (unless it ended before being sent).
+        if (!call.settled) this.writer.write(call.streamId, MessageType.Data, item.flags, item.data);
+        item.written();
+        continue;
+      }
       if (call.settled) continue;
       if (this.nextStreamId > LAST_STREAM_ID) {
         this.fail(call, new TtrpcError(Code.ResourceExhausted, 'ttrpc: stream ids exhausted on this connection'));
@@ -161,15 +246,19 @@ export class TtrpcClient {
       call.streamId = this.nextStreamId;
       this.nextStreamId += 2;
       this.pending.set(call.streamId, call);
-      this.writer.write(call.streamId, MessageType.Request, 0, call.request);
+      this.writer.write(call.streamId, MessageType.Request, call.flags, call.request);
     }
   }
 
   private handleFrame(frame: Frame): void {
-    // We open no streams, so Data frames (and anything that is not a Response) mean nothing to us.
-    if (frame.header.type !== MessageType.Response) return;
     const call = this.pending.get(frame.header.streamId);
     if (call === undefined) return; // answered late, after a local timeout or abort
+    if (frame.header.type === MessageType.Data) {
+      this.handleData(call, frame.header.flags, frame.data);
+      return;
+    }
+    // Unknown types are ignored for forward compatibility.
+    if (frame.header.type !== MessageType.Response) return;
     let response;
     try {
       response = decodeResponse(frame.data);
@@ -181,7 +270,21 @@ export class TtrpcClient {
       this.fail(call, errorFromStatus(response.status));
       return;
     }
+    // A stream's Response is its last message (a client-streaming method's answer, or an empty end).
+    if (call.incoming !== undefined && (response.payload.length > 0 || call.desc?.streamingServer !== true)) {
+      call.incoming.push(Uint8Array.from(response.payload));
+    }
     if (this.settle(call)) call.resolve(response.payload);
+  }
+
+  /** A server message on a stream: flags remote-closed (the end) and no-data. */
+  private handleData(call: PendingCall, flags: number, data: Uint8Array): void {
+    if (call.incoming === undefined || call.desc?.streamingServer !== true) {
+      this.fail(call, new TtrpcError(Code.Internal, 'ttrpc: received data from a non-streaming server'));
+      return;
+    }
+    if ((flags & Flags.NoData) === 0) call.incoming.push(Uint8Array.from(data));
+    if ((flags & Flags.RemoteClosed) !== 0 && this.settle(call)) call.resolve(new Uint8Array(0));
   }
 
   private handleOversizedFrame(header: FrameHeader): void {
@@ -197,7 +300,8 @@ export class TtrpcClient {
     if (this.isClosedFlag) return;
     this.isClosedFlag = true;
     this.reader.stop();
-    const calls = [...this.pending.values(), ...this.sendQueue];
+    const calls = [...this.pending.values(), ...this.sendQueue.map((item) => item.call)];
+    for (const item of this.sendQueue) if ('data' in item) item.written();
     this.pending.clear();
     this.sendQueue.length = 0;
     for (const call of calls) this.fail(call, closedError());

@@ -35,3 +35,29 @@ export type { TtrpcServerOptions, TtrpcServerEvents } from './server.js';
 export type { CallContext, UnaryHandler } from './server-connection.js';
 export { TtrpcClient, socketPathFromAddress } from './client.js';
 export type { CallOptions, ConnectOptions } from './client.js';
+export type { ServerStream, StreamMethod, MethodEntry, MethodTable } from './server-connection.js';
+export type { ClientStream, StreamDesc } from './client.js';
+export { MessageQueue } from './message-queue.js';
+export { socketFd, unixSocketRequireRoot, unixSocketRequireSameUser, unixSocketRequireUidGid } from './credentials.js';
+export type { PeerCredentials, PeerCredentialsReader } from './credentials.js';
+export {
+  bidiStream,
+  clientStream,
+  codec,
+  defineService,
+  registerService,
+  serverStream,
+  typedClient,
+  unary,
+} from './typed.js';
+export type {
+  Codec,
+  MethodDescriptor,
+  ProtobufjsMessageClass,
+  ServiceDefinition,
+  ServiceImplementation,
+  StreamingKind,
+  TypedClient,
+  TypedClientStream,
+  TypedServerStream,
+} from './typed.js';

@@ -1,10 +1,11 @@
 import type { Socket } from 'node:net';
-import { Flags, FrameReader, MAX_DATA_LENGTH, MessageType } from './frame.js';
+import { Flags, FrameReader, MAX_DATA_LENGTH, MessageType, OversizedMessageError } from './frame.js';
 import type { FrameBudget } from './frame-budget.js';
 import type { Frame, FrameHeader } from './frame.js';
 import { FrameWriter } from './frame-writer.js';
 import { decodeRequest, encodeResponse } from './envelope.js';
 import type { RequestMessage, ResponseMessage } from './envelope.js';
+import { MessageQueue } from './message-queue.js';
 import { Code, statusFromThrown, TtrpcError } from './status.js';
 import type { Status } from './status.js';
 
@@ -22,15 +23,47 @@ export interface CallContext {
 
 export type UnaryHandler = (payload: Uint8Array, ctx: CallContext) => Promise<Uint8Array>;
 
+/** The server's side of a streaming call. */
+export interface ServerStream extends AsyncIterable<Uint8Array> {
+  /**
+   * The next message from the client; undefined once it closed its side. Rejects with the call's
+   * abort reason (deadline, closed connection). A method without client streaming receives exactly
+   * the request's payload.
+   */
+  recv(): Promise<Uint8Array | undefined>;
+  /** Sends one message (a Data frame); resolves when the socket took it. Only for server-streaming methods. */
+  send(payload: Uint8Array): Promise<void>;
+}
+
+/**
+ * A streaming method. The handler's result is the call's last message: for a client-streaming-only
+ * method its one response; for a server-streaming method an optional final message (usually none).
+ * Throwing ends the stream with that status, as for unary handlers.
+ */
+export interface StreamMethod {
+  readonly streamingClient: boolean;
+  readonly streamingServer: boolean;
+  readonly handler: (stream: ServerStream, ctx: CallContext) => Promise<Uint8Array | undefined | void>;
+}
+
+export type MethodEntry = { readonly kind: 'unary'; readonly handler: UnaryHandler } | { readonly kind: 'stream'; readonly method: StreamMethod };
+
 /** Looks up a handler or says why there is none. */
 export interface MethodTable {
-  lookup(service: string, method: string): UnaryHandler | TtrpcError;
+  lookup(service: string, method: string): MethodEntry | TtrpcError;
 }
 
 interface InflightCall {
   readonly controller: AbortController;
   deadlineTimer: NodeJS.Timeout | undefined;
+  /** Messages from the client, for streaming calls still open on its side. */
+  incoming: MessageQueue | undefined;
+  /** For server-streaming calls: the final answer goes out as a Data frame that closes the stream. */
+  readonly streamingServer: boolean;
 }
+
+/** Messages a stream may hold unread before the connection stops reading (the peer waits in the kernel). */
+const STREAM_BACKLOG = 16;
 
 /** setTimeout cannot wait longer than this; longer deadlines only abort when the connection closes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -105,10 +138,7 @@ export class ServerConnection {
       return;
     }
     if (header.type === MessageType.Data) {
-      // Data on a stream we opened was already refused with its Request; data for any other is refused here.
-      if (header.streamId > this.lastStreamId) {
-        this.respondStatus(header.streamId, Code.Unimplemented, 'ttrpc: streaming is not supported');
-      }
+      this.handleData(header, frame.data);
       return;
     }
     // Responses and unknown types are ignored for forward compatibility, as Go does.
@@ -118,10 +148,6 @@ export class ServerConnection {
       return;
     }
     this.lastStreamId = header.streamId;
-    if ((header.flags & (Flags.RemoteOpen | Flags.RemoteClosed)) !== 0) {
-      this.respondStatus(header.streamId, Code.Unimplemented, 'ttrpc: streaming is not supported');
-      return;
-    }
     let request: RequestMessage;
     try {
       request = decodeRequest(frame.data);
@@ -129,7 +155,28 @@ export class ServerConnection {
       this.respondStatus(header.streamId, Code.InvalidArgument, `unmarshal request error: ${(error as Error).message}`);
       return;
     }
-    this.startCall(header.streamId, request);
+    this.startCall(header.streamId, request, header.flags);
+  }
+
+  /**
+   * A client's message on an open stream (flags: no-data, remote-closed). Data for a call that takes
+   * none (unary, or the client already closed its side) is dropped; for a stream never opened it is
+   * InvalidArgument, as Go answers.
+   */
+  private handleData(header: FrameHeader, data: Uint8Array): void {
+    const call = this.inflight.get(header.streamId);
+    if (call === undefined) {
+      if (header.streamId > this.lastStreamId) {
+        this.respondStatus(header.streamId, Code.InvalidArgument, 'StreamID is no longer active');
+      }
+      return;
+    }
+    const incoming = call.incoming;
+    if (incoming === undefined || incoming.isEnded) return;
+    // The frame's data may share memory with the socket chunk: keep a copy.
+    if ((header.flags & Flags.NoData) === 0) incoming.push(Uint8Array.from(data));
+    if ((header.flags & Flags.RemoteClosed) !== 0) incoming.end();
+    if (incoming.length >= STREAM_BACKLOG) this.socket.pause();
   }
 
   private handleOversizedFrame(header: FrameHeader): void {
@@ -153,16 +200,23 @@ export class ServerConnection {
   }
 
   private resumeReading(): void {
-    if (!this.closed && !this.reader.blocked && this.writer.writable) this.socket.resume();
+    if (this.closed || this.reader.blocked || !this.writer.writable) return;
+    for (const call of this.inflight.values()) if ((call.incoming?.length ?? 0) >= STREAM_BACKLOG) return;
+    this.socket.resume();
   }
 
-  private startCall(streamId: number, request: RequestMessage): void {
+  private startCall(streamId: number, request: RequestMessage, flags: number): void {
     const found = this.methods.lookup(request.service, request.method);
     if (found instanceof TtrpcError) {
       this.respond(streamId, { status: found.toStatus(), payload: new Uint8Array(0) });
       return;
     }
-    const call: InflightCall = { controller: new AbortController(), deadlineTimer: undefined };
+    const call: InflightCall = {
+      controller: new AbortController(),
+      deadlineTimer: undefined,
+      incoming: undefined,
+      streamingServer: found.kind === 'stream' && found.method.streamingServer,
+    };
     this.inflight.set(streamId, call);
     const deadline = this.armDeadline(streamId, call, request.timeoutNano);
     const ctx: CallContext = {
@@ -172,7 +226,50 @@ export class ServerConnection {
       deadline,
       signal: call.controller.signal,
     };
-    void runHandler(found, request.payload, ctx).then((response) => this.finishCall(streamId, call, response));
+    if (found.kind === 'unary') {
+      void runHandler(found.handler, request.payload, ctx).then((response) => this.finishCall(streamId, call, response));
+      return;
+    }
+    const streaming = found.method;
+    const incoming = new MessageQueue(() => this.resumeReading());
+    call.incoming = incoming;
+    // The request carries the first message, unless the client streams and sent none there (an empty
+    // message encodes to nothing, so Go's server makes the same guess).
+    if (request.payload.length > 0 || !streaming.streamingClient) incoming.push(Uint8Array.from(request.payload));
+    if (!streaming.streamingClient || (flags & Flags.RemoteClosed) !== 0) incoming.end();
+    call.controller.signal.addEventListener('abort', () => incoming.fail(abortReason(call.controller.signal)), { once: true });
+    const stream = this.serverStream(streamId, call, incoming, streaming.streamingServer);
+    void runStreamHandler(streaming, stream, ctx).then((response) => this.finishCall(streamId, call, response));
+  }
+
+  private serverStream(streamId: number, call: InflightCall, incoming: MessageQueue, streamingServer: boolean): ServerStream {
+    return {
+      recv: () => incoming.next(),
+      send: async (payload) => {
+        if (!streamingServer) throw new TtrpcError(Code.FailedPrecondition, 'ttrpc: this method does not stream to the client');
+        if (this.inflight.get(streamId) !== call) {
+          throw call.controller.signal.aborted ? abortReason(call.controller.signal) : new TtrpcError(Code.FailedPrecondition, 'ttrpc: stream closed');
+        }
+        if (payload.length > MAX_DATA_LENGTH) throw new TtrpcError(Code.ResourceExhausted, new OversizedMessageError(payload.length).message);
+        if (this.closed) throw new TtrpcError(Code.Canceled, 'ttrpc: connection closed');
+        this.writer.write(streamId, MessageType.Data, 0, payload);
+        if (!this.writer.writable) await this.drained();
+      },
+      [Symbol.asyncIterator]: () => incoming[Symbol.asyncIterator](),
+    };
+  }
+
+  /** Resolves once the socket's buffer drained (or the connection closed). */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
   }
 
   /** Starts the deadline timer; returns the absolute deadline (0 = none). */
@@ -195,12 +292,29 @@ export class ServerConnection {
     if (this.inflight.get(streamId) !== call) return;
     this.inflight.delete(streamId);
     clearTimeout(call.deadlineTimer);
-    this.respond(streamId, response);
+    call.incoming?.fail(new TtrpcError(Code.Canceled, 'ttrpc: stream finished'));
+    const ok = response.status === undefined || response.status.code === Code.OK;
+    if (call.streamingServer && ok) this.closeStream(streamId, response.payload);
+    else this.respond(streamId, response);
+    // Reading may have paused for this stream's backlog.
+    this.resumeReading();
     if (this.closeWhenIdle && this.inflight.size === 0) this.endAfterFlush();
   }
 
   private respondStatus(streamId: number, code: Code, message: string): void {
     this.respond(streamId, { status: { code, message, details: [] }, payload: new Uint8Array(0) });
+  }
+
+  /** Ends a server stream that succeeded: a Data frame with remote-closed (and no-data when empty). */
+  private closeStream(streamId: number, payload: Uint8Array): void {
+    if (this.closed) return;
+    if (payload.length > MAX_DATA_LENGTH) {
+      this.respondStatus(streamId, Code.ResourceExhausted, new OversizedMessageError(payload.length).message);
+      return;
+    }
+    const flags = Flags.RemoteClosed | (payload.length === 0 ? Flags.NoData : 0);
+    this.writer.write(streamId, MessageType.Data, flags, payload);
+    if (!this.writer.writable) this.socket.pause();
   }
 
   private respond(streamId: number, response: ResponseMessage): void {
@@ -245,6 +359,24 @@ async function runHandler(handler: UnaryHandler, payload: Uint8Array, ctx: CallC
   } catch (thrown) {
     return { status: statusFromThrown(thrown), payload: new Uint8Array(0) };
   }
+}
+
+async function runStreamHandler(method: StreamMethod, stream: ServerStream, ctx: CallContext): Promise<ResponseMessage> {
+  try {
+    const result: unknown = await method.handler(stream, ctx);
+    if (result === undefined) return { payload: new Uint8Array(0) };
+    if (!(result instanceof Uint8Array)) {
+      return { status: { code: Code.Internal, message: 'ttrpc: handler returned no bytes', details: [] }, payload: new Uint8Array(0) };
+    }
+    return { payload: result };
+  } catch (thrown) {
+    return { status: statusFromThrown(thrown), payload: new Uint8Array(0) };
+  }
+}
+
+function abortReason(signal: AbortSignal): TtrpcError {
+  const reason: unknown = signal.reason;
+  return reason instanceof TtrpcError ? reason : new TtrpcError(Code.Canceled, 'context canceled');
 }
 
 function metadataMap(request: RequestMessage): Map<string, string[]> {

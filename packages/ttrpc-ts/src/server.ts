@@ -2,13 +2,13 @@ import { EventEmitter } from 'node:events';
 import type { Server, Socket } from 'node:net';
 import { FrameBudget } from './frame-budget.js';
 import { ServerConnection } from './server-connection.js';
-import type { MethodTable, UnaryHandler } from './server-connection.js';
+import type { MethodEntry, MethodTable, StreamMethod, UnaryHandler } from './server-connection.js';
 import { Code, TtrpcError } from './status.js';
 
 export interface TtrpcServerOptions {
   /**
    * Called for each accepted connection before any byte is read; returning false (or throwing)
-   * closes it. The shim plugs its same-uid peer-credential check in here.
+   * closes it. See unixSocketRequireSameUser() for Go's ready-made peer-credential check.
    */
   authorize?: (socket: Socket) => boolean;
   /** Told about socket errors (ECONNRESET, EPIPE, ...); the connection closes after each. For logging. */
@@ -39,11 +39,11 @@ export interface TtrpcServerEvents {
 }
 
 /**
- * A ttrpc server for unary methods. Attach it to any number of already created net.Servers
+ * A ttrpc server for unary and streaming methods. Attach it to any number of already created net.Servers
  * (the shim's listens on an inherited fd); `close()` stops them and ends every connection.
  */
 export class TtrpcServer extends EventEmitter<TtrpcServerEvents> implements MethodTable {
-  private readonly services = new Map<string, ReadonlyMap<string, UnaryHandler>>();
+  private readonly services = new Map<string, ReadonlyMap<string, MethodEntry>>();
   private readonly attachedServers = new Map<Server, (socket: Socket) => void>();
   private readonly connections = new Set<ServerConnection>();
   private readonly authorize: ((socket: Socket) => boolean) | undefined;
@@ -64,13 +64,22 @@ export class TtrpcServer extends EventEmitter<TtrpcServerEvents> implements Meth
     );
   }
 
-  /** Registers the unary methods of a fully-qualified service (`containerd.task.v2.Task`). */
-  register(serviceName: string, methods: Record<string, UnaryHandler>): void {
+  /**
+   * Registers a fully-qualified service (`example.v1.Greeter`): its unary methods and its streaming
+   * methods (see StreamMethod), by method name.
+   */
+  register(serviceName: string, methods: Record<string, UnaryHandler>, streams: Record<string, StreamMethod> = {}): void {
     if (this.services.has(serviceName)) throw new Error(`ttrpc: duplicate service ${serviceName} registered`);
-    this.services.set(serviceName, new Map(Object.entries(methods)));
+    const table = new Map<string, MethodEntry>();
+    for (const [name, handler] of Object.entries(methods)) table.set(name, { kind: 'unary', handler });
+    for (const [name, method] of Object.entries(streams)) {
+      if (table.has(name)) throw new Error(`ttrpc: ${serviceName}/${name} registered as unary and as stream`);
+      table.set(name, { kind: 'stream', method });
+    }
+    this.services.set(serviceName, table);
   }
 
-  lookup(service: string, method: string): UnaryHandler | TtrpcError {
+  lookup(service: string, method: string): MethodEntry | TtrpcError {
     const methods = this.services.get(service);
     if (methods === undefined) return new TtrpcError(Code.Unimplemented, `service ${service}`);
     return methods.get(method) ?? new TtrpcError(Code.Unimplemented, `method ${method}`);

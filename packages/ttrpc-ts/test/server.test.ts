@@ -161,15 +161,15 @@ describe('TtrpcServer', () => {
     expect(dec((await peer.waitFor(3)).payload)).toBe('after');
   });
 
-  it('answers streaming requests and Data frames with Unimplemented without closing', async () => {
+  it('serves a unary method whatever its request flags say, drops Data for it, and refuses Data for a stream never opened', async () => {
     const { path } = await startServer({ svc: { Echo: echo } });
     const peer = await RawPeer.connect(path);
-    peer.send(1, encodeRequest({ service: 'svc', method: 'Echo', payload: new Uint8Array(0), timeoutNano: 0, metadata: [] }), MessageType.Request, Flags.RemoteOpen);
-    peer.send(1, enc('data on the refused stream'), MessageType.Data, 0);
+    peer.send(1, encodeRequest({ service: 'svc', method: 'Echo', payload: enc('flagged'), timeoutNano: 0, metadata: [] }), MessageType.Request, Flags.RemoteOpen);
+    peer.send(1, enc('data for a unary call'), MessageType.Data, 0);
     peer.send(3, enc('data on a stream never opened'), MessageType.Data, Flags.RemoteClosed);
     peer.request(5, 'svc', 'Echo', enc('still here'));
-    expect(statusOf(await peer.waitFor(1))?.[0]).toBe(Code.Unimplemented);
-    expect(statusOf(await peer.waitFor(3))?.[0]).toBe(Code.Unimplemented);
+    expect(dec((await peer.waitFor(1)).payload)).toBe('flagged');
+    expect(statusOf(await peer.waitFor(3))).toEqual([Code.InvalidArgument, 'StreamID is no longer active']);
     expect(dec((await peer.waitFor(5)).payload)).toBe('still here');
     expect(peer.responses.filter((r) => r.streamId === 1)).toHaveLength(1);
   });

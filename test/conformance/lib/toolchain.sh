@@ -47,8 +47,10 @@ ct_go() {
     GOFLAGS= GOCACHE="$CT_DIR/gocache" "$CT_GO" "$@"
 }
 
-# conformance_toolchain CACHE
-conformance_toolchain() {
+# ct_go_sources CACHE: sid's Go and the Go sources of containerd with every golang-* package it
+# needs, unpacked once into CACHE/containerd-<ver>; sets CT_VERSION, CT_DIR, CT_ROOT and CT_GO.
+# Also used by scripts/ttrpc-go-peer.sh (Go's ttrpc for the ttrpc-ts interop tests).
+ct_go_sources() {
   local cache=$1
   CT_VERSION=$(ct_suite_version "$CT_DEV_PACKAGE" sid)
   [[ -n $CT_VERSION ]] || { ct_log "sid offers no $CT_DEV_PACKAGE (apt-get update?)"; return 1; }
@@ -68,6 +70,12 @@ conformance_toolchain() {
     touch "$CT_DIR/.unpacked"
   fi
   CT_GO=$(ls -d "$CT_ROOT"/usr/lib/go-1.*/bin/go | sort -V | tail -1)
+}
+
+# conformance_toolchain CACHE
+conformance_toolchain() {
+  local cache=$1
+  ct_go_sources "$cache" || return 1
   CT_BIN=$CT_DIR/bin
   CT_CTRD_BIN=$CT_ROOT/usr/bin
   if [[ ! -x $CT_BIN/client.test || ! -x $CT_BIN/runc-fp ]]; then
