@@ -3,9 +3,9 @@
 // process `start` spawned (the socket arrives as fd 3) or as a spare daemon that a `start` call
 // adopted (spare.ts: the socket was bound in this process).
 import { unlinkSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { TtrpcServer } from 'ttrpc-ts';
+import { TtrpcServer, unixSocketRequireSameUser } from 'ttrpc-ts';
 import { native } from '../sys/native.js';
 import type { ShimFlags } from './flags.js';
 import { openDaemonLog } from './daemon-log.js';
@@ -18,18 +18,6 @@ import { serveEarlyConnections } from './start.js';
 const eventFlushMs = 5000;
 /** How long shutdown waits for requests in flight (a runc kill, a delete) to be answered. */
 const requestGraceMs = 10_000;
-
-/** containerd's ttrpc server and ours both accept only peers with our uid and gid. */
-function sameUserPeer(socket: Socket): boolean {
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) return false;
-  try {
-    const cred = native().getPeerCred(fd);
-    return cred.uid === process.getuid?.() && cred.gid === process.getgid?.();
-  } catch {
-    return false;
-  }
-}
 
 /** Listens on fd 3 (or -socket); the server's 'connection' handler must already be attached. */
 function listenOn(server: Server, flags: ShimFlags): Promise<string | undefined> {
@@ -84,7 +72,10 @@ async function serveDaemon(
   const ttrpcAddress = process.env.TTRPC_ADDRESS ?? '';
   if (!ttrpcAddress) logger.warn('TTRPC_ADDRESS is not set; events cannot reach containerd');
   const publisher = new EventPublisher({ ttrpcAddress, namespace: flags.namespace, logger });
-  const server = new TtrpcServer({ authorize: sameUserPeer });
+  const server = new TtrpcServer({
+    // containerd's ttrpc server and ours both accept only peers with our (effective) uid and gid.
+    authorize: unixSocketRequireSameUser((fd) => native().getPeerCred(fd)),
+  });
   let path: string | undefined;
 
   let shuttingDown = false;
