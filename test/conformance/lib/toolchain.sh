@@ -14,9 +14,9 @@ CT_DEV_PACKAGE=golang-github-containerd-containerd-dev
 
 ct_log() { echo "conformance: $*" >&2; }
 
-# The version the named suite offers for a package (empty if none).
+# The version the named suite offers for a package (empty if none; madison pads versions to one width).
 ct_suite_version() {
-  apt-cache madison "$1" | awk -F' [|] ' -v s=" $2/" 'index($3, s) {print $2; exit}'
+  apt-cache madison "$1" | awk -F' [|] ' -v s=" $2/" 'index($3, s) {gsub(/ /, "", $2); print $2; exit}'
 }
 
 # ct_unpack DIR PKG=VER... : download into DIR/debs, unpack into DIR/root.
