@@ -56,7 +56,9 @@ interface PendingCall {
 }
 
 /** A Request that opens a call, or a Data frame on a call already opened (queued behind its Request). */
-type Outgoing = { readonly call: PendingCall } | { readonly data: Uint8Array; readonly flags: number; readonly call: PendingCall; readonly written: () => void };
+type Outgoing =
+  | { readonly call: PendingCall }
+  | { readonly data: Uint8Array; readonly flags: number; readonly call: PendingCall; readonly written: (error?: TtrpcError) => void };
 
 const LAST_STREAM_ID = 0xffffffff;
 
@@ -183,8 +185,8 @@ export class TtrpcClient {
     else this.open(call, options);
     const sendData = (data: Uint8Array, flags: number): Promise<void> => {
       if (call.settled) return Promise.reject(new TtrpcError(Code.FailedPrecondition, 'ttrpc: stream closed'));
-      return new Promise((resolve) => {
-        this.sendQueue.push({ call, data, flags, written: resolve });
+      return new Promise((resolve, reject) => {
+        this.sendQueue.push({ call, data, flags, written: (error) => (error === undefined ? resolve() : reject(error)) });
         this.flush();
       });
     };
@@ -234,7 +236,11 @@ export class TtrpcClient {
       const call = item.call;
       if ('data' in item) {
         // Queued behind its Request, so the stream has its id (unless it ended before being sent).
-        if (!call.settled) this.writer.write(call.streamId, MessageType.Data, item.flags, item.data);
+        if (call.settled) {
+          item.written(new TtrpcError(Code.FailedPrecondition, 'ttrpc: stream closed'));
+          continue;
+        }
+        this.writer.write(call.streamId, MessageType.Data, item.flags, item.data);
         item.written();
         continue;
       }
@@ -301,7 +307,7 @@ export class TtrpcClient {
     this.isClosedFlag = true;
     this.reader.stop();
     const calls = [...this.pending.values(), ...this.sendQueue.map((item) => item.call)];
-    for (const item of this.sendQueue) if ('data' in item) item.written();
+    for (const item of this.sendQueue) if ('data' in item) item.written(closedError());
     this.pending.clear();
     this.sendQueue.length = 0;
     for (const call of calls) this.fail(call, closedError());

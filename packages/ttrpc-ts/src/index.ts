@@ -37,7 +37,6 @@ export { TtrpcClient, socketPathFromAddress } from './client.js';
 export type { CallOptions, ConnectOptions } from './client.js';
 export type { ServerStream, StreamMethod, MethodEntry, MethodTable } from './server-connection.js';
 export type { ClientStream, StreamDesc } from './client.js';
-export { MessageQueue } from './message-queue.js';
 export { socketFd, unixSocketRequireRoot, unixSocketRequireSameUser, unixSocketRequireUidGid } from './credentials.js';
 export type { PeerCredentials, PeerCredentialsReader } from './credentials.js';
 export {

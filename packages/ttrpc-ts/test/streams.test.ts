@@ -179,6 +179,7 @@ describe('streams', () => {
     await expect.poll(() => serverSaw.length).toBe(1);
     stream.cancel();
     expect(((await stream.recv().catch((thrown: unknown) => thrown)) as TtrpcError).code).toBe(Code.Canceled);
+    expect(((await stream.send(enc('late')).catch((thrown: unknown) => thrown)) as TtrpcError).code).toBe(Code.FailedPrecondition);
     expect(dec(serverSaw[0] as Uint8Array)).toBe('only');
     // ttrpc has no cancel frame: the server learns when the connection closes.
     await client.close();
