@@ -221,7 +221,7 @@ if [ "$(cat "$installed_hash_file" 2>/dev/null)" != "$lock_hash" ]; then
 fi
 
 stamp=dist/.ensure-deps-built
-build_inputs=(src proto native scripts/build.mjs scripts/build-sea.mjs package.json package-lock.json tsconfig.json)
+build_inputs=(src packages/ttrpc-ts/src proto native scripts/build.mjs scripts/build-sea.mjs package.json package-lock.json tsconfig.json)
 needs_build() {
   [ -f "$stamp" ] || return 0
   local inputs=() i
