@@ -145,7 +145,7 @@ const goClientScenarios: Record<Series, string[]> = {
   '1.2': [
     'unary', 'metadata', 'error-code-message-details', 'unimplemented', 'deadline-propagated', 'deadline-exceeded',
     'cancelled', 'request-at-limit', 'response-at-limit', 'concurrent-200', 'server-stream', 'server-stream-error',
-    'client-stream', 'bidi-stream', 'response-over-limit',
+    'client-stream', 'bidi-stream', 'concurrent-streams-50', 'stream-deadline-exceeded', 'response-over-limit',
   ],
   // ttrpc 1.1 has no streams, and sends frames over the limit (ttrpc-ts refuses them and goes on).
   '1.1': [
@@ -332,6 +332,28 @@ describe.each(['1.2', '1.1'] as const)('ttrpc-ts client -> Go ttrpc %s server', 
     }
     await stream.closeSend();
     expect(await stream.recv()).toBeUndefined();
+  });
+
+  streams('50 bidirectional streams at once on one connection', async () => {
+    const talk = async (n: number): Promise<string[]> => {
+      const stream = echo.BidiStream();
+      const out: string[] = [];
+      for (const word of [`a${n}`, `b${n}`]) {
+        await stream.send(word);
+        out.push((await stream.recv()) ?? '');
+      }
+      await stream.closeSend();
+      expect(await stream.recv()).toBeUndefined();
+      return out;
+    };
+    const results = await Promise.all(Array.from({ length: 50 }, (_, n) => talk(n)));
+    expect(results).toEqual(Array.from({ length: 50 }, (_, n) => [`A${n}`, `B${n}`]));
+  });
+
+  streams('a stream past its deadline fails DeadlineExceeded', async () => {
+    const stream = echo.BidiStream({ timeoutMs: 300 });
+    expect((await codeOf(stream.recv()))[0]).toBe(Code.DeadlineExceeded);
+    expect(await echo.Echo('after')).toBe('after');
   });
 
   (series === '1.1' ? it : it.skip)('streaming methods: Go 1.1 has none and answers Unimplemented', async () => {

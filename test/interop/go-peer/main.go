@@ -456,6 +456,61 @@ func runClient(path string) error {
 		}
 		return nil
 	})
+	c.run("concurrent-streams-50", func() error {
+		var wg sync.WaitGroup
+		errs := make(chan error, 50)
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				stream, err := client.NewStream(bg, &ttrpc.StreamDesc{StreamingClient: true, StreamingServer: true}, service, "BidiStream", nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for _, word := range []string{fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i)} {
+					var msg wrapperspb.StringValue
+					if err := stream.SendMsg(str(word)); err != nil {
+						errs <- err
+						return
+					}
+					if err := stream.RecvMsg(&msg); err != nil || msg.GetValue() != strings.ToUpper(word) {
+						errs <- fmt.Errorf("stream %d: sent %q, got %q, %v", i, word, msg.GetValue(), err)
+						return
+					}
+				}
+				if err := stream.CloseSend(); err != nil {
+					errs <- err
+					return
+				}
+				var msg wrapperspb.StringValue
+				if err := stream.RecvMsg(&msg); !errors.Is(err, io.EOF) {
+					errs <- fmt.Errorf("stream %d after CloseSend: %v", i, err)
+				}
+			}(i)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			return err
+		}
+		return nil
+	})
+	c.run("stream-deadline-exceeded", func() error {
+		ctx, cancel := context.WithTimeout(bg, 300*time.Millisecond)
+		defer cancel()
+		stream, err := client.NewStream(ctx, &ttrpc.StreamDesc{StreamingClient: true, StreamingServer: true}, service, "BidiStream", nil)
+		if err != nil {
+			return err
+		}
+		var msg wrapperspb.StringValue
+		err = stream.RecvMsg(&msg)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil
+		}
+		_, err = expectCode(err, codes.DeadlineExceeded)
+		return err
+	})
 	// Last: Go's own server closes the connection when its answer is over the limit.
 	c.run("response-over-limit", func() error {
 		_, err := call(bg, client, "Size", strconv.Itoa(maxFrame-9))
