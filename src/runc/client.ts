@@ -28,6 +28,11 @@ export interface RuncOptions {
   criu?: string;
   /** Environment for runc (default: ours); NOTIFY_SOCKET is always removed. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * runc's working directory (default: ours). The container's bundle: a daemon serving several
+   * containers has one of them as its own, and wrappers around runc read `config.json` there.
+   */
+  cwd?: string;
 }
 
 export interface CallOptions {
@@ -70,9 +75,11 @@ export class Runc {
   readonly logPath: string;
   private readonly globals: string[];
   private readonly env: NodeJS.ProcessEnv;
+  private readonly cwd: string | undefined;
 
   constructor(opts: RuncOptions) {
     this.binary = opts.binary;
+    this.cwd = opts.cwd;
     this.root = opts.root;
     this.logPath = opts.logPath;
     const flags: GlobalFlags = { root: opts.root, logPath: opts.logPath };
@@ -164,6 +171,7 @@ export class Runc {
     try {
       res = await run(this.binary, [...this.globals, ...args], {
         env: this.env,
+        ...(this.cwd !== undefined ? { cwd: this.cwd } : {}),
         stdio,
         ...(call.input !== undefined ? { input: call.input } : {}),
         ...(call.signal ? { signal: call.signal } : {}),

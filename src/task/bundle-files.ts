@@ -59,6 +59,7 @@ export function runcFor(bundle: string, namespace: string, options: TaskOptions)
     binary: options.binaryName,
     root: join(options.root, namespace),
     logPath: join(bundle, 'log.json'),
+    cwd: bundle,
     systemdCgroup: options.systemdCgroup,
   });
 }
