@@ -191,7 +191,6 @@ export class TaskService {
 
     Shutdown: async () => {
       this.shutdownRequested = true;
-      // Answered first; the daemon then closes the server (flushing this reply) and exits.
       if (this.containers.size === 0) this.shutdownWhenIdle('Shutdown requested and no container left');
       return {};
     },
@@ -235,7 +234,9 @@ export class TaskService {
    */
   private shutdownWhenIdle(reason: string): void {
     if (this.lingerMs === 0 || !this.server) {
-      setImmediate(() => this.options.shutdown(reason));
+      // Now, not after the answer: the daemon removes its socket at once (and answers what is in
+      // flight, this request too, before it exits), so a client that got the answer finds it gone.
+      this.options.shutdown(reason);
       return;
     }
     this.lingering?.cancel();
