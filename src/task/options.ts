@@ -4,7 +4,8 @@
 // loads without the protobuf codecs this module needs.
 import { readFileSync } from 'node:fs';
 import {
-  LinuxRuncCreateOptionsType, RuncOptionsType, RuntimeOptionsType, google, isAnyOf, unpackAny, type AnyMessage,
+  CheckpointOptionsType, LinuxRuncCheckpointOptionsType, LinuxRuncCreateOptionsType, RuncOptionsType, RuntimeOptionsType,
+  google, isAnyOf, unpackAny, type AnyMessage,
 } from '../api/index.js';
 import { invalidArgument } from '../shim/errdefs.js';
 import type { StartInput } from '../shim/start-input.js';
@@ -54,6 +55,53 @@ type SharedFields = Pick<TaskOptions, (typeof sharedFields)[number]>;
 function copySharedFields(options: TaskOptions, from: SharedFields): TaskOptions {
   for (const field of sharedFields) (options as Record<keyof SharedFields, unknown>)[field] = from[field];
   return options;
+}
+
+/**
+ * The checkpoint image a Create asks to restore from. containerd 1.6/1.7 leave
+ * CreateTaskRequest.checkpoint empty for runtimes not named io.containerd.runc.* and the client's
+ * WithRestoreImagePath puts the path only in containerd.linux.runc.CreateOptions.criu_image_path;
+ * that explicit path wins over a checkpoint containerd unpacked (2.x passes the same path in both).
+ * A criu_image_path from runc Options or a handler's TOML is no restore request: containerd reads
+ * that one itself (2.x) or, for runtime options, never (as for containerd-shim-runc-v2).
+ */
+export function restorePathOf(any: AnyMessage | null | undefined, checkpoint: string): string {
+  if (isAnyOf(any, LinuxRuncCreateOptionsType) && any) {
+    return unpackAny(LinuxRuncCreateOptionsType, any).criuImagePath || checkpoint;
+  }
+  return checkpoint;
+}
+
+/** What a CheckpointTaskRequest's options ask for, whichever type carried them. */
+export interface CheckpointRequestOptions {
+  exit: boolean;
+  openTcp: boolean;
+  externalUnixSockets: boolean;
+  terminal: boolean;
+  fileLocks: boolean;
+  emptyNamespaces: string[];
+  cgroupsMode: string;
+  imagePath: string;
+  workPath: string;
+}
+
+/**
+ * CheckpointTaskRequest.options: containerd.runc.v1.CheckpointOptions, or (clients of containerd
+ * 1.6/1.7, runtimes not named io.containerd.runc.*) containerd.linux.runc.CheckpointOptions, whose
+ * image_path and work_path swap field numbers; the decoded fields have the same names. Absent or
+ * empty: defaults.
+ */
+export function decodeCheckpointOptions(any: AnyMessage | null | undefined): CheckpointRequestOptions {
+  const decoded = !any || (!any.type_url && !any.value?.length) ? CheckpointOptionsType.codec.decode(new Uint8Array())
+    : isAnyOf(any, CheckpointOptionsType) ? unpackAny(CheckpointOptionsType, any)
+      : isAnyOf(any, LinuxRuncCheckpointOptionsType) ? unpackAny(LinuxRuncCheckpointOptionsType, any)
+        : undefined;
+  if (!decoded) throw invalidArgument(`unsupported checkpoint options type ${JSON.stringify(any?.type_url)}`);
+  return {
+    exit: decoded.exit, openTcp: decoded.openTcp, externalUnixSockets: decoded.externalUnixSockets, terminal: decoded.terminal,
+    fileLocks: decoded.fileLocks, emptyNamespaces: decoded.emptyNamespaces, cgroupsMode: decoded.cgroupsMode,
+    imagePath: decoded.imagePath, workPath: decoded.workPath,
+  };
 }
 
 /** An Any read from stdin (`-info`); garbage is InvalidArgument with the decoder's reason. */

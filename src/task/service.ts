@@ -1,7 +1,7 @@
 // The Task service (containerd.task.v2.Task, also served as v3): decodes nothing itself
 // (the registration adapter does), finds the container, and asks it to act.
 import {
-  CheckpointOptionsType, JsonTypeUrl, ProcessDetailsType, unpackAny, Status, TASK_SERVICE_V2, TASK_SERVICE_V3, packAny, taskMethods, toTimestamp,
+  JsonTypeUrl, ProcessDetailsType, Status, TASK_SERVICE_V2, TASK_SERVICE_V3, packAny, taskMethods, toTimestamp,
   toTimestampOrZero, unpackJsonAny, type TaskMethodName, type TaskServiceHandlers,
 } from '../api/index.js';
 import type { CallContext, TtrpcServer } from 'ttrpc-ts';
@@ -10,7 +10,7 @@ import type { Logger } from '../shim/logger.js';
 import type { Publisher } from '../shim/publisher.js';
 import { Container } from './container.js';
 import type { ProcessState } from './process.js';
-import { decodeOptions } from './options.js';
+import { decodeCheckpointOptions, decodeOptions, restorePathOf } from './options.js';
 import { shimSharingEnv } from './sharing.js';
 
 /** See shutdownWhenIdle. */
@@ -80,7 +80,7 @@ export class TaskService {
         rootfs: req.rootfs,
         stdio,
         options,
-        checkpoint: req.checkpoint,
+        checkpoint: restorePathOf(req.options, req.checkpoint),
         parentCheckpoint: req.parentCheckpoint,
       }, this.options.publisher, this.options.logger);
       this.containers.set(req.id, container);
@@ -197,12 +197,12 @@ export class TaskService {
 
     Checkpoint: async (req) => {
       const container = this.container(req.id);
-      const any = req.options;
-      const o = any && (any.type_url || any.value?.length)
-        ? readField('options', () => unpackAny(CheckpointOptionsType, any))
-        : CheckpointOptionsType.codec.decode(new Uint8Array());
+      const o = readField('options', () => decodeCheckpointOptions(req.options));
       await container.checkpoint({
-        path: req.path || o.imagePath,
+        // The image path the client asked for wins: containerd 1.6/1.7 pass runtimes not named
+        // io.containerd.runc.* a temporary directory in `path` (archived into a checkpoint image) and
+        // the client's path only in the options; 2.x passes the same path in both.
+        path: o.imagePath || req.path,
         exit: o.exit,
         openTcp: o.openTcp,
         externalUnixSockets: o.externalUnixSockets,

@@ -1,10 +1,17 @@
 // Issue #4: checkpoint and restore through tsshim with a real CRIU (trixie's 4.1.1, set up by
 // scripts/criu.sh because bookworm's 3.17 fails `criu check` on this kernel).
 import { existsSync, readFileSync } from 'node:fs';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
-import { criuDir, describeEachContainerd, eventually, runtimes } from './harness/index.js';
-import type { Containerd } from './harness/index.js';
+import { afterAll, expect, it } from 'vitest';
+import {
+  CheckpointOptionsType, LinuxRuncCheckpointOptionsType, LinuxRuncCreateOptionsType, RuncOptionsType, packAny,
+} from '../../src/api/index.js';
+import type { AnyMessage as ShimAny } from '../../src/api/index.js';
+import { ContainerdClient } from './clients/containerd.js';
+import type { AnyMessage } from './clients/containerd.js';
+import { copyRootfs, criuDir, describeEachContainerd, eventually, removeContainer, runtimes } from './harness/index.js';
+import type { Containerd, ContainerdVersion } from './harness/index.js';
 
 const runtime = process.env['TSSHIM_E2E_RUNTIME'] ?? runtimes.tsshim;
 
@@ -49,5 +56,71 @@ describeEachContainerd('checkpoint and restore through tsshim', (suite) => {
     await eventually(async () => (await containerd.ctr(['task', 'delete', 'cp2'])).code === 0, 10_000);
     await containerd.ctrOk(['containers', 'delete', 'cp2']);
     await containerd.ctr(['images', 'rm', 'checkpoint/cp1:1']);
+  });
+});
+
+function wireAny(any: ShimAny): AnyMessage {
+  return { typeUrl: any.type_url ?? '', value: Buffer.from(any.value ?? []) };
+}
+
+/**
+ * The options containerd's client library sends for WithCheckpointImagePath/WithRestoreImagePath to a
+ * runtime not named io.containerd.runc.*: the legacy containerd.linux.runc types up to 1.7 (whose
+ * checkpoint image_path and work_path swap field numbers), containerd.runc.v1 from 2.0 on.
+ */
+function clientOptions(version: ContainerdVersion, imagePath: string, workPath: string): { checkpoint: AnyMessage; restore: AnyMessage } {
+  const legacy = version === '1.6' || version === '1.7';
+  return legacy
+    ? {
+      checkpoint: wireAny(packAny(LinuxRuncCheckpointOptionsType, { imagePath, workPath })),
+      restore: wireAny(packAny(LinuxRuncCreateOptionsType, { criuImagePath: imagePath })),
+    }
+    : {
+      checkpoint: wireAny(packAny(CheckpointOptionsType, { imagePath, workPath })),
+      restore: wireAny(packAny(RuncOptionsType, { criuImagePath: imagePath })),
+    };
+}
+
+describeEachContainerd('checkpoint to an image path and restore from it through tsshim', (suite) => {
+  let client: ContainerdClient | undefined;
+  const grpc = (): ContainerdClient => (client ??= new ContainerdClient(suite.containerd.address));
+  afterAll(() => client?.close());
+
+  it('writes the images to the client\'s image path (work files to its work path) and restores a new container from it', async () => {
+    expect(criuStatus(), `CRIU is unusable on this kernel: ${criuStatus()}`).toBe('Looks good');
+    const { containerd, version } = suite;
+    const ns = containerd.namespace;
+    const imagePath = join(containerd.tempDir, 'cp-image');
+    const workPath = join(containerd.tempDir, 'cp-work');
+    const options = clientOptions(version, imagePath, workPath);
+    // Both containers run from this one directory, so the restored process finds its files.
+    const rootfs = await copyRootfs(join(containerd.tempDir, 'rootfs-cp-path'));
+    const countFile = join(rootfs, 'count');
+    const count = async (): Promise<number> => Number((await readFile(countFile, 'utf8').catch(() => '')).trim() || 0);
+    await writeFile(join(rootfs, 'run.sh'), '#!/bin/sh\ni=0\nwhile true; do i=$((i+1)); echo $i > /count; sleep 0.1; done\n');
+    await chmod(join(rootfs, 'run.sh'), 0o755);
+
+    await containerd.ctrOk(['containers', 'create', '--runtime', runtime, '--rootfs', rootfs, 'cpp1', '/run.sh']);
+    await grpc().create(ns, 'cpp1');
+    await grpc().start(ns, 'cpp1');
+    expect(await eventually(async () => (await count()) > 20, 20_000)).toBe(true);
+    const beforeCheckpoint = await count();
+    const written = await grpc().checkpoint(ns, 'cpp1', options.checkpoint);
+    // 2.x writes nothing to its content store when the runtime wrote to an image path; 1.6/1.7 archive
+    // the (empty) temporary directory they passed as CheckpointTaskRequest.path.
+    if (version === '2.1') expect(written).toEqual([]);
+    expect(existsSync(join(imagePath, 'inventory.img')), `no CRIU images in ${imagePath}`).toBe(true);
+    expect(existsSync(join(workPath, 'dump.log')), `no CRIU dump log in ${workPath}`).toBe(true);
+    await removeContainer(containerd, 'cpp1');
+
+    // A fresh start would count from 1 again; the restored process goes on from its checkpoint.
+    await writeFile(countFile, '0\n');
+    await containerd.ctrOk(['containers', 'create', '--runtime', runtime, '--rootfs', rootfs, 'cpp2', '/run.sh']);
+    await grpc().create(ns, 'cpp2', { options: options.restore });
+    await grpc().start(ns, 'cpp2');
+    expect((await grpc().get(ns, 'cpp2')).status).toBe('RUNNING');
+    expect(await eventually(async () => (await count()) > 0, 10_000, 20)).toBe(true);
+    expect(await count()).toBeGreaterThanOrEqual(beforeCheckpoint);
+    await removeContainer(containerd, 'cpp2');
   });
 });

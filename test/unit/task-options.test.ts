@@ -4,7 +4,7 @@ import { Code } from 'ttrpc-ts';
 import { ShimError } from '../../src/shim/errdefs.js';
 import { decodeStartInput } from '../../src/shim/start-input.js';
 import { startOptionTypes } from '../../src/task/manager.js';
-import { decodeOptions, decodeStartOptions, defaultOptions } from '../../src/task/options.js';
+import { decodeCheckpointOptions, decodeOptions, decodeStartOptions, defaultOptions, restorePathOf } from '../../src/task/options.js';
 import { parseFlatToml } from '../../src/task/runtime-options-toml.js';
 
 describe('task options', () => {
@@ -63,5 +63,43 @@ describe('task options', () => {
 
   it('start looks for the option types decodeOptions reads, by the names api/ gives them', () => {
     expect([...startOptionTypes].sort()).toEqual([RuncOptionsType, RuntimeOptionsType, LinuxRuncCreateOptionsType].map((t) => t.typeName).sort());
+  });
+
+  // Hand-built bytes: field 8 (tag 0x42) = "/a", field 9 (tag 0x4a) = "/b". The two packages give
+  // these numbers opposite meanings (containerd's runtime/v2/runc/options/oci.proto and
+  // runtime/linux/runctypes/runc.proto).
+  const fields8and9 = Uint8Array.from([0x42, 0x02, 0x2f, 0x61, 0x4a, 0x02, 0x2f, 0x62]);
+
+  it('checkpoint options: containerd.runc.v1 has image_path = 8, work_path = 9', () => {
+    const o = decodeCheckpointOptions({ type_url: 'containerd.runc.v1.CheckpointOptions', value: fields8and9 });
+    expect(o).toMatchObject({ imagePath: '/a', workPath: '/b', exit: false });
+  });
+
+  it('checkpoint options: the legacy containerd.linux.runc (containerd 1.6/1.7 clients) has work_path = 8, image_path = 9', () => {
+    const o = decodeCheckpointOptions({ type_url: 'containerd.linux.runc.CheckpointOptions', value: Uint8Array.from([0x08, 0x01, ...fields8and9]) });
+    expect(o).toMatchObject({ imagePath: '/b', workPath: '/a', exit: true });
+  });
+
+  it('checkpoint options: absent is defaults; an unknown type is InvalidArgument naming it', () => {
+    expect(decodeCheckpointOptions(undefined)).toMatchObject({ imagePath: '', workPath: '', exit: false, emptyNamespaces: [] });
+    let thrown: unknown;
+    try {
+      decodeCheckpointOptions({ type_url: 'example.com/Other', value: new Uint8Array() });
+    } catch (err) {
+      thrown = err;
+    }
+    expect((thrown as ShimError).code).toBe(Code.InvalidArgument);
+    expect((thrown as ShimError).message).toContain('example.com/Other');
+  });
+
+  it('restore path: criu_image_path of the legacy CreateOptions wins; runc Options and TOML never restore', () => {
+    const legacy = packAny(LinuxRuncCreateOptionsType, { criuImagePath: '/img' });
+    expect(restorePathOf(legacy, '')).toBe('/img');
+    expect(restorePathOf(legacy, '/tmp/ctrd-checkpoint1')).toBe('/img');
+    expect(restorePathOf(packAny(LinuxRuncCreateOptionsType, { ioUid: 1 }), '/cp')).toBe('/cp');
+    expect(restorePathOf(packAny(RuncOptionsType, { criuImagePath: '/img' }), '')).toBe('');
+    const toml = packAny(RuntimeOptionsType, { configBody: Buffer.from('CriuImagePath = "/img"\n') });
+    expect(restorePathOf(toml, '')).toBe('');
+    expect(restorePathOf(undefined, '/cp')).toBe('/cp');
   });
 });

@@ -174,6 +174,17 @@ export class ContainerdClient {
     await this.call(this.tasks, 'Resume', ns, { containerId });
   }
 
+  /**
+   * Checkpoints the task with checkpoint `options` as a client library sends them; returns the
+   * media types of the descriptors containerd wrote to its content store (none when it let the
+   * runtime write to an image path).
+   */
+  async checkpoint(ns: string, containerId: string, options?: AnyMessage): Promise<string[]> {
+    const r = await this.call<{ descriptors: { mediaType: string }[] }>(this.tasks, 'Checkpoint', ns,
+      { containerId, ...(options ? { options: toWireAny(options) } : {}) }, 120_000);
+    return r.descriptors.map((d) => d.mediaType);
+  }
+
   /** Task Update with OCI LinuxResources JSON (what `ctr` 1.6 cannot send). */
   async update(ns: string, containerId: string, resources: LinuxResourcesJson, annotations: Record<string, string> = {}): Promise<void> {
     await this.call(this.tasks, 'Update', ns, { containerId, resources: toWireAny(jsonAny(specTypeUrls.linuxResources, resources)), annotations });
