@@ -1,16 +1,20 @@
 #!/bin/bash
-# npm run conformance [-- --go] [-- --only REGEX] [-- --timeout DURATION]
+# npm run conformance [-- --go] [-- --suite client|cri] [-- --only REGEX] [-- --timeout DURATION]
 #
-# Runs containerd's own integration/client suite (Debian sid's
-# golang-github-containerd-containerd-dev) with TEST_RUNTIME=io.containerd.tsshim.v2,
-# once against dist/containerd-shim-tsshim-v2 and once against
-# containerd-shim-runc-v2 standing in under the same name, offline, and prints
-# both side by side. Exits non-zero when a failure is not in
-# test/conformance/expected-failures.txt.
-#   --go           only the Go shim run (proves the harness)
-#   --tsshim       only the tsshim run
-#   --only REGEX   passed to the suite as -test.run, for quick loops
-#   --timeout D    the suite's -test.timeout (default 20m)
+# Runs two of containerd's own test suites from Debian sid's
+# golang-github-containerd-containerd-dev, offline: integration/client with
+# TEST_RUNTIME=io.containerd.tsshim.v2, and the CRI integration tests (package
+# integration) against a containerd whose CRI handler `tsshim` has runtime_type
+# io.containerd.tsshim.v2. Each runs once against dist/containerd-shim-tsshim-v2
+# and once against containerd-shim-runc-v2 standing in under the same name; all
+# four are printed side by side. Exits non-zero when a failure is not in
+# test/conformance/expected-failures.txt (client) or cri-expected-failures.txt (CRI);
+# test/conformance/cri-skip.txt lists the CRI tests not run here, with reasons.
+#   --go           only the Go shim runs (proves the harness)
+#   --tsshim       only the tsshim runs
+#   --suite S      only the client or only the cri suite
+#   --only REGEX   passed to the suites as -test.run, for quick loops
+#   --timeout D    each suite's -test.timeout (default 20m)
 # Cache (Debian packages, the built suite, images, CA):
 # ${TSSHIM_CONFORMANCE_CACHE:-/var/cache/tsshim/conformance}. Needs root.
 set -euo pipefail
@@ -21,6 +25,7 @@ cache=${TSSHIM_CONFORMANCE_CACHE:-/var/cache/tsshim/conformance}
 runtime=io.containerd.tsshim.v2
 shim_name=containerd-shim-tsshim-v2
 modes=(tsshim go)
+suites=(client cri)
 only=''
 timeout=20m
 
@@ -28,6 +33,9 @@ while (($#)); do
   case $1 in
     --go) modes=(go) ;;
     --tsshim) modes=(tsshim) ;;
+    --suite)
+      case ${2:-} in client|cri) suites=("$2") ;; *) echo "conformance: --suite needs client or cri" >&2; exit 2 ;; esac
+      shift ;;
     --only) only=${2:?--only needs a regular expression}; shift ;;
     --timeout) timeout=${2:?--timeout needs a duration such as 20m}; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
@@ -98,27 +106,62 @@ runs=$cache/runs/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$runs"
 ln -sfn "$runs" "$cache/runs/latest"
 
-for mode in "${modes[@]}"; do
-  run_dir=$runs/$mode
-  mkdir -p "$run_dir/wrap"
+# The shim under test, as the name on PATH containerd looks for: ours, or the Go shim as ours.
+wrap_shim() {
+  local dir=$1 mode=$2 target
+  mkdir -p "$dir"
   if [[ $mode == go ]]; then target=$CT_CTRD_BIN/containerd-shim-runc-v2; else target=$repo/dist/$shim_name; fi
-  # The suite finds the runtime's shim by name on PATH: ours, or the Go shim as ours.
-  printf '#!/bin/sh\nexec %q "$@"\n' "$target" >"$run_dir/wrap/$shim_name"
-  chmod +x "$run_dir/wrap/$shim_name"
-  t1=$SECONDS
-  unshare -m -p -f --mount-proc --propagation private env \
-    CF_LABEL="$mode" CF_RUN_DIR="$run_dir" CF_RUNTIME="$runtime" CF_HERE="$here" \
-    CF_SUITE_PATH="$run_dir/wrap:$suite_path_tail" CF_EXTRA_ARGS="$extra_args" \
-    CF_TEST_BIN="$CT_BIN/client.test" CF_TEST_SRC="$CT_SRC" CF_TIMEOUT="$timeout" CF_ONLY="$only" \
-    CF_REGISTRY="$CT_REGISTRY" CF_PKI="$cache/pki" CF_IMAGES="$images" CF_HOSTS="$hosts" \
-    bash "$here/inner.sh" || log "$mode: the namespace exited with status $?"
-  # The suite's TMPDIR was a tmpfs on a fresh /tmp/tsct.* directory; it went with the namespace.
-  find /tmp -maxdepth 1 -type d -name 'tsct.????' -empty -delete 2>/dev/null || true
-  log "$mode: run took $((SECONDS - t1)) s"
-done
+  printf '#!/bin/sh\nexec %q "$@"\n' "$target" >"$dir/$shim_name"
+  chmod +x "$dir/$shim_name"
+}
 
-header="containerd integration/client $CT_VERSION (Debian sid), containerd $("$CT_CTRD_BIN/containerd" --version | awk '{print $3}'), $(runc --version | head -1), TEST_RUNTIME=$runtime${only:+, -test.run '$only'}"
-report=(node "$here/report/report.mjs" --expected "$here/expected-failures.txt" --markdown "$runs/table.md" --header "$header")
-for mode in "${modes[@]}"; do report+=("--$mode" "$runs/$mode"); done
+has_suite() { [[ " ${suites[*]} " == *" $1 "* ]]; }
+
+if has_suite client; then
+  for mode in "${modes[@]}"; do
+    run_dir=$runs/$mode
+    wrap_shim "$run_dir/wrap" "$mode"
+    t1=$SECONDS
+    unshare -m -p -f --mount-proc --propagation private env \
+      CF_LABEL="$mode" CF_RUN_DIR="$run_dir" CF_RUNTIME="$runtime" CF_HERE="$here" \
+      CF_SUITE_PATH="$run_dir/wrap:$suite_path_tail" CF_EXTRA_ARGS="$extra_args" \
+      CF_TEST_BIN="$CT_BIN/client.test" CF_TEST_SRC="$CT_SRC" CF_TIMEOUT="$timeout" CF_ONLY="$only" \
+      CF_REGISTRY="$CT_REGISTRY" CF_PKI="$cache/pki" CF_IMAGES="$images" CF_HOSTS="$hosts" \
+      bash "$here/inner.sh" || log "$mode: the namespace exited with status $?"
+    # The suite's TMPDIR was a tmpfs on a fresh /tmp/tsct.* directory; it went with the namespace.
+    find /tmp -maxdepth 1 -type d -name 'tsct.????' -empty -delete 2>/dev/null || true
+    log "$mode: run took $((SECONDS - t1)) s"
+  done
+fi
+
+if has_suite cri; then
+  # The CRI tests not run here (cri-skip.txt), as one -test.skip expression.
+  cri_skip=$(awk '!/^#/ && NF { printf "%s%s", sep, $1; sep = "|" }' "$here/cri-skip.txt")
+  if [[ -n $cri_skip ]]; then cri_skip="^($cri_skip)\$"; fi
+  # Mount points for the run's private CNI configuration and state (empty on the host).
+  mkdir -p /etc/cni/net.d /var/lib/cni
+  for mode in "${modes[@]}"; do
+    run_dir=$runs/cri-$mode
+    wrap_shim "$run_dir/wrap" "$mode"
+    t1=$SECONDS
+    # Its own network namespace too: the pods' CNI bridge exists only there.
+    unshare -m -p -n -f --mount-proc --propagation private env \
+      CF_LABEL="cri-$mode" CF_RUN_DIR="$run_dir" CF_RUNTIME="$runtime" CF_HERE="$here" CF_HANDLER=tsshim \
+      CF_SUITE_PATH="$run_dir/wrap:$suite_path_tail" CF_CTRD_BIN="$CT_CTRD_BIN" CF_SKIP="$cri_skip" \
+      CF_TEST_BIN="$CT_BIN/cri.test" CF_TEST_SRC="$CT_CRI_SRC" CF_TIMEOUT="$timeout" CF_ONLY="$only" \
+      CF_REGISTRY="$CT_REGISTRY" CF_PKI="$cache/pki" CF_IMAGES="$images" CF_HOSTS="$hosts" \
+      bash "$here/cri-inner.sh" || log "cri-$mode: the namespace exited with status $?"
+    find /tmp -maxdepth 1 -type d -name 'tsct.????' -empty -delete 2>/dev/null || true
+    log "cri-$mode: run took $((SECONDS - t1)) s"
+  done
+fi
+
+header="containerd $CT_VERSION tests (Debian sid): integration/client with TEST_RUNTIME=$runtime, CRI integration with handler tsshim (runtime_type $runtime); containerd $("$CT_CTRD_BIN/containerd" --version | awk '{print $3}'), $(runc --version | head -1)${only:+, -test.run '$only'}"
+report=(node "$here/report/report.mjs" --markdown "$runs/table.md" --header "$header"
+  --expected "$here/expected-failures.txt" --cri-expected "$here/cri-expected-failures.txt" --cri-skip "$here/cri-skip.txt")
+for mode in "${modes[@]}"; do
+  if has_suite client; then report+=("--$mode" "$runs/$mode"); fi
+  if has_suite cri; then report+=("--cri-$mode" "$runs/cri-$mode"); fi
+done
 log "logs and table.md in $runs"
 "${report[@]}"

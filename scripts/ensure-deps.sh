@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `npm test` and `npm run demo` need on a fresh Debian bookworm machine (run as root).
 # Idempotent and quick when everything is present: apt is only consulted when something is missing.
-#   - Debian packages: containerd (1.6), runc, busybox-static, util-linux, build tools for the addon
+#   - Debian packages: containerd (1.6), runc, busybox-static, util-linux, build tools for the addon,
+#     the CNI plugins and iproute2 (the conformance suite's CRI run: a bridge in its own network namespace)
 #   - containerd 1.7 and 2.x unpacked from the archive's trixie and sid suites into $TSSHIM_CACHE
 #     (no system upgrade: those suites are pinned at priority 1)
 #   - dockerd and the docker CLI (docker.io + docker-cli) from trixie, unpacked into $TSSHIM_CACHE/docker-trixie
@@ -36,7 +37,8 @@ apt_update() {
 # --- 1. Debian packages from the system's own suite ---------------------------------------------
 # libsystemd0 and libcap2: the shared libraries trixie's dockerd links against (bookworm's versions suffice).
 # strace: npm run bench counts the processes started per container with it.
-packages=(containerd runc crun tmux busybox-static util-linux procps python3 make g++ tar gzip coreutils libsystemd0 libcap2 strace)
+# containernetworking-plugins, iproute2: the conformance suite's CRI run (a CNI bridge in its own network namespace).
+packages=(containerd runc crun tmux busybox-static util-linux procps python3 make g++ tar gzip coreutils libsystemd0 libcap2 strace containernetworking-plugins iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -24,40 +24,15 @@ mount -t tmpfs -o mode=0755 tmpfs /run
 suite_tmp=$(mktemp -d /tmp/tsct.XXXX)
 mount -t tmpfs -o mode=1777 tmpfs "$suite_tmp"
 export TMPDIR=$suite_tmp
-mkdir -p /run/containerd /run/lock "$CF_RUN_DIR/registry"
+mkdir -p /run/containerd /run/lock
 suite_root=/var/lib/containerd-test   # fixed by the suite (client_unix.go)
 
-free_port() { node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+# shellcheck source=lib/registry.sh
+source "$CF_HERE/lib/registry.sh"
 
-# 1. The registry, TLS on loopback, storage private to this run.
-registry_port=$(free_port)
-cat >"$CF_RUN_DIR/registry.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $CF_RUN_DIR/registry
-http:
-  addr: 127.0.0.1:$registry_port
-  tls:
-    certificate: $CF_PKI/server.pem
-    key: $CF_PKI/server.key
-EOF
-"$CF_REGISTRY" serve "$CF_RUN_DIR/registry.yml" >"$CF_RUN_DIR/registry.log" 2>&1 &
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$registry_port") 2>/dev/null && break
-  sleep 0.1
-done
-node "$CF_HERE/registry/push.mjs" "$CF_IMAGES" "$registry_port" "$CF_PKI/ca.pem"
-
-# 2. The proxy that maps only the suite's registry hosts to it.
-# shellcheck disable=SC2086
-node "$CF_HERE/registry/proxy.mjs" "$CF_RUN_DIR/proxy.port" "$registry_port" $CF_HOSTS 2>"$CF_RUN_DIR/proxy.log" &
-for _ in $(seq 100); do [[ -s $CF_RUN_DIR/proxy.port ]] && break; sleep 0.1; done
-proxy_port=$(cat "$CF_RUN_DIR/proxy.port")
+# 1-2. The registry, TLS on loopback, and the proxy that maps only the suite's registry hosts to it.
+cf_start_registry
+proxy_port=$CF_PROXY_PORT
 
 # 3. The suite. It starts its own containerd (first on PATH: 2.1) and pulls
 # through the proxy; both trust only our CA.

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Builds the stand-ins for the images containerd's integration/client suite
-// pulls by fixed public names, into OUT/blobs/sha256 plus OUT/images.json
+// Builds the stand-ins for the images containerd's integration/client and CRI
+// integration suites pull by fixed public names, into OUT/blobs/sha256 plus OUT/images.json
 // (reference -> index descriptor). Usage: build.mjs OUT
 //
 // Which images and why (read from the suite's source, integration/images and
@@ -10,8 +10,9 @@
 //                                         other platforms to be absent locally)
 //   ghcr.io/containerd/volume-copy-up:2.2 multi-layer image (export/import, idmapped overlay)
 //   ghcr.io/containerd/volume-ownership:2.1  user namespace tests (uid 34, bash, setuid passwd)
-//   registry.k8s.io/pause:3.10, :3.6      pulled and measured, never run: all platforms
-//                                         with distinct layers (image usage tests)
+//   registry.k8s.io/pause:3.10, :3.6      all platforms with distinct layers (the client
+//                                         suite's image usage tests); 3.10 is the CRI
+//                                         suite's sandbox image: /pause sleeps until SIGTERM
 //   registry.k8s.io/e2e-test-images/busybox:1.29-2  pull of some platforms only
 //   ghcr.io/containerd/windows/nanoserver:1809      must fail to unpack on Linux
 import { writeFileSync } from 'node:fs';
@@ -64,7 +65,8 @@ const shell = { Env: [PATH_ENV], Cmd: ['sh'] };
   const ref = 'ghcr.io/containerd/volume-copy-up:2.2';
   const top = store.layer(stageVolumeCopyUp, MEDIA.oci.layer);
   images[ref] = index(store, MEDIA.oci, [
-    manifest(store, MEDIA.oci, amd64, [busyboxOci, top], { ...shell, Volumes: { '/test_dir': {} } }),
+    manifest(store, MEDIA.oci, amd64, [busyboxOci, top],
+      { ...shell, Volumes: { '/test_dir': {}, '/:colon_prefixed': {}, '/C:/weird_test_dir': {} } }),
     ...foreignManifests(MEDIA.oci, ref, FOREIGN.slice(1)),
   ]);
 }

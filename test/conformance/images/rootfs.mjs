@@ -59,6 +59,13 @@ child=$!
 wait "$child"
 `;
 
+// The CRI suite runs the pause image as every pod's sandbox: like the real one it
+// sleeps as PID 1 until SIGTERM or SIGINT, then exits 0.
+const PAUSE_SCRIPT = `#!/bin/busybox sh
+trap 'exit 0' TERM INT
+while :; do /bin/busybox sleep 3600 & wait $!; done
+`;
+
 /** @param {string} path @param {string} text @param {number} mode */
 function writeFile(path, text, mode) {
   writeFileSync(path, text);
@@ -105,8 +112,11 @@ export function stageBusybox(root) {
  * @param {string} root
  */
 export function stageVolumeCopyUp(root) {
-  mkdirs(root, ['test_dir']);
+  // The CRI suite also expects the upstream image's two oddly named volumes.
+  mkdirs(root, ['test_dir', ':colon_prefixed', 'C:/weird_test_dir']);
   writeFile(join(root, 'test_dir/test_file'), 'test_content\n', 0o644);
+  writeFile(join(root, ':colon_prefixed/colon_prefixed_file'), 'test_content\n', 0o644);
+  writeFile(join(root, 'C:/weird_test_dir/weird_test_file'), 'test_content\n', 0o644);
 }
 
 // The upstream image is Ubuntu based: Debian's users, `bash`, a setuid passwd.
@@ -157,8 +167,10 @@ export function stageVolumeOwnership(root) {
  * @param {string} root
  */
 export function stagePause(root) {
-  copyFileSync(BUSYBOX, join(root, 'pause'));
-  chmodSync(join(root, 'pause'), 0o755);
+  mkdirs(root, ['bin']);
+  copyFileSync(BUSYBOX, join(root, 'bin/busybox'));
+  chmodSync(join(root, 'bin/busybox'), 0o755);
+  writeFile(join(root, 'pause'), PAUSE_SCRIPT, 0o755);
 }
 
 /**

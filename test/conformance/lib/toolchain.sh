@@ -5,7 +5,9 @@
 #                                  (it ships integration/client), the golang-*
 #                                  packages its install would pull, sid's Go, and
 #                                  sid's containerd (containerd, ctr, the Go shim)
-#   $CACHE/containerd-<ver>/bin    client.test and runc-fp, built offline in GOPATH mode
+#   $CACHE/containerd-<ver>/bin    client.test, runc-fp and cri.test (the CRI
+#                                  integration tests, package integration), built
+#                                  offline in GOPATH mode
 #   $CACHE/registry-<ver>/root     Debian's docker-registry
 # `apt-get install -t sid` would pull sid's libc: we only download and unpack.
 # Sourced by scripts/conformance.sh; sets CT_* variables.
@@ -88,7 +90,15 @@ conformance_toolchain() {
     mv "$CT_BIN/runc-fp.tmp" "$CT_BIN/runc-fp"
     ct_log "built in $((SECONDS - t0)) s"
   fi
+  if [[ ! -x $CT_BIN/cri.test ]]; then
+    local t0=$SECONDS
+    ct_log "building the CRI integration tests (cold: about a minute)"
+    ct_go test -c -o "$CT_BIN/cri.test.tmp" github.com/containerd/containerd/v2/integration
+    mv "$CT_BIN/cri.test.tmp" "$CT_BIN/cri.test"
+    ct_log "built in $((SECONDS - t0)) s"
+  fi
   CT_SRC=$CT_ROOT/usr/share/gocode/src/github.com/containerd/containerd/v2/integration/client
+  CT_CRI_SRC=${CT_SRC%/client}
 
   local reg_version
   reg_version=$(apt-cache policy docker-registry | awk '/Candidate:/ {print $2}')

@@ -48,3 +48,21 @@ export function entryFor(entries, test, usable) {
 export function uncovered(failing, entries, usable) {
   return failing.filter((t) => !entryFor(entries, t, usable) && !failing.some((c) => c.startsWith(`${t}/`)));
 }
+
+/**
+ * A skip list (cri-skip.txt): one `NAME REASON...` a line, NAME a top-level
+ * test; blank lines and # comments ignored.
+ * @param {string} file @returns {{ name: string, reason: string }[]}
+ */
+export function loadSkipList(file) {
+  /** @type {{ name: string, reason: string }[]} */
+  const entries = [];
+  readFileSync(file, 'utf8').split('\n').forEach((raw, i) => {
+    const text = raw.trim();
+    if (text === '' || text.startsWith('#')) return;
+    const m = /^(Test\w*)\s+(\S.*)$/.exec(text);
+    if (!m) throw new ExpectedFailureError(`${file}:${i + 1}: want "TestName REASON", got: ${text}`);
+    entries.push({ name: /** @type {string} */ (m[1]), reason: /** @type {string} */ (m[2]) });
+  });
+  return entries;
+}
