@@ -12,6 +12,9 @@
 # test/conformance/cri-skip.txt lists the CRI tests not run here, with reasons.
 #   --go           only the Go shim runs (proves the harness)
 #   --tsshim       only the tsshim runs
+#   --shared       tsshim in shared mode (TSSHIM_SHIM_SHARING=namespace: one daemon per
+#                  namespace); what fails only there is listed with its reason in
+#                  test/conformance/shared-expected-failures.txt
 #   --suite S      only the client or only the cri suite
 #   --only REGEX   passed to the suites as -test.run, for quick loops
 #   --timeout D    each suite's -test.timeout (default 20m)
@@ -33,6 +36,7 @@ while (($#)); do
   case $1 in
     --go) modes=(go) ;;
     --tsshim) modes=(tsshim) ;;
+    --shared) export TSSHIM_SHIM_SHARING=namespace ;;
     --suite)
       case ${2:-} in client|cri) suites=("$2") ;; *) echo "conformance: --suite needs client or cri" >&2; exit 2 ;; esac
       shift ;;
@@ -156,9 +160,14 @@ if has_suite cri; then
   done
 fi
 
+expected=$here/expected-failures.txt
+if [[ ${TSSHIM_SHIM_SHARING:-} == namespace ]]; then
+  expected=$runs/expected-failures.txt
+  cat "$here/expected-failures.txt" "$here/shared-expected-failures.txt" >"$expected"
+fi
 header="containerd $CT_VERSION tests (Debian sid): integration/client with TEST_RUNTIME=$runtime, CRI integration with handler tsshim (runtime_type $runtime); containerd $("$CT_CTRD_BIN/containerd" --version | awk '{print $3}'), $(runc --version | head -1)${only:+, -test.run '$only'}"
 report=(node "$here/report/report.mjs" --markdown "$runs/table.md" --header "$header"
-  --expected "$here/expected-failures.txt" --cri-expected "$here/cri-expected-failures.txt" --cri-skip "$here/cri-skip.txt")
+  --expected "$expected" --cri-expected "$here/cri-expected-failures.txt" --cri-skip "$here/cri-skip.txt")
 for mode in "${modes[@]}"; do
   if has_suite client; then report+=("--$mode" "$runs/$mode"); fi
   if has_suite cri; then report+=("--cri-$mode" "$runs/cri-$mode"); fi
