@@ -2,8 +2,9 @@
 import { readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand } from './exec.js';
-import { descendantsOf, findShimProcesses, findSpareDaemons, isAlive, listProcesses, mountsUnder, waitFor } from './procs.js';
+import { descendantsOf, findShimProcesses, findSpareDaemons, isAlive, listProcesses, mountsUnder } from './procs.js';
 import type { ProcessInfo } from './procs.js';
+import { waitFor } from './wait.js';
 
 /** Processes whose cgroup (any hierarchy) lies under /<namespace>/, where runc puts ctr's containers. */
 export function processesInCgroupNamespaces(namespaces: ReadonlySet<string>, all: ProcessInfo[]): ProcessInfo[] {

@@ -15,10 +15,11 @@ import { loadFixtures } from './fixtures.js';
 import type { Fixtures } from './fixtures.js';
 import { assertPrivateRunContainerd } from './isolation.js';
 import { criuDir, distDir } from './paths.js';
-import { findShimProcesses, isAlive, waitFor } from './procs.js';
+import { findShimProcesses, isAlive } from './procs.js';
 import type { ProcessInfo } from './procs.js';
 import { findContainerd } from './versions.js';
 import type { ContainerdBinaries, ContainerdVersion } from './versions.js';
+import { waitFor } from './wait.js';
 
 export interface StartContainerdOptions {
   version: ContainerdVersion;
@@ -193,6 +194,31 @@ export class Containerd {
     this.longRunning.add(cmd);
     void cmd.exited.then(() => this.longRunning.delete(cmd));
     return cmd;
+  }
+
+  /**
+   * `ctr events`, returned once its subscription is live, so no event of the test is missed. ctr prints
+   * nothing when it has subscribed: this labels the namespace (containerd publishes /namespaces/update)
+   * until ctr prints that event. The probe lines stay in stdout; they name no task or container.
+   */
+  async subscribeEvents(timeoutMs = 20_000): Promise<LongRunningCommand> {
+    const events = this.spawnCtr(['events']);
+    const probe = `tsshim-e2e-subscribed-${randomBytes(3).toString('hex')}`;
+    try {
+      for (let n = 0, deadline = Date.now() + timeoutMs; ; n++) {
+        await this.ctrOk(['namespaces', 'label', this.namespace, `${probe}=${n}`]);
+        // An update published before the subscription began is never printed: label again.
+        const seen = await events.waitForOutput(new RegExp(probe), 500).then(() => true, () => false);
+        if (seen) return events;
+        if (events.exitStatus !== undefined || Date.now() > deadline) {
+          throw new CommandError('ctr events', undefined, `ctr events did not print /namespaces/update within ${timeoutMs} ms` +
+            `\n--- stdout ---\n${events.stdout()}\n--- stderr ---\n${events.stderr()}\n--- containerd log ---\n${this.logsTail(40)}`);
+        }
+      }
+    } catch (err) {
+      await events.stop();
+      throw err;
+    }
   }
 
   /** Imports the fixture images into the namespace (once per namespace); returns the fixture description. */

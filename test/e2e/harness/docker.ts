@@ -15,11 +15,12 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { unmountAllUnder } from './cleanup.js';
 import type { Containerd } from './containerd.js';
-import { CommandError, formatCommand, LongRunningCommand, runCommand, terminateDaemon } from './exec.js';
+import { CommandError, formatCommand, LongRunningCommand, runCommand, shellQuote, terminateDaemon } from './exec.js';
 import type { CommandResult, RunOptions } from './exec.js';
 import { loadFixtures } from './fixtures.js';
 import { cacheDir, ensureDepsHint } from './paths.js';
-import { isAlive, waitFor } from './procs.js';
+import { isAlive } from './procs.js';
+import { waitFor } from './wait.js';
 
 export interface DockerBinaries {
   /** e.g. 26.1.5 */
@@ -82,11 +83,6 @@ export interface DockerdStopReport {
 }
 
 const LOG_LIMIT = 4 * 1024 * 1024;
-
-/** Quotes one word for sh. */
-function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 export class Dockerd {
   readonly tempDir: string;

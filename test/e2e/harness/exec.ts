@@ -31,6 +31,11 @@ export function formatCommand(file: string, args: readonly string[]): string {
   return [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 }
 
+/** Quotes one word for sh (words of only safe characters stay as they are). */
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
 /** Runs a command to completion; never rejects for a non-zero exit, only when it cannot be started. */
 export function runCommand(file: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
   const timeoutMs = opts.timeoutMs ?? 30_000;

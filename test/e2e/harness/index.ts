@@ -17,7 +17,7 @@ export { Containerd, startContainerd } from './containerd.js';
 export type { CtrOptions, StartContainerdOptions, StopReport } from './containerd.js';
 export { describeEachContainerd } from './describe.js';
 export type { ContainerdSuite, SuiteOptions } from './describe.js';
-export { CommandError, LongRunningCommand, runCommand } from './exec.js';
+export { CommandError, LongRunningCommand, runCommand, shellQuote } from './exec.js';
 export type { CommandResult, ProcessExit, RunOptions } from './exec.js';
 export { copyRootfs, loadFixtures } from './fixtures.js';
 export type { Fixtures } from './fixtures.js';
@@ -25,8 +25,8 @@ export { NotIsolatedError, assertPrivateRunContainerd } from './isolation.js';
 export { criuDir, distDir, repoRoot, runtimes, shimBinaryName, tsshimBinary } from './paths.js';
 export { definesRuntimeTable, docsDir } from './config.js';
 export {
-  cgroupDir, childrenOf, descendantsOf, findShimProcesses, findSpareDaemons, findZombies, isSpareDaemon, isAlive, listProcesses, mountsUnder, readCmdline,
-  readProcess, readProcessStat, shimIdentity, waitFor,
+  argAfter, catchesSignal, cgroupDir, childrenOf, descendantsOf, findShimProcesses, findSpareDaemons, findZombies, isSpareDaemon, isAlive, listProcesses, mountsUnder,
+  readCmdline, readProcess, readProcessStat, shimIdentity,
 } from './procs.js';
 export type { ProcessInfo } from './procs.js';
 export { MissingContainerdError, containerdVersions, findContainerd, selectedContainerdVersions } from './versions.js';
@@ -40,7 +40,10 @@ export { Dockerd, MissingDockerError, findDocker, startDockerd } from './docker.
 export type { DockerBinaries, DockerRuntime, DockerdStopReport, StartDockerdOptions } from './docker.js';
 export { describeEachDocker } from './docker-suite.js';
 export type { DockerSuite, DockerSuiteOptions } from './docker-suite.js';
-export { eventually, parseTaskList, removeContainer, taskRow } from './tasks.js';
+export { parseTaskList, removeContainer, taskRow } from './tasks.js';
+export { afterNextIoPoll, eventually, until, waitFor } from './wait.js';
+export { recordingRunc } from './runc-recorder.js';
+export type { RuncRecorder } from './runc-recorder.js';
 export type { TaskRow } from './tasks.js';
 export {
   installedBuildDir, installedPackageDir, mappedFiles, npmPrefixEnv, packTarball, packageVersion, prefixEnv, releaseArchive, runScript,

@@ -3,6 +3,9 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { distDir, tsshimBinary } from './paths.js';
 
+// bench imports waitFor from here with the process helpers.
+export { waitFor } from './wait.js';
+
 export interface ProcessInfo {
   pid: number;
   ppid: number;
@@ -19,6 +22,12 @@ function readText(path: string): string | undefined {
   } catch {
     return undefined; // the process exited while we looked
   }
+}
+
+/** Whether the process has a handler installed for signal number `signal` (SigCgt in /proc/<pid>/status). */
+export function catchesSignal(pid: number, signal: number): boolean {
+  const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readText(`/proc/${pid}/status`) ?? '')?.[1];
+  return mask !== undefined && ((BigInt(`0x${mask}`) >> BigInt(signal - 1)) & 1n) === 1n;
 }
 
 /** Parses /proc/<pid>/stat; undefined if the process is gone. */
@@ -95,7 +104,8 @@ export function findZombies(ppid?: number, all: ProcessInfo[] = listProcesses())
   return all.filter((p) => p.state === 'Z' && (ppid === undefined || p.ppid === ppid));
 }
 
-function argAfter(cmdline: readonly string[], flag: string): string | undefined {
+/** The word after `flag` (or `-flag`) in argv, or the value of `flag=value` / `-flag=value`. */
+export function argAfter(cmdline: readonly string[], flag: string): string | undefined {
   const i = cmdline.findIndex((a) => a === flag || a === `-${flag}`);
   if (i >= 0) return cmdline[i + 1];
   const inline = cmdline.find((a) => a.startsWith(`${flag}=`) || a.startsWith(`-${flag}=`));
@@ -161,14 +171,6 @@ export function mountTypeAt(path: string): string | undefined {
   return undefined;
 }
 
-export async function waitFor(condition: () => boolean, timeoutMs: number, intervalMs = 50): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  return true;
-}
 
 /** A process's directory in one cgroup v1 controller (this host is cgroup v1), from /proc/<pid>/cgroup. */
 export function cgroupDir(pid: number, controller: string): string {

@@ -1,15 +1,7 @@
-// Small helpers the e2e tests share: polling with async conditions, `ctr task ls` rows, clean removal.
+// Small helpers the e2e tests share: `ctr task ls` rows, clean removal.
 import type { Containerd } from './containerd.js';
+import { eventually } from './wait.js';
 
-/** Polls an async condition (errors count as false) until it holds or `timeoutMs` passes. */
-export async function eventually(condition: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition().catch(() => false)) return true;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-  return condition().catch(() => false);
-}
 
 export interface TaskRow {
   id: string;
