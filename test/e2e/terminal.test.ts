@@ -1,12 +1,10 @@
 // Issue #3: terminals. ctr runs under a real pty (script(1) or tmux), as a user would.
 import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
-import { describeEachContainerd, eventually, runCommand, runtimes, taskRow } from './harness/index.js';
+import { describeEachContainerd, eventually, runCommand, runtimes, shellQuote, taskRow } from './harness/index.js';
 import type { Containerd } from './harness/index.js';
 
 const runtime = runtimes.tsshim;
-
-const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function ctrCommandLine(containerd: Containerd, args: string[]): string {
   return [containerd.binaries.ctr, '--address', containerd.address, '-n', containerd.namespace, ...args].map(shellQuote).join(' ');
