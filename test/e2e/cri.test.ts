@@ -1,7 +1,7 @@
 // Issue #5 item 2: the Kubernetes CRI path through tsshim. A private containerd with its CRI plugin and
 // a runtime handler `tsshim` (runtime_type io.containerd.tsshim.v2) runs host-network pods the way the
 // kubelet drives them; the same calls with the Go shim are in cri-smoke.test.ts.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { containerConfig } from './clients/cri.js';
@@ -10,7 +10,7 @@ import {
   cgroupDir, describeEachCri, runPodLifecycle, tsshimCriHandler,
 } from './harness/index.js';
 import type { CriSuite } from './harness/index.js';
-import { isAlive, readProcessStat, runtimes, shimBinaryName, waitFor } from './harness/index.js';
+import { isAlive, readProcessStat, recordingRunc, runtimes, shimBinaryName, waitFor } from './harness/index.js';
 
 const handler = tsshimCriHandler;
 const shimName = shimBinaryName(runtimes.tsshim);
@@ -20,27 +20,10 @@ const shimName = shimBinaryName(runtimes.tsshim);
 const recorderDir = mkdtempSync('/tmp/tsshim-cri-runc-');
 afterAll(() => rmSync(recorderDir, { recursive: true, force: true }));
 
-function recordingRunc(name: string): { path: string; calls(): string[] } {
-  const path = join(recorderDir, name);
-  const log = join(recorderDir, `${name}.argv`);
-  writeFileSync(path, `#!/bin/sh\necho "$*" >> '${log}'\nexec /usr/sbin/runc "$@"\n`);
-  chmodSync(path, 0o755);
-  return {
-    path,
-    calls: () => {
-      try {
-        return readFileSync(log, 'utf8').trim().split('\n').filter((l) => l !== '');
-      } catch {
-        return [];
-      }
-    },
-  };
-}
-
 /** Named in the handler's options table (CRI 1.7+ passes the table as config_body; 1.6 drops the key). */
-const bodyRecorder = recordingRunc('runc-from-body');
+const bodyRecorder = recordingRunc(recorderDir, 'runc-from-body');
 /** Named in a TOML file that the handler's `ConfigPath` option points at (every version passes config_path). */
-const fileRecorder = recordingRunc('runc-from-file');
+const fileRecorder = recordingRunc(recorderDir, 'runc-from-file');
 const configPathFile = join(recorderDir, 'tsshim-options.toml');
 writeFileSync(configPathFile, `BinaryName = ${JSON.stringify(fileRecorder.path)}\n`);
 
