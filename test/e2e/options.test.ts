@@ -9,20 +9,11 @@ import { RuncOptionsType, packAny } from '../../src/api/index.js';
 import type { containerd as api } from '../../src/api/index.js';
 import { ContainerdClient } from './clients/containerd.js';
 import {
-  copyRootfs, describeEachContainerd, eventually, isAlive, runtimes, shimBinaryName, shimIdentity, waitFor,
+  copyRootfs, describeEachContainerd, eventually, isAlive, recordingRunc, removeContainer, runtimes, shimBinaryName, shimIdentity, waitFor,
 } from './harness/index.js';
 import type { ContainerdSuite } from './harness/index.js';
 
 const runtime = process.env['TSSHIM_E2E_RUNTIME'] ?? runtimes.tsshim;
-
-/** A runc that records its argv, then runs the real one. */
-async function recordingRunc(dir: string, name: string): Promise<{ path: string; argv(): Promise<string[]> }> {
-  const path = join(dir, `runc-recorder-${name}`);
-  const log = join(dir, `runc-argv-${name}.log`);
-  await writeFile(path, `#!/bin/sh\necho "$*" >> '${log}'\nexec /usr/sbin/runc "$@"\n`);
-  await chmod(path, 0o755);
-  return { path, argv: async () => (await readFile(log, 'utf8').catch(() => '')).trim().split('\n') };
-}
 
 function runcOptions(options: api.runc.v1.IOptions): { typeUrl: string; value: Buffer } {
   const any = packAny(RuncOptionsType, options);
@@ -52,11 +43,8 @@ function helpersFor(suite: ContainerdSuite): OptionHelpers {
       return grpc().create(containerd.namespace, id, { options: runcOptions(options), stdout, stderr: stdout });
     },
     async finish(id) {
-      const { containerd } = suite;
-      await containerd.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
-      await waitFor(() => false, 200);
-      await containerd.ctr(['task', 'delete', id]);
-      await containerd.ctrOk(['containers', 'delete', id]);
+      // SIGKILL (if it still runs), delete once it has stopped, then the container.
+      await removeContainer(suite.containerd, id);
     },
   };
 }
@@ -66,11 +54,11 @@ describeEachContainerd('runtime options through tsshim', (suite: ContainerdSuite
 
   it('root, no_pivot_root and no_new_keyring reach runc, and `delete` after a shim crash uses the same binary and root', async () => {
     const { containerd } = suite;
-    const recorder = await recordingRunc(containerd.tempDir, 'opt1');
+    const recorder = recordingRunc(containerd.tempDir, 'runc-opt1');
     const root = join('/run/containerd', 'tsshim-test-root');
     await createTask('opt1', { binaryName: recorder.path, root, noPivotRoot: true, noNewKeyring: true }, 'exec sleep 600');
     await grpc().start(containerd.namespace, 'opt1');
-    const create = (await recorder.argv()).find((l) => / create /.test(l));
+    const create = recorder.calls().find((l) => / create /.test(l));
     expect(create).toContain(`--root ${root}/${containerd.namespace}`);
     expect(create).toContain('--no-pivot');
     expect(create).toContain('--no-new-keyring');
@@ -80,22 +68,19 @@ describeEachContainerd('runtime options through tsshim', (suite: ContainerdSuite
     process.kill(shim.pid, 'SIGKILL');
     expect(await waitFor(() => !isAlive(shim.pid), 10_000)).toBe(true);
     // containerd runs `<shim> delete`, which reads the persisted options.
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && !(await recorder.argv()).some((l) => / delete --force opt1$/.test(l))) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect((await recorder.argv()).find((l) => / delete --force opt1$/.test(l))).toContain(`--root ${root}/${containerd.namespace}`);
+    await waitFor(() => recorder.calls().some((l) => / delete --force opt1$/.test(l)), 15_000, 100);
+    expect(recorder.calls().find((l) => / delete --force opt1$/.test(l))).toContain(`--root ${root}/${containerd.namespace}`);
     await containerd.ctr(['task', 'delete', 'opt1']);
     await containerd.ctrOk(['containers', 'delete', 'opt1']);
   });
 
   it('systemd_cgroup passes --systemd-cgroup to runc; runc\'s own error comes back when systemd is not there', async () => {
     const { containerd } = suite;
-    const recorder = await recordingRunc(containerd.tempDir, 'sd1');
+    const recorder = recordingRunc(containerd.tempDir, 'runc-sd1');
     const created = createTask('sd1', { binaryName: recorder.path, systemdCgroup: true }, 'exec sleep 600');
     // No systemd on this machine: runc fails, and says why.
     await expect(created).rejects.toThrow(/OCI runtime create failed/);
-    const create = (await recorder.argv()).find((l) => / create /.test(l));
+    const create = recorder.calls().find((l) => / create /.test(l));
     expect(create).toMatch(/^--root \S+ --log \S+ --log-format json --systemd-cgroup create /);
     await containerd.ctr(['containers', 'delete', 'sd1']);
   });
