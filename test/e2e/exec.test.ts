@@ -13,8 +13,7 @@ describeEachContainerd('exec through tsshim', (suite) => {
   it('ctr task exec prints the output and returns the exit code; events come in order', async () => {
     const { containerd } = suite;
     await runDetached(containerd, suite.fixtures.image, 'ex1');
-    const events = containerd.spawnCtr(['events']);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const events = await containerd.subscribeEvents();
     const r = await containerd.ctr(['task', 'exec', '--exec-id', 'e1', 'ex1', 'sh', '-c', 'echo out; echo err >&2; exit 5']);
     expect(r.stdout).toBe('out\n');
     expect(r.stderr).toContain('err\n');
@@ -50,12 +49,15 @@ describeEachContainerd('exec through tsshim', (suite) => {
   it('refuses a duplicate exec id with AlreadyExists', async () => {
     const { containerd } = suite;
     await runDetached(containerd, suite.fixtures.image, 'ex4');
-    const first = containerd.ctr(['task', 'exec', '--exec-id', 'dup', 'ex4', 'sleep', '2']);
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    // The first exec runs until its stdin gives it a line: it exists for as long as the test needs.
+    const first = containerd.spawnCtr(['task', 'exec', '--exec-id', 'dup', 'ex4', 'sh', '-c', 'echo started; read line; echo "got $line"']);
+    await first.waitForOutput(/started/);
     const second = await containerd.ctr(['task', 'exec', '--exec-id', 'dup', 'ex4', 'true']);
     expect(second.code).not.toBe(0);
     expect(second.stderr).toMatch(/already exists/);
-    expect((await first).code).toBe(0);
+    first.stdin.end('go\n');
+    await first.waitForOutput(/got go/);
+    expect((await first.exited).code).toBe(0);
     await removeContainer(containerd, 'ex4');
   });
 
@@ -89,8 +91,7 @@ describeEachContainerd('exec through tsshim', (suite) => {
     const { containerd } = suite;
     await runDetached(containerd, suite.fixtures.image, 'ex7');
     await containerd.ctrOk(['task', 'exec', '--detach', '--exec-id', 'long', 'ex7', 'sleep', '600']);
-    const events = containerd.spawnCtr(['events']);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const events = await containerd.subscribeEvents();
     await containerd.ctrOk(['task', 'kill', '-s', 'SIGKILL', 'ex7']);
     await events.waitForOutput(/\/tasks\/exit [^\n]*"id":"ex7"[^\n]*\n/);
     const exits = events.stdout().split('\n').filter((l) => l.includes('/tasks/exit'));

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, expect, it } from 'vitest';
 import { ContainerdClient, GrpcCallError, GrpcStatus } from './clients/containerd.js';
-import { describeEachContainerd, runtimes } from './harness/index.js';
+import { catchesSignal, describeEachContainerd, runtimes, waitFor } from './harness/index.js';
 
 const SIGKILL = 9;
 
@@ -114,7 +114,12 @@ for (const runtime of [runtimes.tsshim, runtimes.runc]) describeEachContainerd(`
     // writer on the stdin FIFO, so `cat` goes on until CloseIO closes that writer.
     ctr.kill('SIGKILL');
     await ctr.exited;
-    await new Promise((r) => setTimeout(r, 500));
+    // cat still reads its stdin after that writer died: a line from a new client comes back.
+    const attach = containerd.spawnCtr(['task', 'attach', id]);
+    attach.stdin.write('after the client died\n');
+    await attach.waitForOutput(/after the client died/);
+    attach.kill('SIGKILL');
+    await attach.exited;
     expect((await grpc().get(ns, id)).status).toBe('RUNNING');
     await grpc().closeIO(ns, id);
     expect((await grpc().wait(ns, id, '', 20_000)).exitStatus).toBe(0);
@@ -127,8 +132,10 @@ for (const runtime of [runtimes.tsshim, runtimes.runc]) describeEachContainerd(`
     const ns = containerd.namespace;
     const id = newId('grpc-pause');
     await containerd.ctrOk(['run', '-d', '--runtime', runtime, fixtures.pauseImage, id]);
-    await new Promise((r) => setTimeout(r, 500));
-    expect((await grpc().get(ns, id)).status).toBe('RUNNING');
+    const { pid, status } = await grpc().get(ns, id);
+    expect(status).toBe('RUNNING');
+    // As pid 1 of its namespace, pause ignores a SIGTERM that comes before its handler is installed.
+    expect(await waitFor(() => catchesSignal(pid, 15), 10_000)).toBe(true);
     await grpc().kill(ns, id, 15);
     expect((await grpc().wait(ns, id, '', 10_000)).exitStatus).toBe(0);
     await containerd.ctrOk(['tasks', 'delete', id]);

@@ -49,7 +49,7 @@ describeEachContainerd('harness', (suite) => {
 
   it('sees the events and the shim of a running container', async () => {
     const { containerd } = suite;
-    const events = containerd.spawnCtr(['events']);
+    const events = await containerd.subscribeEvents();
     await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 't3', 'sleep', '600']);
     await events.waitForOutput(/\/tasks\/start .*t3/);
 

@@ -1,8 +1,9 @@
 // Issue #3: output is never lost, readers may come and go, and log URIs (file://, binary://).
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { describeEachContainerd, eventually, listProcesses, removeContainer, runtimes, waitFor } from './harness/index.js';
+import { describeEachContainerd, eventually, listProcesses, removeContainer, runtimes, taskRow, until, waitFor } from './harness/index.js';
 
 const runtime = runtimes.tsshim;
 
@@ -30,11 +31,23 @@ describeEachContainerd('stdio through tsshim', (suite) => {
   it('a reader that goes away does not stop the container; a later `ctr task attach` sees new output', async () => {
     const { containerd } = suite;
     const first = containerd.spawnCtr(['run', '--runtime', runtime, suite.fixtures.image, 'att1',
-      'sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done']);
+      'sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick-$i; echo $i > /tmp/ticks; sleep 0.2; done']);
     await first.waitForOutput(/tick-3/);
+    // The loop also counts its ticks in a file, read through the init's root, to see it go on without a reader.
+    const init = (await taskRow(containerd, 'att1'))!.pid;
+    const ticks = (): number => {
+      try {
+        return Number(readFileSync(`/proc/${init}/root/tmp/ticks`, 'utf8')) || 0;
+      } catch {
+        return 0;
+      }
+    };
     first.kill('SIGKILL'); // the attached client dies
     await first.exited;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Tick seen + 2 is echoed after this read: the shell wrote to stdout with the client gone and lived on.
+    let seen = 0;
+    await until(() => (seen = ticks()) > 0, 'the tick count (0 while the shell rewrites the file)');
+    await until(() => ticks() >= seen + 2, 'two more ticks after the client died');
     const tasks = await containerd.ctrOk(['task', 'ls']);
     expect(tasks).toMatch(/att1\s+\d+\s+RUNNING/);
     const attach = containerd.spawnCtr(['task', 'attach', 'att1']);

@@ -12,8 +12,7 @@ describeEachContainerd('task lifecycle through tsshim', (suite) => {
   it('pause and resume: PAUSED state, events, and a paused process does not run', async () => {
     const { containerd } = suite;
     await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'pz1', 'sleep', '600']);
-    const events = containerd.spawnCtr(['events']);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const events = await containerd.subscribeEvents();
     await containerd.ctrOk(['task', 'pause', 'pz1']);
     const row = await taskRow(containerd, 'pz1');
     expect(row?.status).toBe('PAUSED');
@@ -58,8 +57,7 @@ describeEachContainerd('task lifecycle through tsshim', (suite) => {
 
   it('an OOM kill publishes /tasks/oom before /tasks/exit with status 137', async () => {
     const { containerd } = suite;
-    const events = containerd.spawnCtr(['events']);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const events = await containerd.subscribeEvents();
     await containerd.ctrOk(['run', '-d', '--runtime', runtime, '--memory-limit', String(16 << 20), suite.fixtures.image, 'oom1',
       'sh', '-c', 'x=aaaaaaaa; while true; do x="$x$x"; done']);
     await events.waitForOutput(/\/tasks\/exit [^\n]*oom1[^\n]*\n/, 60_000);

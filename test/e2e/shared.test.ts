@@ -71,7 +71,7 @@ describeEachContainerd('shared mode: one daemon per namespace', (suite) => {
   it('the shared daemon SIGKILLed with 10 containers: containerd cleans up each with an exit status, nothing leaks', async () => {
     const { containerd } = suite;
     const ids = Array.from({ length: 10 }, (_, i) => `kill${i}`);
-    const events = containerd.spawnCtr(['events']);
+    const events = await containerd.subscribeEvents();
     for (const id of ids) await runShared(containerd, suite.fixtures.image, id);
     const daemon = await daemonOf(containerd, ids[0]!);
     const inits = await Promise.all(ids.map(async (id) => (await taskRow(containerd, id))!.pid));

@@ -40,8 +40,7 @@ describeEachContainerd('survival', (suite) => {
     expect(await eventually(async () => (await taskRow(containerd, 'rs1'))?.status === 'RUNNING', 15_000)).toBe(true);
     expect((await taskRow(containerd, 'rs1'))?.pid).toBe(before!.pid);
 
-    const events = containerd.spawnCtr(['events']);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // let the subscription start
+    const events = await containerd.subscribeEvents();
     await containerd.ctrOk(['task', 'kill', '-s', 'SIGKILL', 'rs1']);
     const [exitLine] = await events.waitForOutput(/\/tasks\/exit .*"?rs1"?.*\n/);
     expect(exitLine).toMatch(/"exit_status":137/);

@@ -32,7 +32,7 @@ describeEachContainerd('tasks through tsshim', (suite) => {
 
   it('run -d, task ls, ps, kill, delete; events in order; the shim is not a child of containerd and goes away', async () => {
     const { containerd } = suite;
-    const events = containerd.spawnCtr(['events']);
+    const events = await containerd.subscribeEvents();
     const socketsBefore = socketsNow();
     await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'life1', 'sleep', '600']);
     expect(socketsNow().length).toBe(socketsBefore.length + 1);
