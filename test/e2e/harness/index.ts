@@ -25,7 +25,7 @@ export { NotIsolatedError, assertPrivateRunContainerd } from './isolation.js';
 export { criuDir, distDir, repoRoot, runtimes, shimBinaryName, tsshimBinary } from './paths.js';
 export { definesRuntimeTable, docsDir } from './config.js';
 export {
-  argAfter, catchesSignal, cgroupDir, childrenOf, descendantsOf, findShimProcesses, findSpareDaemons, findZombies, isSpareDaemon, isAlive, listProcesses, mountsUnder,
+  argAfter, catchesSignal, cgroupDir, childrenOf, descendantsOf, findShimProcesses, findSpareDaemons, findZombies, isInNanosleep, isSpareDaemon, isAlive, listProcesses, mountsUnder,
   readCmdline, readProcess, readProcessStat, shimIdentity,
 } from './procs.js';
 export type { ProcessInfo } from './procs.js';

@@ -24,6 +24,11 @@ function readText(path: string): string | undefined {
   }
 }
 
+/** Whether the process is blocked in a sleep syscall (nanosleep, clock_nanosleep): its kernel wait channel. */
+export function isInNanosleep(pid: number): boolean {
+  return readProcessStat(pid)?.state === 'S' && (readText(`/proc/${pid}/wchan`) ?? '').includes('nanosleep');
+}
+
 /** Whether the process has a handler installed for signal number `signal` (SigCgt in /proc/<pid>/status). */
 export function catchesSignal(pid: number, signal: number): boolean {
   const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readText(`/proc/${pid}/status`) ?? '')?.[1];
