@@ -10,6 +10,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { unpackAny } from '../../src/api/any.js';
 import { CgroupsV1MetricsType } from '../../src/api/metrics.js';
 import { CgroupV1, OomWatchError, cgroupOfPid, isUnifiedHost, watchOOM, type OomWatcher } from '../../src/cgroups/index.js';
+import { isInNanosleep } from '../e2e/harness/procs.js';
+import { afterNextIoPoll, until } from '../e2e/harness/wait.js';
 
 const logger = pino({ level: 'silent' });
 const ROOT = '/sys/fs/cgroup';
@@ -18,13 +20,6 @@ const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
 const num = (path: string): number => Number(readFileSync(path, 'utf8').trim());
 const keyed = (path: string): Record<string, number> =>
   Object.fromEntries(readFileSync(path, 'utf8').trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k!, Number(v)]));
-
-async function until(predicate: () => boolean, what: string, ms = 20_000): Promise<void> {
-  for (const start = Date.now(); Date.now() - start < ms; await new Promise((r) => setTimeout(r, 20))) {
-    if (predicate()) return;
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** cgroups this file created, removed at the end (after their processes are gone). */
 const created: string[] = [];
@@ -99,7 +94,7 @@ time.sleep(60)'`);
       child.stdout!.once('data', () => resolve());
       child.once('exit', () => reject(new Error('the test process exited early')));
     });
-    await new Promise((r) => setTimeout(r, 100)); // asleep now: the numbers hold still
+    await until(() => isInNanosleep(pid), 'the process to sleep'); // asleep now: the numbers hold still
 
     const cg = await cgroupOfPid(pid);
     expect(cg).toBeInstanceOf(CgroupV1);
@@ -213,7 +208,7 @@ describe('v1 OOM watcher plumbing (fake cgroup dir; the test writes the eventfd 
     signal(efd);
     watcher.check(); // the init's exit came first: report now, synchronously
     expect(ooms).toBe(3);
-    await new Promise((r) => setTimeout(r, 100));
+    await afterNextIoPoll(); // a wake-up still due for that signal has run by now
     expect(ooms).toBe(3); // the poll's wake-up finds the counter already read
 
     watcher.close();
