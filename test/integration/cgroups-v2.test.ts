@@ -12,6 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { unpackAny } from '../../src/api/any.js';
 import { CgroupsV2MetricsType } from '../../src/api/metrics.js';
 import { CgroupV2, OomWatchError, parseProcCgroup, watchOOM } from '../../src/cgroups/index.js';
+import { isInNanosleep } from '../e2e/harness/procs.js';
+import { until } from '../e2e/harness/wait.js';
 
 const UNIFIED = '/sys/fs/cgroup/unified';
 const dir = join(UNIFIED, `tsshim-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
@@ -25,13 +27,15 @@ afterAll(async () => {
     child.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));
   }
-  for (let i = 0; i < 100 && existsSync(dir); i++) {
+  // rmdir, retried while the kernel still counts the just-killed process in the group (EBUSY).
+  await until(() => {
     try {
-      rmdirSync(dir);
+      if (existsSync(dir)) rmdirSync(dir);
+      return true;
     } catch {
-      await new Promise((r) => setTimeout(r, 50));
+      return false;
     }
-  }
+  }, `removal of ${dir}`, 5_000, 50);
 });
 
 describe('cgroup v2 group in the unified hierarchy', () => {
@@ -48,7 +52,7 @@ time.sleep(60)'`], { stdio: ['ignore', 'pipe', 'inherit'] });
       child!.stdout!.once('data', () => resolve());
       child!.once('exit', () => reject(new Error('the test process exited early')));
     });
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => isInNanosleep(child!.pid!), 'the process to sleep'); // asleep now: the numbers hold still
 
     const proc = parseProcCgroup(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8'));
     expect(join(UNIFIED, proc.unified!)).toBe(dir);
