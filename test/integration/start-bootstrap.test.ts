@@ -16,6 +16,7 @@ import { isUnifiedHost } from '../../src/cgroups/index.js';
 import { spareSocketPath } from '../../src/shim/address.js';
 import { TtrpcClient } from 'ttrpc-ts';
 import { findSpareDaemons, listProcesses } from '../e2e/harness/procs.js';
+import { until } from '../e2e/harness/wait.js';
 
 const repo = join(import.meta.dirname, '../..');
 const shim = join(repo, 'dist/containerd-shim-tsshim-v2');
@@ -40,13 +41,6 @@ const alive = (pid: number): boolean => {
     return false;
   }
 };
-
-async function until(predicate: () => boolean, what: string, ms = 20_000): Promise<void> {
-  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 20))) {
-    if (predicate()) return;
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Our daemons and spares: every process started for this test's containerd address. */
 const ours = (): number[] => listProcesses().filter((p) => p.state !== 'Z' && p.cmdline.includes(grpcAddress)).map((p) => p.pid);
