@@ -8,6 +8,7 @@ import * as mountopts from '../../src/sys/mountopts.js';
 import {
   EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, isSysError, native, type SysError,
 } from '../../src/sys/native.js';
+import { afterNextIoPoll } from '../e2e/harness/wait.js';
 
 const n = native();
 const dir = mkdtempSync(join(tmpdir(), 'tsshim-sys-'));
@@ -141,7 +142,7 @@ describe('eventfd and pollReadable', () => {
           resolve();
         }),
       );
-      await new Promise((res) => setTimeout(res, 50));
+      await afterNextIoPoll(); // a spurious wake-up would have run by now
       expect(fired).toBe(0);
       const one = Buffer.alloc(8);
       one.writeBigUInt64LE(5n);
@@ -163,7 +164,7 @@ describe('eventfd and pollReadable', () => {
     const handle = n.pollReadable(efd, () => (fired = true));
     handle.close();
     handle.close();
-    await new Promise((res) => setTimeout(res, 50));
+    await afterNextIoPoll(); // the fd is readable: a poll that close() did not stop would have fired
     expect(fired).toBe(false);
     // A new poll on the same fd works after close().
     await readable(efd);
