@@ -74,15 +74,18 @@ async function main(): Promise<Record<string, unknown>> {
     killed[sig] = await withTimeout(exit, 10_000, `killed orphan ${sig}`);
   }
 
-  // Late waiter: the orphan is reaped long before anyone asks for it.
+  // Late waiter: the orphan is reaped (and reported unclaimed) before anyone asks for it.
   const late = await sh('sleep 0.05 >/dev/null & echo $!');
   const latePid = Number(late.out.trim());
-  await new Promise((res) => setTimeout(res, 600));
+  let stopListening = (): void => {};
+  await withTimeout(new Promise<void>((resolve) => {
+    if (unclaimed.includes(latePid)) return resolve();
+    stopListening = reaper.onUnclaimed((e) => void (e.pid === latePid && resolve()));
+  }), 5_000, 'the late orphan reaped unclaimed').finally(() => stopListening());
   const keptBeforeLateWait = unclaimed.includes(latePid);
   const lateExit = await withTimeout(reaper.waitFor(latePid), 5_000, 'late waiter');
 
-  // Nothing may be left behind: no zombie child of ours.
-  await new Promise((res) => setTimeout(res, 100));
+  // Nothing may be left behind: no zombie child of ours (every exit above was awaited; sweep reaps a stray now).
   reaper.sweep();
   return {
     rounds,
