@@ -6,7 +6,7 @@ import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } f
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually, waitFor } from '../e2e/harness/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReadStream } from 'node:tty';
 import { ConsoleSocket, Runc, RuncError, isNotFoundKillError, readPidFile, type RuncState } from '../../src/runc/index.js';
@@ -46,12 +46,9 @@ function client(bundle: string): Runc {
 /** Polls `runc state` until `want` (runc answers immediately; the container moves on its own). */
 async function waitForStatus(runc: Runc, id: string, want: RuncState['status']): Promise<RuncState> {
   let last: RuncState | undefined;
-  for (let i = 0; i < 500; i++) {
-    last = await runc.state(id);
-    if (last.status === want) return last;
-    await sleep(20);
-  }
-  throw new Error(`container ${id} stayed ${last?.status}, wanted ${want}`);
+  await eventually(async () => (last = await runc.state(id)).status === want, 30_000, 20);
+  if (last?.status !== want) throw new Error(`container ${id} stayed ${last?.status}, wanted ${want}`);
+  return last;
 }
 
 /** A FIFO read through a net.Socket: a real pipe for the container's stdout/stderr. */
@@ -68,7 +65,7 @@ async function openOutputFifo(path: string): Promise<{ writeFd: number; text: ()
 }
 
 async function waitForText(read: () => string, want: string): Promise<void> {
-  for (let i = 0; i < 500 && !read().includes(want); i++) await sleep(20);
+  await waitFor(() => read().includes(want), 10_000, 20);
   expect(read()).toContain(want);
 }
 
