@@ -9,6 +9,7 @@ import { Flags, MAX_DATA_LENGTH, MessageType, encodeRequest } from 'ttrpc-ts';
 import {
   RawTtrpcConnection, TASK_SERVICE, decodeState, describeAnswer, frameBytes, stateRequest,
 } from '../e2e/clients/raw-ttrpc.js';
+import { waitFor } from '../e2e/harness/wait.js';
 
 export interface FuzzOptions {
   /** The daemon's socket and pid. */
@@ -253,15 +254,6 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | unde
   }
 }
 
-async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return true;
-}
-
 /** Runs the fuzzer; throws (with the seed in the message) at the first failed check. */
 export async function fuzzDaemon(options: FuzzOptions): Promise<FuzzReport> {
   const { address, pid, containerId, frames, seed, timeLimitMs, rssLimit } = options;
@@ -326,7 +318,7 @@ export async function fuzzDaemon(options: FuzzOptions): Promise<FuzzReport> {
   }
   report.elapsedMs = Date.now() - started;
   report.rssAfter = procStatusBytes(pid, 'VmRSS');
-  await until(() => fdCount(pid) <= report.fdsBefore, 10_000);
+  await waitFor(() => fdCount(pid) <= report.fdsBefore, 10_000, 5);
   report.fdsAfter = fdCount(pid);
   return report;
 
@@ -336,7 +328,7 @@ export async function fuzzDaemon(options: FuzzOptions): Promise<FuzzReport> {
     report.rssMax = Math.max(report.rssMax, rss);
     if (rss > rssLimit) fail(`daemon RSS ${(rss / 1e6).toFixed(1)} MB over the ${(rssLimit / 1e6).toFixed(0)} MB bound`);
     // Every batch connection closed: the daemon's fds come back to where they were.
-    if (!(await until(() => fdCount(pid) <= report.fdsBefore, 10_000))) {
+    if (!(await waitFor(() => fdCount(pid) <= report.fdsBefore, 10_000, 5))) {
       fail(`daemon fd count ${fdCount(pid)} did not come back to ${report.fdsBefore}`);
     }
     const checker = await RawTtrpcConnection.connect(address);
