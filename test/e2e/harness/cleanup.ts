@@ -1,8 +1,8 @@
 // Cleanup steps for a test containerd that must work whatever state a failed test left behind.
-import { readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand } from './exec.js';
-import { descendantsOf, findShimProcesses, findSpareDaemons, isAlive, listProcesses, mountsUnder } from './procs.js';
+import { descendantsOf, findShimProcesses, findSpareDaemons, isAlive, listProcesses, mountsUnder, readProcess } from './procs.js';
 import type { ProcessInfo } from './procs.js';
 import { waitFor } from './wait.js';
 
@@ -83,8 +83,45 @@ function removeCgroupTree(dir: string, problems: string[]): void {
     rmdirSync(dir);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') problems.push(`rmdir ${dir}: ${code ?? String(e)}`);
+    if (code === 'ENOENT') return;
+    problems.push(`rmdir ${dir}: ${code ?? String(e)}${code === 'EBUSY' ? `; in it: ${describeCgroupMembers(dir)}` : ''}`);
   }
+}
+
+/** The processes still in a cgroup, each with what /proc says of it (for a cgroup that cannot be removed). */
+function describeCgroupMembers(dir: string): string {
+  let pids: number[];
+  try {
+    pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch (e) {
+    return `(cgroup.procs unreadable: ${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+  }
+  if (pids.length === 0) return 'no process (a dying one the kernel still counts, or a child cgroup)';
+  return pids.map((pid) => {
+    const p = readProcess(pid);
+    if (p === undefined) return `${pid} (gone)`;
+    const parent = readProcess(p.ppid);
+    return `${pid} ${p.state} ${JSON.stringify(p.cmdline.length > 0 ? p.cmdline.join(' ') : `[${p.comm}]`)} ` +
+      `parent ${p.ppid} ${JSON.stringify(parent ? parent.cmdline.join(' ') || `[${parent.comm}]` : '?')}`;
+  }).join('; ');
+}
+
+/**
+ * rmdir of one cgroup directory, retried while the kernel still counts a just-killed process in it
+ * (EBUSY); resolves once it is gone, throws after `timeoutMs` with the processes still in it.
+ */
+export async function removeCgroupDir(dir: string, timeoutMs = 5_000): Promise<void> {
+  let last: unknown;
+  const removed = await waitFor(() => {
+    try {
+      if (existsSync(dir)) rmdirSync(dir);
+      return true;
+    } catch (e) {
+      last = e;
+      return false;
+    }
+  }, timeoutMs, 20);
+  if (!removed) throw new Error(`rmdir ${dir}: ${(last as NodeJS.ErrnoException).code ?? String(last)}; in it: ${describeCgroupMembers(dir)}`);
 }
 
 /** Removes the (now empty) cgroups runc created under /<namespace> in every hierarchy. */
