@@ -2,7 +2,7 @@
 // files; an OOM kill under a 16 MiB limit seen by the eventfd watcher. Also the watcher's
 // eventfd plumbing against a fake cgroup directory, where the test plays the kernel.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { unpackAny } from '../../src/api/any.js';
 import { CgroupsV1MetricsType } from '../../src/api/metrics.js';
 import { CgroupV1, OomWatchError, cgroupOfPid, isUnifiedHost, watchOOM, type OomWatcher } from '../../src/cgroups/index.js';
+import { removeCgroupDir } from '../e2e/harness/cleanup.js';
 import { isInNanosleep } from '../e2e/harness/procs.js';
 import { afterNextIoPoll, until } from '../e2e/harness/wait.js';
 
@@ -53,20 +54,9 @@ const exited = (child: ChildProcess): Promise<{ code: number | null; signal: Nod
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await Promise.all(children.map(exited));
-  for (const dir of created.reverse()) await removeCgroup(dir);
+  for (const dir of created.reverse()) await removeCgroupDir(dir);
 });
 
-/** rmdir, retried while the kernel still counts a just-killed process in the cgroup (EBUSY). */
-async function removeCgroup(dir: string): Promise<void> {
-  await until(() => {
-    try {
-      if (existsSync(dir)) rmdirSync(dir);
-      return true;
-    } catch {
-      return false;
-    }
-  }, `removal of ${dir}`, 5_000);
-}
 
 describe('cgroup v1 host', () => {
   const name = `tsshim-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -151,7 +141,7 @@ while True: a.append(bytearray(1 << 20))'`);
 
       // Removing the cgroup wakes the eventfd once more: the watcher sees it gone and ends.
       const seen = ooms;
-      for (const dir of paths.values()) await removeCgroup(dir);
+      for (const dir of paths.values()) await removeCgroupDir(dir);
       await until(() => watcher.closed, 'the watch to end after rmdir');
       expect(ooms).toBe(seen);
     } finally {

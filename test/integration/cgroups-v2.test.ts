@@ -5,13 +5,14 @@
 // memory.events (so no OOM watch), and that the kernel's cgroup.events changes reach fs.watch,
 // which the v2 OOM watcher relies on. Full v2 numbers are covered by the recorded fixtures.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, watch } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { unpackAny } from '../../src/api/any.js';
 import { CgroupsV2MetricsType } from '../../src/api/metrics.js';
 import { CgroupV2, OomWatchError, parseProcCgroup, watchOOM } from '../../src/cgroups/index.js';
+import { removeCgroupDir } from '../e2e/harness/cleanup.js';
 import { isInNanosleep } from '../e2e/harness/procs.js';
 import { until } from '../e2e/harness/wait.js';
 
@@ -27,15 +28,7 @@ afterAll(async () => {
     child.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));
   }
-  // rmdir, retried while the kernel still counts the just-killed process in the group (EBUSY).
-  await until(() => {
-    try {
-      if (existsSync(dir)) rmdirSync(dir);
-      return true;
-    } catch {
-      return false;
-    }
-  }, `removal of ${dir}`, 5_000, 50);
+  await removeCgroupDir(dir);
 });
 
 describe('cgroup v2 group in the unified hierarchy', () => {
