@@ -21,6 +21,24 @@ export interface PodLifecycleObservations {
   podsLeft: number;
 }
 
+/**
+ * What runPodLifecycle observes when all goes well with a handler of `runtimeType`, for
+ * `expect(seen).toMatchObject(...)`; the ExecSync answer is compared whole, as `echo`.
+ */
+export function healthyPodLifecycle(runtimeType: string): { partial: object; echo: ExecSyncResult } {
+  return {
+    partial: {
+      podStatus: { state: 'SANDBOX_READY', linux: { namespaces: { options: { network: 'NODE' } } } },
+      podInfo: { runtimeType },
+      runningStatus: { state: 'CONTAINER_RUNNING' },
+      // busybox sleep as PID 1 ignores the SIGTERM: 137 is the SIGKILL after StopContainer's timeout.
+      stoppedStatus: { state: 'CONTAINER_EXITED', exitCode: 137 },
+      podsLeft: 0,
+    },
+    echo: { stdout: 'hi\n', stderr: '', exitCode: 0 },
+  };
+}
+
 /** RunPodSandbox, Create/StartContainer (busybox `sleep`), ExecSync `echo hi`, Stop/Remove both. */
 export async function runPodLifecycle(suite: CriSuite, runtimeHandler: string): Promise<PodLifecycleObservations> {
   const { cri } = suite;

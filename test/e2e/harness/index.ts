@@ -34,7 +34,7 @@ export type { ContainerdBinaries, ContainerdVersion } from './versions.js';
 // CRI suites (containerd's CRI plugin, a runtime.v1 client) and Docker suites (a private dockerd).
 export { criNamespace, describeEachCri, prepareCri, removeAllPods, tsshimCriHandler } from './cri.js';
 export type { CriEnvironment, CriRuntimeHandler, CriSuite } from './cri.js';
-export { runPodLifecycle } from './cri-scenario.js';
+export { healthyPodLifecycle, runPodLifecycle } from './cri-scenario.js';
 export type { PodLifecycleObservations } from './cri-scenario.js';
 export { Dockerd, MissingDockerError, findDocker, startDockerd } from './docker.js';
 export type { DockerBinaries, DockerRuntime, DockerdStopReport, StartDockerdOptions } from './docker.js';
