@@ -5,6 +5,7 @@
 import { chmod, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Containerd } from '../test/e2e/harness/containerd.js';
+import { shellQuote } from '../test/e2e/harness/exec.js';
 import { assertPrivateRunContainerd } from '../test/e2e/harness/isolation.js';
 import { shimBinaryName } from '../test/e2e/harness/paths.js';
 import { findContainerd } from '../test/e2e/harness/versions.js';
@@ -12,8 +13,6 @@ import type { ContainerdVersion } from '../test/e2e/harness/versions.js';
 import { CpuAccount } from './cpu.js';
 import { seaRuntimeName } from './runtimes.js';
 import { seaBinary } from './versions.js';
-
-const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export interface BenchContainerd {
   containerd: Containerd;

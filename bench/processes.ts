@@ -4,7 +4,7 @@
 import { readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { distDir } from '../test/e2e/harness/paths.js';
-import { listProcesses } from '../test/e2e/harness/procs.js';
+import { argAfter, listProcesses } from '../test/e2e/harness/procs.js';
 import type { ProcessInfo } from '../test/e2e/harness/procs.js';
 
 export type ShimFamily = 'tsshim' | 'go';
@@ -15,13 +15,6 @@ export type ShimRole = 'daemon' | 'spare' | 'start' | 'delete';
 export interface ShimProcess extends ProcessInfo {
   family: ShimFamily;
   role: ShimRole;
-}
-
-function argAfter(cmdline: readonly string[], flag: string): string | undefined {
-  const i = cmdline.indexOf(flag);
-  if (i >= 0) return cmdline[i + 1];
-  const inline = cmdline.find((a) => a.startsWith(`${flag}=`));
-  return inline?.slice(flag.length + 1);
 }
 
 function exeBase(pid: number): string {
