@@ -544,6 +544,19 @@ static napi_value GetWinsize(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// Bytes waiting to be read in a pipe or FIFO (FIONREAD): how much of what the shim wrote to a
+// client's FIFO the client has not read yet.
+static napi_value BytesUnread(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!get_args(env, info, 1, argv, "bytesUnread") || !get_fd(env, argv[0], &fd)) return NULL;
+  int n = 0;
+  if (ioctl(fd, FIONREAD, &n) != 0) return throw_errno(env, errno, "ioctl(FIONREAD)", NULL);
+  napi_value result;
+  NAPI_CALL(env, napi_create_int32(env, n, &result));
+  return result;
+}
+
 // A new pty pair {master, slave, path}; used by tests (the shim receives masters from runc).
 static napi_value OpenPty(napi_env env, napi_callback_info info) {
   int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -876,6 +889,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"getPeerCred", NULL, GetPeerCred, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setWinsize", NULL, SetWinsize, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getWinsize", NULL, GetWinsize, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bytesUnread", NULL, BytesUnread, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openpty", NULL, OpenPty, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mount", NULL, Mount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mountIn", NULL, MountIn, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -7,7 +7,7 @@ import { setWinsize } from '../sys/native.js';
 import type { Logger } from '../shim/logger.js';
 import { closeQuietly, openInput, openOutput } from './fifo.js';
 import { PtyReadable, PtyWritable } from './pty-stream.js';
-import type { StdioHandle, StdioPaths } from './process-io.js';
+import { outputPassedOn, outputStallMs, settledWithin, type StdioHandle, type StdioPaths } from './process-io.js';
 
 /** Takes ownership of `masterFd`; the handle closes it. */
 export function attachConsole(masterFd: number, paths: StdioPaths, logger: Logger): StdioHandle {
@@ -20,6 +20,10 @@ export function attachConsole(masterFd: number, paths: StdioPaths, logger: Logge
 
   let copied: Promise<void> = Promise.resolve();
   let sink: Writable | undefined;
+  const progress = {
+    ended: !paths.stdout,
+    get bytesWritten(): number { return (sink as (Writable & { bytesWritten?: number }) | undefined)?.bytesWritten ?? 0; },
+  };
   if (paths.stdout) {
     const target = openOutput(paths.stdout);
     keepAliveFd = target.keepAliveFd;
@@ -39,6 +43,7 @@ export function attachConsole(masterFd: number, paths: StdioPaths, logger: Logge
       });
     });
     fromConsole.pipe(out);
+    void copied.then(() => { progress.ended = true; });
   } else {
     fromConsole.resume();
   }
@@ -68,13 +73,14 @@ export function attachConsole(masterFd: number, paths: StdioPaths, logger: Logge
     resize(width, height) {
       setWinsize(masterFd, height, width);
     },
+    outputCopied(timeoutMs) {
+      return outputPassedOn([progress], () => (keepAliveFd === undefined ? [] : [keepAliveFd]), outputStallMs, timeoutMs);
+    },
     async drain(timeoutMs) {
       // As for pipes (process-io.ts): a reader that is gone must not hold the drain to its timeout.
       closeQuietly(keepAliveFd);
       keepAliveFd = undefined;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([copied, new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
-      clearTimeout(timer);
+      await settledWithin(copied, timeoutMs);
     },
     close() {
       if (closed) return;

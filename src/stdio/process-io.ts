@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { fchown, pipe2 } from '../sys/native.js';
+import { bytesUnread, fchown, pipe2 } from '../sys/native.js';
 import { invalidArgument } from '../shim/errdefs.js';
 import type { Logger } from '../shim/logger.js';
 import { startBinaryLogger } from './binary-logger.js';
@@ -31,6 +31,12 @@ export interface StdioHandle {
   closeStdin(): void;
   /** ResizePty; only a terminal has a size. */
   resize?(width: number, height: number): void;
+  /**
+   * Resolves once all the process wrote to stdout and stderr was passed on (to the FIFOs or the
+   * file), or after `timeoutMs` (a child left running may hold the output open). Awaited before a
+   * process's exit is reported: a client may stop reading as soon as it has the exit.
+   */
+  outputCopied(timeoutMs: number): Promise<void>;
   /** Resolves when stdout and stderr were copied to the end, or after `timeoutMs`. */
   drain(timeoutMs: number): Promise<void>;
   /** Closes everything; safe to call more than once. */
@@ -69,8 +75,62 @@ export function parseStdioScheme(stdout: string): { scheme: Scheme; path: string
   }
 }
 
+/** How long an exit waits for output that does not move (its reader is gone) before it is reported anyway. */
+export const outputStallMs = 300;
+
+/** Resolves when `work` has settled or `timeoutMs` has passed, whichever comes first (the timer is cleared). */
+export async function settledWithin(work: Promise<unknown>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
+  await Promise.race([work.then(() => undefined, () => undefined), timeout]);
+  clearTimeout(timer);
+}
+
+/** What an output copy has done so far: whether it ended, and how many bytes it passed on. */
+export interface CopyProgress {
+  ended: boolean;
+  bytesWritten: number;
+}
+
+/**
+ * Resolves once every copy has ended and the client has read all of it from its FIFOs (FIONREAD on
+ * our keep-alive read ends), or once nothing moved for `stallMs` (the reader is gone, or a child the
+ * process left holds the output open), or after `timeoutMs`. Polls: neither has an event.
+ */
+export async function outputPassedOn(
+  copies: readonly CopyProgress[], keepAliveFds: () => number[], stallMs: number, timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  let lastChange = Date.now();
+  for (;;) {
+    const written = copies.reduce((n, c) => n + c.bytesWritten, 0);
+    let unread = 0;
+    for (const fd of keepAliveFds()) {
+      try {
+        unread += bytesUnread(fd);
+      } catch {
+        // closed meanwhile: nothing to wait for there
+      }
+    }
+    if (copies.every((c) => c.ended) && unread === 0) return;
+    const now = Date.now();
+    const state = `${written}/${unread}`;
+    if (state !== last) {
+      last = state;
+      lastChange = now;
+    } else if (now - lastChange >= stallMs) {
+      return;
+    }
+    if (now >= deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Resolves once everything was written to `target`, or the write side failed (then the rest is discarded). */
-function copyOut(name: string, source: Readable, target: OutputTarget, logger: Logger): { done: Promise<void>; sink: Writable } {
+function copyOut(
+  name: string, source: Readable, target: OutputTarget, logger: Logger,
+): { done: Promise<void>; sink: Writable; progress: CopyProgress } {
   const sink: Writable = target.isFifo
     ? new Socket({ fd: target.writeFd, readable: false, writable: true })
     : createWriteStream('', { fd: target.writeFd, autoClose: true });
@@ -90,14 +150,22 @@ function copyOut(name: string, source: Readable, target: OutputTarget, logger: L
     });
   });
   source.pipe(sink);
-  return { done, sink };
+  const progress = {
+    ended: false,
+    get bytesWritten(): number { return (sink as Writable & { bytesWritten?: number }).bytesWritten ?? 0; },
+  };
+  void done.then(() => { progress.ended = true; });
+  return { done, sink, progress };
 }
 
 class PipeIO implements StdioHandle {
   readonly runcStdio: RuncStdio = ['ignore', 'ignore', 'ignore'];
   /** Container-side pipe ends, ours until runc has inherited them. */
   private readonly handedToRunc: number[] = [];
+  /** Everything that carries output, a logging binary included (it ends when it is stopped). */
   private readonly copies: Promise<void>[] = [];
+  /** Our own copies from the process's pipes, which end at the process side's EOF. */
+  private readonly pipeCopies: CopyProgress[] = [];
   private readonly streams: Array<Readable | Writable> = [];
   private readonly targets: OutputTarget[] = [];
   private readonly onAfterStart: Array<() => void> = [];
@@ -145,7 +213,9 @@ class PipeIO implements StdioHandle {
     this.targets.push(target);
     const copy = copyOut(fdIndex === 1 ? 'stdout' : 'stderr', source, target, this.logger);
     this.streams.push(copy.sink);
-    this.copies.push(copy.done.then(() => this.releaseKeepAlive(target)));
+    this.pipeCopies.push(copy.progress);
+    // The keep-alive read end stays until the drain: it tells outputCopied what the client has not read yet.
+    this.copies.push(copy.done);
   }
 
   /** Container-side fds made elsewhere (a logging binary's pipes). */
@@ -178,16 +248,18 @@ class PipeIO implements StdioHandle {
     this.stdinHoldOpen = undefined;
   }
 
+  outputCopied(timeoutMs: number): Promise<void> {
+    const keepAliveFds = (): number[] => this.targets.flatMap((t) => (t.keepAliveFd === undefined ? [] : [t.keepAliveFd]));
+    return outputPassedOn(this.pipeCopies, keepAliveFds, outputStallMs, timeoutMs);
+  }
+
   async drain(timeoutMs: number): Promise<void> {
     // The keep-alive read ends kept the FIFOs usable for a reader that may come back while the
     // process ran. Now they would only keep a copy whose reader is gone waiting for the whole
     // timeout: without them, writing to a FIFO nobody reads fails at once (EPIPE) and the copy
     // ends, while an attached reader goes on reading to the end.
     for (const target of this.targets) this.releaseKeepAlive(target);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
-    await Promise.race([Promise.all(this.copies), timeout]);
-    clearTimeout(timer);
+    await settledWithin(Promise.all(this.copies), timeoutMs);
   }
 
   close(): void {

@@ -76,6 +76,8 @@ export interface NativeAddon {
   getPeerCred(socketFd: number): PeerCred;
   setWinsize(fd: number, rows: number, cols: number): void;
   getWinsize(fd: number): Winsize;
+  /** Bytes waiting to be read in a pipe or FIFO (FIONREAD). */
+  bytesUnread(fd: number): number;
   /** A new pty pair (for tests: the shim gets its masters from runc). */
   openpty(): { master: number; slave: number; path: string };
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
@@ -192,6 +194,7 @@ export const recvMessage = (socketFd: number, maxBytes: number): { data: Buffer;
 export const getPeerCred = (socketFd: number): PeerCred => native().getPeerCred(socketFd);
 export const setWinsize = (fd: number, rows: number, cols: number): void => native().setWinsize(fd, rows, cols);
 export const getWinsize = (fd: number): Winsize => native().getWinsize(fd);
+export const bytesUnread = (fd: number): number => native().bytesUnread(fd);
 export const openpty = (): { master: number; slave: number; path: string } => native().openpty();
 export const umount2 = (target: string, flags: number): void => native().umount2(target, flags);
 export const pollReadable = (fd: number, callback: (err: SysError | null) => void): PollHandle =>

@@ -20,6 +20,13 @@ import { prepareStdio } from './stdio-setup.js';
 
 /** How long Delete waits for a dead process's output to reach the client (as the Go shim). */
 const ioDrainMs = 10_000;
+/**
+ * At most this long an exit waits for the process's output to reach the client before it is reported
+ * (and less when nothing moves: stdio's outputStallMs). ctr 1.6/1.7 closes its FIFOs as soon as it has
+ * the exit (cio's Cancel in Task.Delete), dropping what it has not read yet: 10 MiB written just before
+ * exit arrived up to 250 KiB short under load.
+ */
+const exitOutputWaitMs = 2_000;
 
 export interface CreateParams {
   id: string;
@@ -291,6 +298,7 @@ export class Container {
       await exec.starting;
       if (exec.state === 'running') await exec.wait();
     }));
+    await this.init.io?.outputCopied(exitOutputWaitMs);
     const info: ExitInfo = { status: exit.status, exitedAt: exit.exitedAt };
     await writeFile(join(this.bundle, initExitFile), JSON.stringify(info)).catch(() => undefined);
     this.logger.info({ pid: exit.pid, status: exit.status }, 'container init exited');
@@ -472,6 +480,7 @@ export class Container {
 
   private async onExecExit(exec: ExecProcess, exit: Exit): Promise<void> {
     await exec.starting;
+    await exec.io?.outputCopied(exitOutputWaitMs);
     const info: ExitInfo = { status: exit.status, exitedAt: exit.exitedAt };
     this.logger.debug({ exec: exec.id, pid: exit.pid, status: exit.status }, 'exec exited');
     this.publishExit(exec, info);
