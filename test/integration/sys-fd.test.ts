@@ -85,6 +85,21 @@ describe('errors', () => {
 });
 
 describe('file descriptors', () => {
+  it('bytesUnread counts what a pipe holds for its reader', () => {
+    const [r, w] = n.pipe2();
+    try {
+      expect(n.bytesUnread(r)).toBe(0);
+      writeSync(w, 'twelve bytes');
+      expect(n.bytesUnread(r)).toBe(12);
+      readSync(r, Buffer.alloc(5));
+      expect(n.bytesUnread(r)).toBe(7);
+    } finally {
+      n.closeFd(r);
+      n.closeFd(w);
+    }
+    expect(thrown(() => n.bytesUnread(r))).toMatchObject({ code: 'EBADF' });
+  });
+
   it('pipe2 gives a close-on-exec pipe that carries data', () => {
     const [r, w] = n.pipe2();
     try {
