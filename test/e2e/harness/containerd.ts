@@ -1,25 +1,22 @@
 // A private containerd for one e2e suite: temp root/state/address, its own namespace, debug logs captured.
-import { spawn } from 'node:child_process';
-import type { ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { killLeftoverProcesses, removeNamespaceCgroups, unmountAllUnder } from './cleanup.js';
 import { defaultRuntimeHandlers, renderContainerdConfig } from './config.js';
 import type { CriRuntimeHandler } from './config.js';
-import { CommandError, formatCommand, LongRunningCommand, runCommand, terminateDaemon } from './exec.js';
+import { DaemonProcess } from './daemon-process.js';
+import { CommandError, formatCommand, LongRunningCommand, runCommand } from './exec.js';
 import type { CommandResult, RunOptions } from './exec.js';
 import { loadFixtures } from './fixtures.js';
 import type { Fixtures } from './fixtures.js';
 import { assertPrivateRunContainerd } from './isolation.js';
 import { criuDir, distDir } from './paths.js';
-import { findShimProcesses, isAlive } from './procs.js';
+import { findShimProcesses } from './procs.js';
 import type { ProcessInfo } from './procs.js';
 import { findContainerd } from './versions.js';
 import type { ContainerdBinaries, ContainerdVersion } from './versions.js';
-import { waitFor } from './wait.js';
 
 export interface StartContainerdOptions {
   version: ContainerdVersion;
@@ -81,9 +78,9 @@ export class Containerd {
   /** The PATH containerd (and so every shim) runs with: pathPrefix, dist/, then this version's binaries. */
   readonly path: string;
   private readonly env: NodeJS.ProcessEnv;
-  private child: ChildProcessByStdio<null, Readable, Readable> | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  private log = '';
+  private daemon: DaemonProcess | undefined;
+  /** The log of the daemons this one replaced (a test may restart containerd). */
+  private earlierLog = '';
   private readonly usedNamespaces = new Set<string>();
   private readonly longRunning = new Set<LongRunningCommand>();
   private readonly imports = new Map<string, Promise<Fixtures>>();
@@ -108,22 +105,22 @@ export class Containerd {
   }
 
   get pid(): number {
-    const pid = this.child?.pid;
+    const pid = this.daemon?.pid;
     if (pid === undefined) throw new Error('containerd is not running');
     return pid;
   }
 
   /** containerd's own stderr so far (debug level, so the shims' logs are included). */
   logs(): string {
-    return this.log;
+    return this.earlierLog + (this.daemon?.logs() ?? '');
   }
 
   logsTail(lines = 80): string {
-    return this.log.split('\n').slice(-lines - 1).join('\n');
+    return this.logs().split('\n').slice(-lines - 1).join('\n');
   }
 
   isRunning(): boolean {
-    return this.child?.exitCode === null && this.child.signalCode === null;
+    return this.daemon?.isRunning() ?? false;
   }
 
   /** @internal Starts the daemon and resolves once it has booted. */
@@ -137,31 +134,15 @@ export class Containerd {
       ...(opts.extraToml === undefined ? {} : { extraToml: opts.extraToml }),
     }));
     const argv = ['--config', this.configPath];
-    const child = opts.hideUnifiedCgroup && existsSync('/sys/fs/cgroup/unified')
-      ? spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c',
-        'mount -t tmpfs tsshim-no-unified /sys/fs/cgroup/unified && exec "$0" "$@"', this.binaries.containerd, ...argv],
-      { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn(this.binaries.containerd, argv, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    const append = (s: string): void => {
-      this.log += s;
-      if (this.log.length > LOG_LIMIT) this.log = this.log.slice(-LOG_LIMIT / 2);
-    };
-    child.stdout.setEncoding('utf8').on('data', append);
-    child.stderr.setEncoding('utf8').on('data', append);
-    // 'exit', not 'close': a leaked shim could keep the pipes open after containerd is gone.
-    this.exited = new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.once('error', (e) => { append(`\n[harness] cannot run ${this.binaries.containerd}: ${e.message}\n`); resolve(); });
-    });
-    const timeoutMs = opts.startTimeoutMs ?? 30_000;
-    let gone = false;
-    void this.exited.then(() => { gone = true; });
-    const booted = await waitFor(() => gone || (/successfully booted/.test(this.log) && existsSync(this.address)), timeoutMs, 20);
-    if (gone || !booted) {
-      throw new Error(`containerd ${this.fullVersion} ${gone ? 'exited during start-up' : `did not boot within ${timeoutMs} ms`}` +
-        `\n--- containerd log ---\n${this.logsTail(60)}`);
-    }
+    const [file, args] = opts.hideUnifiedCgroup && existsSync('/sys/fs/cgroup/unified')
+      ? ['unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c',
+        'mount -t tmpfs tsshim-no-unified /sys/fs/cgroup/unified && exec "$0" "$@"', this.binaries.containerd, ...argv]]
+      : [this.binaries.containerd, argv];
+    this.earlierLog = this.logs().slice(-LOG_LIMIT / 2);
+    const daemon = new DaemonProcess('containerd', file, args, this.env, LOG_LIMIT);
+    this.daemon = daemon;
+    await daemon.waitUntilReady(() => /successfully booted/.test(daemon.logs()) && existsSync(this.address),
+      `containerd ${this.fullVersion}`, opts.startTimeoutMs ?? 30_000, 20);
   }
 
   private ctrArgv(args: readonly string[], namespace: string): string[] {
@@ -294,9 +275,7 @@ export class Containerd {
   }
 
   private async terminate(problems: string[]): Promise<void> {
-    const child = this.child;
-    if (!child?.pid || !this.isRunning()) return;
-    await terminateDaemon(child, this.exited, 'containerd', 10_000, problems, (pid) => waitFor(() => !isAlive(pid), 2_000));
+    await this.daemon?.terminate(10_000, problems);
   }
 }
 

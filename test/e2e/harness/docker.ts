@@ -7,20 +7,16 @@
 //   const image = await docker.importFixtureImage();
 //   expect(await docker.dockerOk(['run', '--rm', '--runtime', 'tsshim', '--network', 'none', image, 'echo', 'hi'])).toBe('hi\n');
 //   await docker.stop(); // before containerd.stop()
-import { spawn } from 'node:child_process';
-import type { ChildProcessByStdio } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { unmountAllUnder } from './cleanup.js';
 import type { Containerd } from './containerd.js';
-import { CommandError, formatCommand, LongRunningCommand, runCommand, shellQuote, terminateDaemon } from './exec.js';
+import { DaemonProcess } from './daemon-process.js';
+import { CommandError, formatCommand, LongRunningCommand, runCommand, shellQuote } from './exec.js';
 import type { CommandResult, RunOptions } from './exec.js';
 import { loadFixtures } from './fixtures.js';
 import { cacheDir, ensureDepsHint } from './paths.js';
-import { isAlive } from './procs.js';
-import { waitFor } from './wait.js';
 
 export interface DockerBinaries {
   /** e.g. 26.1.5 */
@@ -95,9 +91,7 @@ export class Dockerd {
   /** Containers' cgroup parent (cgroupfs): /<containerd namespace>/docker. */
   readonly cgroupParent: string;
   private readonly env: NodeJS.ProcessEnv;
-  private child: ChildProcessByStdio<null, Readable, Readable> | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  private log = '';
+  private daemon: DaemonProcess | undefined;
   private readonly longRunning = new Set<LongRunningCommand>();
   private stopping: Promise<DockerdStopReport> | undefined;
   private fixtureImage: Promise<string> | undefined;
@@ -114,14 +108,14 @@ export class Dockerd {
     this.env = { ...process.env, PATH: `${binaries.sbinDir}:${containerd.path}`, DOCKER_HOST: this.host, DOCKER_CONFIG: join(tempDir, 'cli') };
   }
 
-  logs(): string { return this.log; }
+  logs(): string { return this.daemon?.logs() ?? ''; }
 
   logsTail(lines = 60): string {
-    return this.log.split('\n').slice(-lines - 1).join('\n');
+    return this.daemon?.logsTail(lines) ?? '';
   }
 
   isRunning(): boolean {
-    return this.child?.exitCode === null && this.child.signalCode === null;
+    return this.daemon?.isRunning() ?? false;
   }
 
   /** @internal */
@@ -146,26 +140,9 @@ export class Dockerd {
       '--storage-driver', opts.storageDriver ?? 'overlay2', '--cgroup-parent', this.cgroupParent,
       '--exec-opt', 'native.cgroupdriver=cgroupfs',
     ];
-    const child = spawn(this.binaries.dockerd, args, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    const append = (s: string): void => {
-      this.log += s;
-      if (this.log.length > LOG_LIMIT) this.log = this.log.slice(-LOG_LIMIT / 2);
-    };
-    child.stdout.setEncoding('utf8').on('data', append);
-    child.stderr.setEncoding('utf8').on('data', append);
-    this.exited = new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.once('error', (e) => { append(`\n[harness] cannot run ${this.binaries.dockerd}: ${e.message}\n`); resolve(); });
-    });
-    let gone = false;
-    void this.exited.then(() => { gone = true; });
-    const timeoutMs = opts.startTimeoutMs ?? 60_000;
-    const ready = await waitFor(() => gone || /API listen on/.test(this.log), timeoutMs, 50);
-    if (gone || !ready) {
-      throw new Error(`dockerd ${this.binaries.version} ${gone ? 'exited during start-up' : `did not listen within ${timeoutMs} ms`}` +
-        `\n--- dockerd log ---\n${this.logsTail(40)}`);
-    }
+    const daemon = new DaemonProcess('dockerd', this.binaries.dockerd, args, this.env, LOG_LIMIT);
+    this.daemon = daemon;
+    await daemon.waitUntilReady(() => /API listen on/.test(daemon.logs()), `dockerd ${this.binaries.version}`, opts.startTimeoutMs ?? 60_000, 50);
   }
 
   /** Runs the docker CLI against this daemon (default timeout 120 s). */
@@ -249,9 +226,7 @@ export class Dockerd {
   }
 
   private async terminate(problems: string[]): Promise<void> {
-    const child = this.child;
-    if (!child?.pid) return;
-    await terminateDaemon(child, this.exited, 'dockerd', 20_000, problems, (pid) => waitFor(() => !isAlive(pid), 2_000));
+    await this.daemon?.terminate(20_000, problems);
   }
 }
 
