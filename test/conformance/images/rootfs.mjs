@@ -1,7 +1,7 @@
 // Staging trees for the stand-in images, built from Debian's busybox-static.
 // Each function fills an empty directory; ownership and modes are real (we are
 // root) so that `tar --numeric-owner` records them as the upstream images have them.
-import { chmodSync, chownSync, copyFileSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -60,11 +60,33 @@ wait "$child"
 `;
 
 // The CRI suite runs the pause image as every pod's sandbox: like the real one it
-// sleeps as PID 1 until SIGTERM or SIGINT, then exits 0.
-const PAUSE_SCRIPT = `#!/bin/busybox sh
-trap 'exit 0' TERM INT
-while :; do /bin/busybox sleep 3600 & wait $!; done
+// sleeps as PID 1 until SIGTERM or SIGINT, then exits 0, and reaps what it inherits. It is
+// a static C program, not a shell script: PID 1 ignores a signal it has no handler for, and
+// a script's trap comes too late for a test that signals the sandbox right after it started
+// (TestSandboxRemoveWithoutIPLeakage: `kill <pid>` a few ms after RunPodSandbox).
+const PAUSE_C = `#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void stop(int sig) { (void)sig; _exit(0); }
+static void reap(int sig) { (void)sig; while (waitpid(-1, 0, WNOHANG) > 0) {} }
+int main(void) {
+  signal(SIGTERM, stop);
+  signal(SIGINT, stop);
+  signal(SIGCHLD, reap);
+  for (;;) pause();
+}
 `;
+
+/** Compiles the stand-in pause (static, so it needs nothing in the image) into `path`. */
+function buildPause(path) {
+  const src = `${path}.c`;
+  writeFileSync(src, PAUSE_C);
+  try {
+    execFileSync('cc', ['-static', '-O2', '-o', path, src], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } finally {
+    rmSync(src, { force: true });
+  }
+}
 
 /** @param {string} path @param {string} text @param {number} mode */
 function writeFile(path, text, mode) {
@@ -163,14 +185,14 @@ export function stageVolumeOwnership(root) {
 }
 
 /**
- * The pause images are only pulled, never run, by this suite: one binary.
+ * The pause images: /pause (the CRI suite's sandbox, see PAUSE_C) and busybox.
  * @param {string} root
  */
 export function stagePause(root) {
   mkdirs(root, ['bin']);
   copyFileSync(BUSYBOX, join(root, 'bin/busybox'));
   chmodSync(join(root, 'bin/busybox'), 0o755);
-  writeFile(join(root, 'pause'), PAUSE_SCRIPT, 0o755);
+  buildPause(join(root, 'pause'));
 }
 
 /**
