@@ -14,7 +14,7 @@ import { mountAll, unmountAll } from '../sys/mount.js';
 import { reaper, type Exit } from '../sys/reaper.js';
 import { ContainerProcess, ExecProcess, type ExitInfo } from './process.js';
 import { initExitFile, runcFor } from './bundle-files.js';
-import { persistOptions, type TaskOptions } from './options.js';
+import { persistOptions, type CheckpointRequestOptions, type TaskOptions } from './options.js';
 import { Deferred, SerialQueue } from './serial.js';
 import { prepareStdio } from './stdio-setup.js';
 
@@ -46,17 +46,8 @@ interface PendingRestore {
   parentCheckpoint: string;
 }
 
-export interface CheckpointParams {
-  path: string;
-  exit: boolean;
-  openTcp: boolean;
-  externalUnixSockets: boolean;
-  terminal: boolean;
-  fileLocks: boolean;
-  emptyNamespaces: string[];
-  cgroupsMode: string;
-  workPath: string;
-}
+/** A checkpoint as the container takes it: the request's options, with the image path resolved to `path`. */
+export type CheckpointParams = Omit<CheckpointRequestOptions, 'imagePath'> & { path: string };
 
 /** True when the spec gives the container no PID namespace of its own (it shares one). */
 async function sharesPidNamespace(bundle: string): Promise<boolean> {
