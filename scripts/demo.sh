@@ -31,10 +31,11 @@ if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
 step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 
 # Pids of the processes started with `-address <our socket>`: the shims of our containerd.
+# (A daemon that began as a spare has one title string as its command line: matched as a word.)
 our_shims() {
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' '\n' 2>/dev/null <"$p/cmdline" | grep -qx -- "$address" && echo "${p#/proc/}"
+    tr '\0' '\n' 2>/dev/null <"$p/cmdline" | tr ' ' '\n' | grep -qx -- "$address" && echo "${p#/proc/}"
   done
   return 0
 }
@@ -115,7 +116,9 @@ set -e
 step ctr run -d --runtime "$runtime" "$image" sleeper sleep 600 '&&' ctr tasks ls
 ctr run -d --runtime "$runtime" "$image" sleeper sleep 600
 ctr tasks ls
-shim=$(our_shims | head -n1)
+# The sleeper's shim is its parent (the subreaper), whichever way it began.
+task_pid=$(ctr tasks ls | awk '$1 == "sleeper" {print $2}')
+shim=$(awk '{print $4}' "/proc/$task_pid/stat" 2>/dev/null || true)
 if [ -n "$shim" ]; then
   echo "shim: pid $shim, $(awk '/VmRSS/ {print $2, $3}' "/proc/$shim/status") RSS: $(tr '\0' ' ' <"/proc/$shim/cmdline")"
 fi
