@@ -4,11 +4,11 @@
 // it has the parentage of a daemon `start` spawns: never a child of a daemon, which as a
 // subreaper would count it among its container's processes.
 import { realpathSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { setPriority } from 'node:os';
 import { spawn } from 'node:child_process';
 import { spareSocketPath } from './address.js';
 import { daemonEnv } from './daemon-env.js';
+import { canConnect } from './probe.js';
 
 /** `TSSHIM_SPARES=0` in containerd's environment: no spares, every `start` starts Node. */
 export const sparesEnv = 'TSSHIM_SPARES';
@@ -26,14 +26,6 @@ export function sparesEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return env[sparesEnv] !== '0';
 }
 
-export function isListening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection(path);
-    const done = (ok: boolean): void => { socket.destroy(); resolve(ok); };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
 
 export interface SpareCommand {
   file: string;
@@ -54,7 +46,7 @@ export function spareCommand(containerdAddress: string, env: NodeJS.ProcessEnv):
 /** Starts a spare (detached, niced) unless spares are off or one already listens. */
 export async function spawnSpareIfNone(containerdAddress: string, binaryName: string): Promise<void> {
   if (!sparesEnabled() || !containerdAddress) return;
-  if (await isListening(spareSocketPath(containerdAddress))) return;
+  if (await canConnect(spareSocketPath(containerdAddress))) return;
   const command = spareCommand(containerdAddress, process.env);
   const child = spawn(command.file, command.args, { cwd: '/', env: command.env, argv0: binaryName, detached: true, stdio: 'ignore' });
   child.once('error', () => { /* no spare: the next start runs Node, as without spares */ });

@@ -17,6 +17,7 @@ import { mkdirSync, readFileSync, readlinkSync, realpathSync, statSync, unlinkSy
 import { getPriority, setPriority } from 'node:os';
 import { accept, closeFd, getPeerCred, isSysError, pollReadable, recvMessage, unixListen } from '../sys/native.js';
 import { spareDir, spareSocketPath } from './address.js';
+import { canConnect } from './probe.js';
 import { startOutput } from './bootstrap.js';
 import { serveBoundSocket } from './daemon.js';
 import { parseFlags, type ShimFlags } from './flags.js';
@@ -183,13 +184,7 @@ export async function runSpare(spareFlags: ShimFlags, manager: ShimManager): Pro
   } catch (err) {
     if (!isSysError(err, 'EADDRINUSE')) throw err;
     // Another spare may serve it; if nobody does, the path is left over from a dead one.
-    const { createConnection } = await import('node:net');
-    const live = await new Promise<boolean>((resolve) => {
-      const s = createConnection(path);
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (live) process.exit(0);
+    if (await canConnect(path)) process.exit(0);
     unlinkSync(path);
     listenFd = unixListen(path, 64);
   }

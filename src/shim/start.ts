@@ -3,9 +3,10 @@
 // written there and the daemon must not inherit those pipes (docs/protocol.md §3.1).
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { ShimFlags } from './flags.js';
+import { canConnect } from './probe.js';
 import { requestedSocketDir, socketAddress, socketPath } from './address.js';
 import type { ShimManager } from './manager.js';
 import { daemonEnv, logLevelEnv, socketEnv } from './daemon-env.js';
@@ -46,15 +47,6 @@ export function serveEarlyConnections(server: Server): void {
   for (const socket of early) server.emit('connection', socket);
 }
 
-function canConnect(path: string, timeoutMs = 2000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection(path);
-    const done = (ok: boolean) => { clearTimeout(timer); socket.destroy(); resolve(ok); };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
 
 function isAddrInUse(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
