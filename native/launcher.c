@@ -91,10 +91,11 @@ static const char *flag_value(int argc, char **argv, const char *name, const cha
   return found;
 }
 
-static int write_all(int fd, const void *buf, size_t len) {
+// Writes all of `buf`; to a socket with MSG_NOSIGNAL, so a peer that went away is an error, not SIGPIPE.
+static int write_all_to(int fd, const void *buf, size_t len, int is_socket) {
   const char *p = buf;
   while (len > 0) {
-    ssize_t n = write(fd, p, len);
+    ssize_t n = is_socket ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return -1;
     p += n;
@@ -102,19 +103,9 @@ static int write_all(int fd, const void *buf, size_t len) {
   }
   return 0;
 }
+#define write_all(fd, buf, len) write_all_to(fd, buf, len, 0)
+#define send_all(sock, buf, len) write_all_to(sock, buf, len, 1)
 
-// write_all for a socket whose peer may be gone: an error, not SIGPIPE.
-static int send_all(int sock, const void *buf, size_t len) {
-  const char *p = buf;
-  while (len > 0) {
-    ssize_t n = send(sock, p, len, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
 
 // delete: print the response the daemon left. Returns only when there is none.
 static void try_saved_delete_response(int argc, char **argv) {
