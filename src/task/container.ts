@@ -1,20 +1,21 @@
 // One container: its runc handle, rootfs mounts, init and exec processes, and the order of
 // its events (create, start, exec-added, exec-started, exit of each exec, exit, delete).
+// States and what each allows are in process.ts; collaborators come in as ContainerDeps.
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Topic, buildTaskEvent, toTimestamp, type AnyMessage, type Mount } from '../api/index.js';
-import { Runc, isNotFoundKillError, readPidFile } from '../runc/index.js';
+import type { Cgroup, OomWatcher } from '../cgroups/index.js';
+import { isNotFoundKillError, readPidFile } from '../runc/index.js';
 import { saveDeleteResponse } from '../shim/delete-response.js';
 import { alreadyExists, failedPrecondition, notFound } from '../shim/errdefs.js';
 import type { Logger } from '../shim/logger.js';
-import type { Publisher } from '../shim/publisher.js';
-import type { StdioPaths } from '../stdio/process-io.js';
-import { cgroupOfPid, watchOOM, type Cgroup, type OomWatcher } from '../cgroups/index.js';
+import type { RuncStdio, StdioPaths } from '../stdio/process-io.js';
 import { mountAll, unmountAll } from '../sys/mount.js';
-import { reaper, type Exit } from '../sys/reaper.js';
-import { ContainerProcess, ExecProcess, type ExitInfo } from './process.js';
-import { initExitFile, runcFor } from './bundle-files.js';
+import type { Exit } from '../sys/reaper.js';
+import { initExitFile } from './bundle-files.js';
+import type { ContainerDeps, RuncClient } from './deps.js';
 import { persistOptions, type CheckpointRequestOptions, type TaskOptions } from './options.js';
+import { ContainerProcess, ExecProcess, type ExitInfo } from './process.js';
 import { Deferred, SerialQueue } from './serial.js';
 import { prepareStdio } from './stdio-setup.js';
 
@@ -27,6 +28,8 @@ const ioDrainMs = 10_000;
  * exit arrived up to 250 KiB short under load.
  */
 const exitOutputWaitMs = 2_000;
+/** How long Delete of a never-started container waits for the init runc killed to be reaped. */
+const killedInitWaitMs = 2_000;
 
 export interface CreateParams {
   id: string;
@@ -40,14 +43,14 @@ export interface CreateParams {
   parentCheckpoint: string;
 }
 
-/** A create that waits for Start to restore from a checkpoint. */
-interface PendingRestore {
-  checkpoint: string;
-  parentCheckpoint: string;
-}
-
 /** A checkpoint as the container takes it: the request's options, with the image path resolved to `path`. */
 export type CheckpointParams = Omit<CheckpointRequestOptions, 'imagePath'> & { path: string };
+
+/** What runc is given for a process's stdio. */
+interface RuncIO {
+  stdio: RuncStdio;
+  consoleSocket?: string;
+}
 
 /** True when the spec gives the container no PID namespace of its own (it shares one). */
 async function sharesPidNamespace(bundle: string): Promise<boolean> {
@@ -62,7 +65,6 @@ async function sharesPidNamespace(bundle: string): Promise<boolean> {
   }
 }
 
-
 function errnoOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
@@ -70,10 +72,12 @@ function errnoOf(err: unknown): string | undefined {
 export class Container {
   readonly serial = new SerialQueue();
   private readonly execs = new Map<string, ExecProcess>();
+  readonly logger: Logger;
   /** The init's cgroup, found at create (Stats, OOM); undefined if it could not be read. */
   private cgroup: Cgroup | undefined;
   private oomWatcher: OomWatcher | undefined;
-  private pendingRestore: PendingRestore | undefined;
+  /** Set by the reaper's report of init's exit: no exec starts after it, though the exit is published later. */
+  private initReaped = false;
   /** `runc kill` calls on init still running: Delete waits for them (their answers come first). */
   private readonly initKills = new Set<Promise<unknown>>();
 
@@ -81,75 +85,85 @@ export class Container {
     readonly id: string,
     readonly bundle: string,
     readonly namespace: string,
-    readonly runc: Runc,
     readonly init: ContainerProcess,
+    private readonly runc: RuncClient,
     private readonly options: TaskOptions,
+    /** Set when the init is restore-pending: the image Start restores from. */
+    private readonly restoreFrom: { checkpoint: string; parentCheckpoint: string } | undefined,
     private readonly rootfsMounted: boolean,
     private readonly sharedPidNs: boolean,
-    private readonly publisher: Publisher,
-    readonly logger: Logger,
-  ) {}
+    private readonly deps: ContainerDeps,
+  ) {
+    this.logger = deps.logger.child({ container: id });
+  }
 
-  static async create(params: CreateParams, publisher: Publisher, parentLogger: Logger): Promise<Container> {
+  static async create(params: CreateParams, deps: ContainerDeps): Promise<Container> {
     const { id, bundle, options } = params;
-    const logger = parentLogger.child({ container: id });
     await persistOptions(bundle, options);
-    const runc = runcFor(bundle, params.namespace, options);
+    const runc = deps.runcFor(bundle, params.namespace, options);
     const rootfsDir = join(bundle, 'rootfs');
-    let rootfsMounted = false;
-    if (params.rootfs.length > 0) {
+    const rootfsMounted = params.rootfs.length > 0;
+    if (rootfsMounted) {
       await mountAll(params.rootfs.map((m) => ({
         type: m.type ?? '', source: m.source ?? '', target: m.target ?? '', options: m.options ?? [],
       })), rootfsDir);
-      rootfsMounted = true;
     }
-    const unmount = async () => {
-      if (rootfsMounted) await unmountAll(rootfsDir).catch(() => undefined);
-    };
-    const init = new ContainerProcess(id, 'init', params.stdio);
-    if (params.checkpoint) {
-      const container = new Container(
-        id, bundle, params.namespace, runc, init, options, rootfsMounted, await sharesPidNamespace(bundle), publisher, logger,
-      );
-      container.pendingRestore = { checkpoint: params.checkpoint, parentCheckpoint: params.parentCheckpoint };
+    const restoreFrom = params.checkpoint
+      ? { checkpoint: params.checkpoint, parentCheckpoint: params.parentCheckpoint }
+      : undefined;
+    const init = new ContainerProcess(id, 'init', params.stdio, restoreFrom ? 'restore-pending' : 'created');
+    const container = new Container(
+      id, bundle, params.namespace, init, runc, options, restoreFrom, rootfsMounted, await sharesPidNamespace(bundle), deps,
+    );
+    if (restoreFrom) {
       container.publishCreate(params);
-      logger.info({ checkpoint: params.checkpoint }, 'container created; it is restored at start');
+      container.logger.info({ checkpoint: params.checkpoint }, 'container created; it is restored at start');
       return container;
     }
-    const owner = { uid: options.ioUid, gid: options.ioGid };
-    const stdio = await prepareStdio(params.stdio, owner, { containerId: id, namespace: params.namespace }, logger)
-      .catch(async (err: unknown) => { await unmount(); throw err; });
-    const pidFile = join(bundle, 'init.pid');
-    const since = process.hrtime.bigint();
+    let since: bigint;
     try {
-      await runc.create(id, {
+      since = await container.launch(init, join(bundle, 'init.pid'), (io) => runc.create(id, {
         bundle,
-        pidFile,
+        pidFile: join(bundle, 'init.pid'),
         noPivot: options.noPivotRoot,
         noNewKeyring: options.noNewKeyring,
-        stdio: stdio.runcStdio,
-        ...(stdio.consoleSocket ? { consoleSocket: stdio.consoleSocket } : {}),
-      });
-      init.attachIO(await stdio.complete());
-      init.pid = await readPidFile(pidFile);
+        ...io,
+      }));
     } catch (err) {
-      await stdio.abort();
-      init.io?.close();
       await runc.delete(id, { force: true }).catch(() => undefined);
-      await unmount();
+      if (rootfsMounted) await unmountAll(rootfsDir).catch(() => undefined);
       throw err;
     }
-    const container = new Container(
-      id, bundle, params.namespace, runc, init, options, rootfsMounted, await sharesPidNamespace(bundle), publisher, logger,
-    );
     container.publishCreate(params);
     await container.track(since);
-    logger.info({ pid: init.pid }, 'container created');
+    container.logger.info({ pid: init.pid }, 'container created');
     return container;
   }
 
+  /**
+   * The one way a process is started (runc create, restore or exec): its stdio set up, `run` called
+   * with what runc must get, the stdio attached and the pid read from `pidFile`. On failure the
+   * stdio is released and the error rethrown; the caller undoes its own part. Returns the reaper
+   * mark taken just before runc ran: an exit after it belongs to this process.
+   */
+  private async launch(proc: ContainerProcess, pidFile: string, run: (io: RuncIO) => Promise<unknown>): Promise<bigint> {
+    const stdio = await prepareStdio(proc.stdio, { uid: this.options.ioUid, gid: this.options.ioGid },
+      { containerId: this.id, namespace: this.namespace }, this.logger);
+    const since = this.deps.clock.monotonic();
+    try {
+      await run({ stdio: stdio.runcStdio, ...(stdio.consoleSocket ? { consoleSocket: stdio.consoleSocket } : {}) });
+      proc.attachIO(await stdio.complete());
+      proc.pid = await readPidFile(pidFile);
+    } catch (err) {
+      await stdio.abort();
+      proc.io?.close();
+      throw err;
+    }
+    return since;
+  }
+
   private publishCreate(params: CreateParams): void {
-    this.publisher.publish(buildTaskEvent(Topic.TaskCreate, {
+    this.deps.publisher.publish(buildTaskEvent(Topic.TaskCreate, {
       containerId: this.id,
       bundle: this.bundle,
       rootfs: params.rootfs,
@@ -159,72 +173,30 @@ export class Container {
     }));
   }
 
-  /** Once init's pid is known: find its cgroup and wait for its exit. */
+  /** Once init's pid is known: find its cgroup, watch it for OOM kills and wait for init's exit. */
   private async track(since: bigint): Promise<void> {
-    this.cgroup = await cgroupOfPid(this.init.pid).catch((err: unknown) => {
+    this.cgroup = await this.deps.cgroups.ofPid(this.init.pid).catch((err: unknown) => {
       this.logger.warn({ err: (err as Error).message }, 'cannot read the container cgroup: no stats or OOM events');
       return undefined;
     });
     this.watchOOM();
-    void reaper().waitFor(this.init.pid, { since }).then((exit) => this.onInitExit(exit));
+    void this.deps.reaper.waitFor(this.init.pid, { since }).then((exit) => this.onInitExit(exit));
   }
 
-  /** Start of a container created from a checkpoint: `runc restore` with the stdio set up now. */
-  private async restore(pending: PendingRestore): Promise<void> {
-    const stdio = await prepareStdio(this.init.stdio, { uid: this.options.ioUid, gid: this.options.ioGid },
-      { containerId: this.id, namespace: this.namespace }, this.logger);
-    const pidFile = join(this.bundle, 'init.pid');
-    const since = process.hrtime.bigint();
+  /**
+   * Registered once init exists (after runc create), before it can run: an init killed for OOM
+   * as soon as it starts is still reported (the Go shim registers after start and can miss it).
+   * A failure only costs the OOM events.
+   */
+  private watchOOM(): void {
+    if (!this.cgroup || this.oomWatcher) return;
     try {
-      await this.runc.restore(this.id, {
-        imagePath: pending.checkpoint,
-        workPath: this.options.criuWorkPath || join(this.bundle, 'work'),
-        ...(pending.parentCheckpoint ? { parentPath: pending.parentCheckpoint } : {}),
-        bundle: this.bundle,
-        pidFile,
-        noPivot: this.options.noPivotRoot,
-        stdio: stdio.runcStdio,
-        ...(stdio.consoleSocket ? { consoleSocket: stdio.consoleSocket } : {}),
-      });
-      this.init.attachIO(await stdio.complete());
-      this.init.pid = await readPidFile(pidFile);
+      this.oomWatcher = this.deps.cgroups.watchOOM(this.cgroup, () => {
+        this.deps.publisher.publish(buildTaskEvent(Topic.TaskOOM, { containerId: this.id }));
+      }, this.logger);
     } catch (err) {
-      await stdio.abort();
-      this.init.io?.close();
-      throw err;
+      this.logger.warn({ err: (err as Error).message }, 'cannot watch for OOM kills');
     }
-    this.pendingRestore = undefined;
-    await this.track(since);
-  }
-
-  /** runc checkpoint of the init process; the image goes to `params.path`. */
-  async checkpoint(params: CheckpointParams): Promise<void> {
-    return this.serial.run(async () => {
-      if (this.init.state !== 'running' && this.init.state !== 'paused') {
-        throw failedPrecondition(`cannot checkpoint container ${this.id}: it is ${this.init.state}`);
-      }
-      const workPath = params.workPath || join(this.bundle, 'work', 'criu-work');
-      try {
-        await this.runc.checkpoint(this.id, {
-          imagePath: params.path,
-          workPath,
-          leaveRunning: !params.exit,
-          tcpEstablished: params.openTcp,
-          extUnixSk: params.externalUnixSockets,
-          shellJob: params.terminal,
-          fileLocks: params.fileLocks,
-          emptyNamespaces: params.emptyNamespaces,
-          ...(params.cgroupsMode ? { manageCgroupsMode: params.cgroupsMode } : {}),
-        });
-      } catch (err) {
-        // CRIU's own log is the only useful diagnosis: keep it in the bundle and name it.
-        const dumpLog = join(this.bundle, 'criu-dump.log');
-        await copyFile(join(workPath, 'dump.log'), dumpLog).catch(() => undefined);
-        throw new Error(`${(err as Error).message}: criu dump log: ${dumpLog}`, { cause: err });
-      } finally {
-        if (!params.workPath) await rm(workPath, { recursive: true, force: true });
-      }
-    });
   }
 
   /** The process named by a request: init for an empty exec id. */
@@ -247,10 +219,11 @@ export class Container {
       const started = new Deferred<void>();
       this.init.starting = started.promise;
       try {
-        if (this.pendingRestore) await this.restore(this.pendingRestore);
+        if (this.restoreFrom) await this.restore(this.restoreFrom);
         else await this.runc.start(this.id);
-        if (this.init.state === 'created') this.init.state = 'running';
-        this.publisher.publish(buildTaskEvent(Topic.TaskStart, { containerId: this.id, pid: this.init.pid }));
+        // The exit handler waits for `starting`: nothing else moved the state meanwhile.
+        this.init.transition('running');
+        this.deps.publisher.publish(buildTaskEvent(Topic.TaskStart, { containerId: this.id, pid: this.init.pid }));
         return this.init.pid;
       } finally {
         this.init.starting = undefined;
@@ -259,23 +232,23 @@ export class Container {
     });
   }
 
-  /**
-   * Registered once init exists (after runc create), before it can run: an init killed for OOM
-   * as soon as it starts is still reported (the Go shim registers after start and can miss it).
-   * A failure only costs the OOM events.
-   */
-  private watchOOM(): void {
-    if (!this.cgroup || this.oomWatcher) return;
-    try {
-      this.oomWatcher = watchOOM(this.cgroup, () => {
-        this.publisher.publish(buildTaskEvent(Topic.TaskOOM, { containerId: this.id }));
-      }, this.logger);
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'cannot watch for OOM kills');
-    }
+  /** Start of a container created from a checkpoint: `runc restore` with the stdio set up now. */
+  private async restore(from: { checkpoint: string; parentCheckpoint: string }): Promise<void> {
+    const pidFile = join(this.bundle, 'init.pid');
+    const since = await this.launch(this.init, pidFile, (io) => this.runc.restore(this.id, {
+      imagePath: from.checkpoint,
+      workPath: this.options.criuWorkPath || join(this.bundle, 'work'),
+      ...(from.parentCheckpoint ? { parentPath: from.parentCheckpoint } : {}),
+      bundle: this.bundle,
+      pidFile,
+      noPivot: this.options.noPivotRoot,
+      ...io,
+    }));
+    await this.track(since);
   }
 
   private async onInitExit(exit: Exit): Promise<void> {
+    this.initReaped = true;
     await this.init.starting;
     // An OOM kill is reported before the exit it caused (containerd PR #12714).
     this.oomWatcher?.check();
@@ -300,18 +273,46 @@ export class Container {
   }
 
   private publishExit(proc: ContainerProcess, info: ExitInfo): void {
-    this.publisher.publish(buildTaskEvent(Topic.TaskExit, {
+    this.deps.publisher.publish(buildTaskEvent(Topic.TaskExit, {
       containerId: this.id, id: proc.id, pid: proc.pid, exitStatus: info.status, exitedAt: toTimestamp(info.exitedAt),
     }));
   }
 
+  /** runc checkpoint of the init process; the image goes to `params.path`. */
+  async checkpoint(params: CheckpointParams): Promise<void> {
+    return this.serial.run(async () => {
+      this.init.check('checkpoint');
+      const workPath = params.workPath || join(this.bundle, 'work', 'criu-work');
+      try {
+        await this.runc.checkpoint(this.id, {
+          imagePath: params.path,
+          workPath,
+          leaveRunning: !params.exit,
+          tcpEstablished: params.openTcp,
+          extUnixSk: params.externalUnixSockets,
+          shellJob: params.terminal,
+          fileLocks: params.fileLocks,
+          emptyNamespaces: params.emptyNamespaces,
+          ...(params.cgroupsMode ? { manageCgroupsMode: params.cgroupsMode } : {}),
+        });
+      } catch (err) {
+        // CRIU's own log is the only useful diagnosis: keep it in the bundle and name it.
+        const dumpLog = join(this.bundle, 'criu-dump.log');
+        await copyFile(join(workPath, 'dump.log'), dumpLog).catch(() => undefined);
+        throw new Error(`${(err as Error).message}: criu dump log: ${dumpLog}`, { cause: err });
+      } finally {
+        if (!params.workPath) await rm(workPath, { recursive: true, force: true });
+      }
+    });
+  }
+
   async kill(execId: string, signal: number, all: boolean): Promise<void> {
     const proc = this.process(execId);
-    if (proc.hasExited || proc.state === 'deleted') {
+    if (proc.state === 'stopped' || proc.state === 'deleted') {
       throw notFound(`process ${proc.id} not found: process already finished`);
     }
+    proc.check('kill');
     if (proc.kind === 'exec') {
-      if (proc.state === 'created') throw failedPrecondition(`exec ${proc.id} has not been started`);
       try {
         process.kill(proc.pid, signal);
       } catch (err) {
@@ -339,29 +340,18 @@ export class Container {
       if (this.init.state === 'deleted') throw notFound(`container ${this.id} is already deleted`);
       this.init.check('delete');
       while (this.initKills.size > 0) await Promise.all(this.initKills);
-      if (this.pendingRestore) {
-        // Never restored: runc has no container; nothing ran.
-        this.init.setExited({ status: 0, exitedAt: new Date() });
-      } else if (this.init.state === 'created' && !this.init.hasExited) {
-        // Never started: runc kills the waiting init; its exit comes through the reaper.
-        await this.runc.delete(this.id, { force: true });
-        await Promise.race([this.init.wait(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
-      } else {
-        await this.runc.delete(this.id, { force: false }).catch((err: unknown) => {
-          if (!/does not exist|not found/i.test((err as Error).message)) throw err;
-        });
-      }
+      await this.removeFromRunc();
       for (const exec of this.execs.values()) exec.io?.close();
       await this.init.io?.drain(ioDrainMs);
       this.init.io?.close();
       if (this.rootfsMounted) await unmountAll(join(this.bundle, 'rootfs'));
-      this.init.state = 'deleted';
-      const exit = this.init.exit ?? { status: 137, exitedAt: new Date() };
+      this.init.transition('deleted');
+      const exit = this.init.exit ?? { status: 137, exitedAt: this.deps.clock.now() };
       // Nothing is left for `delete` to clean up: leave it its answer (a failed write only costs it a Node start).
       await saveDeleteResponse(this.bundle, { pid: this.init.pid, exitStatus: exit.status, exitedAt: exit.exitedAt }).catch((err: unknown) => {
         this.logger.warn({ err: (err as Error).message }, 'cannot save the delete response');
       });
-      this.publisher.publish(buildTaskEvent(Topic.TaskDelete, {
+      this.deps.publisher.publish(buildTaskEvent(Topic.TaskDelete, {
         containerId: this.id, pid: this.init.pid, exitStatus: exit.status, exitedAt: toTimestamp(exit.exitedAt), id: this.id,
       }));
       this.logger.info('container deleted');
@@ -369,23 +359,46 @@ export class Container {
     });
   }
 
+  /** The runc side of Delete, by init's state (created, restore-pending or stopped). */
+  private async removeFromRunc(): Promise<void> {
+    switch (this.init.state) {
+      case 'restore-pending':
+        // Never restored: runc has no container; nothing ran.
+        this.init.setExited({ status: 0, exitedAt: this.deps.clock.now() });
+        return;
+      case 'created': {
+        // Never started: runc kills the waiting init; its exit comes through the reaper.
+        await this.runc.delete(this.id, { force: true });
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([this.init.wait(), new Promise((resolve) => { timer = setTimeout(resolve, killedInitWaitMs); })]);
+        clearTimeout(timer);
+        return;
+      }
+      default:
+        await this.runc.delete(this.id, { force: false }).catch((err: unknown) => {
+          if (!/does not exist|not found/i.test((err as Error).message)) throw err;
+        });
+    }
+  }
+
   async pids(): Promise<number[]> {
-    if (this.init.state === 'deleted') throw failedPrecondition(`container ${this.id} is deleted`);
+    this.init.check('pids');
     return this.runc.ps(this.id);
   }
 
   async pause(): Promise<void> {
     return this.serial.run(async () => {
       this.init.check('pause');
-      this.init.state = 'pausing';
+      this.init.transition('pausing');
       try {
         await this.runc.pause(this.id);
       } catch (err) {
-        if (this.init.state === 'pausing') this.init.state = 'running';
+        // Rolled back unless init died meanwhile (then it is stopped and stays so).
+        if (this.init.state === 'pausing') this.init.transition('running');
         throw err;
       }
-      if (this.init.state === 'pausing') this.init.state = 'paused';
-      this.publisher.publish(buildTaskEvent(Topic.TaskPaused, { containerId: this.id }));
+      if (this.init.state === 'pausing') this.init.transition('paused');
+      this.deps.publisher.publish(buildTaskEvent(Topic.TaskPaused, { containerId: this.id }));
     });
   }
 
@@ -393,8 +406,8 @@ export class Container {
     return this.serial.run(async () => {
       this.init.check('resume');
       await this.runc.resume(this.id);
-      if (this.init.state === 'paused') this.init.state = 'running';
-      this.publisher.publish(buildTaskEvent(Topic.TaskResumed, { containerId: this.id }));
+      if (this.init.state === 'paused') this.init.transition('running');
+      this.deps.publisher.publish(buildTaskEvent(Topic.TaskResumed, { containerId: this.id }));
     });
   }
 
@@ -405,9 +418,7 @@ export class Container {
   }
 
   async update(resources: unknown): Promise<void> {
-    if (this.init.hasExited || this.init.state === 'deleted') {
-      throw failedPrecondition(`container ${this.id} is not running: cannot update its resources`);
-    }
+    this.init.check('update');
     await this.runc.update(this.id, JSON.stringify(resources));
   }
 
@@ -423,45 +434,35 @@ export class Container {
 
   addExec(execId: string, spec: Record<string, unknown>, stdio: StdioPaths): void {
     if (this.execs.has(execId)) throw alreadyExists(`exec ${JSON.stringify(execId)} already exists in container ${this.id}`);
-    if (this.init.hasExited || this.init.state === 'stopped' || this.init.state === 'deleted') {
-      throw failedPrecondition(`container ${this.id} is not running: cannot exec in a stopped container`);
+    if (!this.init.allows('exec')) {
+      throw failedPrecondition(`container ${this.id} is not running: cannot exec in a stopped container (it is ${this.init.state})`);
     }
     this.execs.set(execId, new ExecProcess(execId, stdio, { ...spec, terminal: stdio.terminal }));
-    this.publisher.publish(buildTaskEvent(Topic.TaskExecAdded, { containerId: this.id, execId }));
+    this.deps.publisher.publish(buildTaskEvent(Topic.TaskExecAdded, { containerId: this.id, execId }));
   }
 
   async startExec(execId: string): Promise<number> {
     const exec = this.process(execId) as ExecProcess;
     exec.check('start');
-    if (this.init.hasExited || this.init.state === 'stopped') {
-      throw failedPrecondition(`container ${this.id} is not running: cannot start exec ${execId}`);
+    if (this.initReaped || !this.init.allows('exec')) {
+      throw failedPrecondition(`container ${this.id} is not running: cannot start exec ${execId} (its init ${this.initReaped ? 'exited' : `is ${this.init.state}`})`);
     }
+    // Set before anything is awaited: init's exit handler, if init dies now, waits for this start.
     const started = new Deferred<void>();
     exec.starting = started.promise;
-    exec.state = 'running'; // counted by the init exit handler from now on
     try {
-      const stdio = await prepareStdio(exec.stdio, { uid: this.options.ioUid, gid: this.options.ioGid },
-        { containerId: this.id, namespace: this.namespace }, this.logger);
       const pidFile = join(this.bundle, `${execId}.pid`);
-      const since = process.hrtime.bigint();
+      let since: bigint;
       try {
-        await this.runc.exec(this.id, exec.spec, {
-          pidFile,
-          stdio: stdio.runcStdio,
-          ...(stdio.consoleSocket ? { consoleSocket: stdio.consoleSocket } : {}),
-        });
-        exec.attachIO(await stdio.complete());
-        exec.pid = await readPidFile(pidFile);
+        since = await this.launch(exec, pidFile, (io) => this.runc.exec(this.id, exec.spec, { pidFile, ...io }));
       } catch (err) {
-        await stdio.abort();
-        exec.io?.close();
         // Like the Go shim: the exec stays `created` (it never ran) and its waiters are released.
-        exec.state = 'created';
-        exec.releaseWaiters({ status: 255, exitedAt: new Date() });
+        exec.releaseWaiters({ status: 255, exitedAt: this.deps.clock.now() });
         throw err;
       }
-      this.publisher.publish(buildTaskEvent(Topic.TaskExecStarted, { containerId: this.id, execId, pid: exec.pid }));
-      void reaper().waitFor(exec.pid, { since }).then((exit) => this.onExecExit(exec, exit));
+      exec.transition('running');
+      this.deps.publisher.publish(buildTaskEvent(Topic.TaskExecStarted, { containerId: this.id, execId, pid: exec.pid }));
+      void this.deps.reaper.waitFor(exec.pid, { since }).then((exit) => this.onExecExit(exec, exit));
       return exec.pid;
     } finally {
       exec.starting = undefined;
@@ -481,9 +482,10 @@ export class Container {
   async deleteExec(execId: string): Promise<ExitInfo & { pid: number }> {
     const exec = this.process(execId);
     exec.check('delete');
+    if (exec.starting) throw failedPrecondition(`cannot delete exec process ${execId}: it is being started`);
     await exec.io?.drain(ioDrainMs);
     exec.io?.close();
-    exec.state = 'deleted';
+    exec.transition('deleted');
     this.execs.delete(execId);
     await rm(join(this.bundle, `${execId}.pid`), { force: true });
     const exit = exec.exit ?? { status: 0, exitedAt: new Date(0) };

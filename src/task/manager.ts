@@ -73,7 +73,7 @@ export class RuncShimManager implements ShimManager {
   }
 
   async prepare(): Promise<void> {
-    await Promise.all([import('../sys/reaper.js'), import('./service.js'), import('./container.js'), import('../cgroups/join.js')]);
+    await Promise.all([import('../sys/reaper.js'), import('./service.js'), import('./container.js'), import('./deps.js'), import('../cgroups/join.js')]);
   }
 
   async info(stdin: Uint8Array): Promise<Uint8Array> {
@@ -105,12 +105,13 @@ export class RuncShimManager implements ShimManager {
   }
 
   async serve(ctx: DaemonContext): Promise<void> {
-    const [{ reaper }, { TaskService }] = await Promise.all([import('../sys/reaper.js'), import('./service.js')]);
+    const [{ reaper }, { TaskService }, { productionDeps }] = await Promise.all([
+      import('../sys/reaper.js'), import('./service.js'), import('./deps.js'),
+    ]);
     reaper().start();
     const service = new TaskService({
       namespace: ctx.flags.namespace,
-      logger: ctx.logger,
-      publisher: ctx.publisher,
+      deps: productionDeps(reaper(), ctx.publisher, ctx.logger),
       shutdown: ctx.shutdown,
     });
     service.register(ctx.server);

@@ -6,9 +6,8 @@ import {
 } from '../api/index.js';
 import type { CallContext, TtrpcServer } from 'ttrpc-ts';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, toTtrpcError } from '../shim/errdefs.js';
-import type { Logger } from '../shim/logger.js';
-import type { Publisher } from '../shim/publisher.js';
 import { Container } from './container.js';
+import type { ContainerDeps } from './deps.js';
 import type { ProcessState } from './process.js';
 import { decodeCheckpointOptions, decodeOptions, restorePathOf } from './options.js';
 import { shimSharingEnv } from './sharing.js';
@@ -19,6 +18,7 @@ import { checkBundle, checkIdentifiers, checkPathFields, checkStdioPaths, readFi
 
 const statusOf: Record<ProcessState, Status> = {
   created: Status.CREATED,
+  'restore-pending': Status.CREATED,
   running: Status.RUNNING,
   pausing: Status.PAUSING,
   paused: Status.PAUSED,
@@ -28,8 +28,8 @@ const statusOf: Record<ProcessState, Status> = {
 
 export interface TaskServiceOptions {
   namespace: string;
-  logger: Logger;
-  publisher: Publisher;
+  /** What every container is given: runc, the reaper, the publisher, the clock, the logger. */
+  deps: ContainerDeps;
   /** Called when containerd asks the shim to exit and no container is left. */
   shutdown(reason: string): void;
 }
@@ -82,7 +82,7 @@ export class TaskService {
         options,
         checkpoint: restorePathOf(req.options, req.checkpoint),
         parentCheckpoint: req.parentCheckpoint,
-      }, this.options.publisher, this.options.logger);
+      }, this.options.deps);
       this.containers.set(req.id, container);
       return { pid: container.init.pid };
     },
@@ -273,14 +273,14 @@ export class TaskService {
           } catch (err) {
             throw invalidArgument(`cannot decode ${name} request: ${(err as Error).message}`);
           }
-          this.options.logger.debug({ method: name, request: decoded }, 'request');
+          this.options.deps.logger.debug({ method: name, request: decoded }, 'request');
           checkIdentifiers(name, decoded as { id?: unknown; execId?: unknown });
           checkPathFields(decoded as Record<string, unknown>);
           const result = await handler(decoded, ctx);
           return (response.encode as (m: unknown) => { finish(): Uint8Array }).call(response, result).finish();
         } catch (err) {
           const mapped = toTtrpcError(err);
-          this.options.logger.debug({ method: name, code: mapped.code, err: mapped.message }, 'request failed');
+          this.options.deps.logger.debug({ method: name, code: mapped.code, err: mapped.message }, 'request failed');
           throw mapped;
         }
       };
