@@ -32,7 +32,9 @@ describeEachContainerd('checkpoint and restore through tsshim', (suite) => {
     expect(criuStatus(), `CRIU is unusable on this kernel: ${criuStatus()}`).toBe('Looks good');
     const { containerd } = suite;
     await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'cp1',
-      'sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.1; done']);
+      // Written aside and renamed: a reader never sees the file truncated but not yet written
+      // (a read in that window, right after the restore, found it empty under load).
+      'sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; sleep 0.1; done']);
     expect(await eventually(async () => (await counter(containerd, 'cp1', 'c0')) > 5, 10_000)).toBe(true);
     const dumped = await containerd.ctr(['containers', 'checkpoint', '--task', '--rw', 'cp1', 'checkpoint/cp1:1'], { timeoutMs: 60_000 });
     // On failure, show CRIU's own log (its path is in the error).
@@ -97,7 +99,7 @@ describeEachContainerd('checkpoint to an image path and restore from it through 
     const rootfs = await copyRootfs(join(containerd.tempDir, 'rootfs-cp-path'));
     const countFile = join(rootfs, 'count');
     const count = async (): Promise<number> => Number((await readFile(countFile, 'utf8').catch(() => '')).trim() || 0);
-    await writeFile(join(rootfs, 'run.sh'), '#!/bin/sh\ni=0\nwhile true; do i=$((i+1)); echo $i > /count; sleep 0.1; done\n');
+    await writeFile(join(rootfs, 'run.sh'), '#!/bin/sh\ni=0\nwhile true; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; sleep 0.1; done\n');
     await chmod(join(rootfs, 'run.sh'), 0o755);
 
     await containerd.ctrOk(['containers', 'create', '--runtime', runtime, '--rootfs', rootfs, 'cpp1', '/run.sh']);
