@@ -10,11 +10,11 @@ import { Container } from './container.js';
 import type { ContainerDeps } from './deps.js';
 import type { ProcessState } from './process.js';
 import { decodeCheckpointOptions, decodeOptions, restorePathOf } from './options.js';
+import { checkBundle, checkIdentifiers, checkPathFields, checkStdioPaths, readField } from './request-checks.js';
 import { shimSharingEnv } from './sharing.js';
 
 /** See shutdownWhenIdle. */
 const sharedDaemonLingerMs = 10_000;
-import { checkBundle, checkIdentifiers, checkPathFields, checkStdioPaths, readField } from './request-checks.js';
 
 const statusOf: Record<ProcessState, Status> = {
   created: Status.CREATED,
@@ -34,7 +34,7 @@ export interface TaskServiceOptions {
   shutdown(reason: string): void;
 }
 
-
+/** Rejects when the request is cancelled (the client gave up on a Wait). */
 function aborted(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {
     const fail = () => reject(signal.reason instanceof Error ? signal.reason : new Error('request cancelled'));
@@ -225,7 +225,6 @@ export class TaskService {
     Stats: async (req) => ({ stats: await this.container(req.id).stats() }),
   };
 
-  /** Serves the handlers as containerd.task.v2.Task and containerd.task.v3.Task. */
   /**
    * Exits once idle. A shared daemon (ShimSharing = "namespace") first lingers: containers of its
    * namespace come and go, and a `start` that found this daemon alive has already printed its
@@ -259,6 +258,7 @@ export class TaskService {
     this.lingering = { cancel };
   }
 
+  /** Serves the handlers as containerd.task.v2.Task and containerd.task.v3.Task. */
   register(server: TtrpcServer): void {
     this.server = server;
     const table: Record<string, (payload: Uint8Array, ctx: CallContext) => Promise<Uint8Array>> = {};
