@@ -1,20 +1,5 @@
 /** ttrpc-ts: ttrpc (the RPC protocol of containerd's shims) over unix sockets, wire-compatible with Go's ttrpc. */
-export {
-  Code,
-  TtrpcError,
-  codeName,
-  isTtrpcError,
-  ttrpcError,
-  errorFromStatus,
-  statusFromThrown,
-  notFound,
-  invalidArgument,
-  alreadyExists,
-  failedPrecondition,
-  unimplemented,
-  unavailable,
-  internal,
-} from './status.js';
+export { Code, TtrpcError } from './status.js';
 export type { AnyMessage, Status } from './status.js';
 export {
   HEADER_LENGTH,

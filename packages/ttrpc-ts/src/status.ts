@@ -34,7 +34,7 @@ export interface Status {
 }
 
 /** The name of a code as gRPC spells it in Go (`NotFound`), or `Code(<n>)` for numbers outside the enum. */
-export function codeName(code: number): string {
+function codeName(code: number): string {
   const name = (Code as unknown as Record<number, string | undefined>)[code];
   return name ?? `Code(${code})`;
 }
@@ -60,23 +60,6 @@ export class TtrpcError extends Error {
     return `TtrpcError: ${codeName(this.code)}: ${this.message}`;
   }
 }
-
-export function isTtrpcError(value: unknown): value is TtrpcError {
-  return value instanceof TtrpcError;
-}
-
-/** Shorthand constructor: `throw ttrpcError(Code.NotFound, 'container x')`. */
-export function ttrpcError(code: Code, message: string): TtrpcError {
-  return new TtrpcError(code, message);
-}
-
-export const notFound = (message: string): TtrpcError => new TtrpcError(Code.NotFound, message);
-export const invalidArgument = (message: string): TtrpcError => new TtrpcError(Code.InvalidArgument, message);
-export const alreadyExists = (message: string): TtrpcError => new TtrpcError(Code.AlreadyExists, message);
-export const failedPrecondition = (message: string): TtrpcError => new TtrpcError(Code.FailedPrecondition, message);
-export const unimplemented = (message: string): TtrpcError => new TtrpcError(Code.Unimplemented, message);
-export const unavailable = (message: string): TtrpcError => new TtrpcError(Code.Unavailable, message);
-export const internal = (message: string): TtrpcError => new TtrpcError(Code.Internal, message);
 
 /** A TtrpcError from a decoded wire status. */
 export function errorFromStatus(status: Status): TtrpcError {

@@ -5,7 +5,7 @@ import { createConnection, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Code, FrameReader, MessageType, codeName, decodeResponse, encodeHeader, encodeRequest, socketPathFromAddress,
+  Code, FrameReader, MessageType, decodeResponse, encodeHeader, encodeRequest, socketPathFromAddress,
 } from 'ttrpc-ts';
 import { containerd as api, encodeMessage } from '../../../src/api/index.js';
 
@@ -133,7 +133,7 @@ export class RawTtrpcConnection {
 
 /** `RawAnswer` as "InvalidArgument: message" for assertion messages. */
 export function describeAnswer(answer: RawAnswer): string {
-  return `${codeName(answer.code)}: ${answer.message}`;
+  return `${Code[answer.code] ?? `Code(${answer.code})`}: ${answer.message}`;
 }
 
 /** The daemon socket containerd wrote into a task's bundle (`address` file, `unix://...`). */
