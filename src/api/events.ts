@@ -56,11 +56,6 @@ export function buildTaskEvent<T extends TaskTopic>(topic: T, payload: TaskEvent
   return { topic, event: packAny(type, payload) };
 }
 
-/** The payload type of a topic, for decoding events (tests, tools). */
-export function taskEventType<T extends TaskTopic>(topic: T): (typeof payloadTypes)[T] {
-  return payloadTypes[topic];
-}
-
 /**
  * The Forward request body for one event. containerd rejects a zero timestamp, so the
  * envelope always carries one (the time the event happened, default now).

@@ -14,7 +14,7 @@ export {
   type Timestamp,
 } from './timestamp.js';
 export {
-  EVENTS_FORWARD_METHOD, EVENTS_SERVICE, Topic, buildTaskEvent, encodeForwardRequest, taskEventType,
+  EVENTS_FORWARD_METHOD, EVENTS_SERVICE, Topic, buildTaskEvent, encodeForwardRequest,
   type TaskEvent, type TaskEventPayload, type TaskTopic,
 } from './events.js';
 export * from './messages.js';
