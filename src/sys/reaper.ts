@@ -106,7 +106,7 @@ export class Reaper {
   private readonly maxUnclaimed: number;
   private readonly listChildren: () => number[];
   private readonly wait4: (pid: number) => { pid: number; status: number } | null;
-  private logger: ReaperLogger;
+  private readonly logger: ReaperLogger;
   private running = false;
   private readonly onSigchld = (): void => this.sweep();
 
@@ -117,13 +117,8 @@ export class Reaper {
     this.wait4 = options.wait4 ?? ((pid) => native().wait4(pid));
   }
 
-  setLogger(logger: ReaperLogger): void {
-    this.logger = logger;
-  }
-
   /** Becomes the child subreaper, listens for SIGCHLD and reaps what is already there. */
-  start(opts: { logger?: ReaperLogger } = {}): void {
-    if (opts.logger) this.logger = opts.logger;
+  start(): void {
     if (this.running) return;
     native().setChildSubreaper();
     process.on('SIGCHLD', this.onSigchld);
@@ -246,14 +241,3 @@ export class Reaper {
     if (set.size === 0) this.waiters.delete(pid);
   }
 }
-
-let instance: Reaper | undefined;
-
-/** The process-wide reaper (not started until someone calls start()). */
-export function getReaper(): Reaper {
-  instance ??= new Reaper();
-  return instance;
-}
-
-/** The process-wide reaper (same instance as getReaper()). */
-export const reaper = getReaper;

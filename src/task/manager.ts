@@ -105,13 +105,15 @@ export class RuncShimManager implements ShimManager {
   }
 
   async serve(ctx: DaemonContext): Promise<void> {
-    const [{ reaper }, { TaskService }, { productionDeps }] = await Promise.all([
+    const [{ Reaper }, { TaskService }, { productionDeps }] = await Promise.all([
       import('../sys/reaper.js'), import('./service.js'), import('./deps.js'),
     ]);
-    reaper().start();
+    // The daemon's one reaper, with the daemon's logger (orphans' exits and wait4 failures).
+    const reaper = new Reaper({ logger: ctx.logger });
+    reaper.start();
     const service = new TaskService({
       namespace: ctx.flags.namespace,
-      deps: productionDeps(reaper(), ctx.publisher, ctx.logger),
+      deps: productionDeps(reaper, ctx.publisher, ctx.logger),
       shutdown: ctx.shutdown,
     });
     service.register(ctx.server);

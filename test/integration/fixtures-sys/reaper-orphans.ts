@@ -2,12 +2,12 @@
 // Prints one JSON report line.
 import { readdirSync, readFileSync } from 'node:fs';
 import { isChildSubreaper } from '../../../src/sys/native.js';
-import { getReaper, type Exit } from '../../../src/sys/reaper.js';
+import { Reaper, type Exit } from '../../../src/sys/reaper.js';
 import { run, spawnTracked } from '../../../src/sys/spawn.js';
 
 const rounds = Number(process.argv[2] ?? 200);
 const batch = 20;
-const reaper = getReaper();
+const reaper = new Reaper();
 const unclaimed: number[] = [];
 reaper.onUnclaimed((e) => unclaimed.push(e.pid));
 reaper.start();
@@ -106,7 +106,7 @@ const keepAlive = setInterval(() => {}, 1_000);
 main().then(
   (report) => {
     clearInterval(keepAlive);
-    getReaper().stop();
+    reaper.stop();
     process.stdout.write(JSON.stringify(report) + '\n');
   },
   (err: unknown) => {
