@@ -1,5 +1,7 @@
 // Issue #4: pause/resume, metrics, OOM events through tsshim.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import {
   cgroupDir, describeEachContainerd, eventually, removeContainer, runtimes, taskRow,
@@ -67,5 +69,31 @@ describeEachContainerd('task lifecycle through tsshim', (suite) => {
     await events.stop();
     await containerd.ctrOk(['task', 'delete', 'oom1']);
     await containerd.ctrOk(['containers', 'delete', 'oom1']);
+  });
+
+  it('an orphan reparented to the shim is reaped, and the reaper logs it with the task id', async () => {
+    const { containerd } = suite;
+    // Without a pid namespace of its own, what init leaves behind is reparented to the shim, the subreaper.
+    const spec = JSON.parse(await containerd.ctrOk(['oci', 'spec'])) as {
+      process: { args?: string[]; env?: string[] };
+      root: { path: string; readonly?: boolean };
+      linux: { namespaces: Array<{ type: string }>; cgroupsPath?: string };
+    };
+    spec.root = { path: suite.fixtures.rootfs, readonly: true };
+    spec.process.args = ['sh', '-c', 'sleep 1 & exit 0'];
+    spec.process.env = ['PATH=/bin:/usr/bin'];
+    spec.linux.namespaces = spec.linux.namespaces.filter((ns) => ns.type !== 'pid');
+    spec.linux.cgroupsPath = `/${containerd.namespace}/orph1`;
+    const dir = mkdtempSync(join(tmpdir(), 'tsshim-orphan-'));
+    try {
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+      await containerd.ctrOk(['run', '-d', '--runtime', runtime, '--config', join(dir, 'config.json'), 'orph1']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const reaped = (): boolean => containerd.logs().split('\n')
+      .some((l) => l.includes('reaper: reaped an exit nobody waits for') && l.includes('"id":"orph1"'));
+    expect(await eventually(async () => reaped(), 30_000), 'no reaper line with the task id in containerd\'s log').toBe(true);
+    await removeContainer(containerd, 'orph1');
   });
 });
