@@ -7,7 +7,7 @@ import { readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeDeleteResponse, savedDeleteResponseFile } from './delete-response.js';
 import type { ShimFlags } from './flags.js';
-import { openShimLog } from './logger.js';
+import { stderrLogger } from './logger.js';
 import type { ShimManager } from './manager.js';
 
 function savedResponse(bundle: string): Buffer | undefined {
@@ -26,11 +26,7 @@ export async function runDelete(flags: ShimFlags, manager: ShimManager): Promise
     writeSync(1, saved);
     return;
   }
-  const log = openShimLog(undefined, flags.debug, { namespace: flags.namespace, id: flags.id });
-  try {
-    const result = await manager.cleanup(flags, bundle, log.logger);
-    writeSync(1, encodeDeleteResponse(result));
-  } finally {
-    log.close();
-  }
+  const logger = stderrLogger(flags.debug, { namespace: flags.namespace, id: flags.id });
+  const result = await manager.cleanup(flags, bundle, logger);
+  writeSync(1, encodeDeleteResponse(result));
 }

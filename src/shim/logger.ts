@@ -2,7 +2,7 @@
 // pino, see daemon-log.ts), and a small logger of the same line format for the short-lived
 // `delete` action, which writes to stderr: loading pino there would cost every task deletion
 // ~10 ms, since containerd runs `delete` after each one.
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 
 export interface LogFn {
   (fields: object, msg?: string): void;
@@ -20,13 +20,6 @@ export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
 }
 
-export interface ShimLogger {
-  logger: Logger;
-  /** Lines that could not be written (full or readerless FIFO). */
-  readonly dropped: number;
-  close(): void;
-}
-
 /** pino's level numbers, so tools that read pino lines read ours. */
 const levels = { debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
 type LevelName = keyof typeof levels;
@@ -41,13 +34,7 @@ function serializeValue(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
-/** The fd a logger and its children write to. */
-interface LineSink {
-  fd: number;
-  dropped: number;
-}
-
-class FdLogger implements Logger {
+class StderrLogger implements Logger {
   private readonly minLevel: number;
   private readonly prefix: string;
   readonly debug: LogFn;
@@ -56,7 +43,7 @@ class FdLogger implements Logger {
   readonly error: LogFn;
   readonly fatal: LogFn;
 
-  constructor(private readonly sink: LineSink, minLevel: number, prefix: string) {
+  constructor(minLevel: number, prefix: string) {
     this.minLevel = minLevel;
     this.prefix = prefix;
     const fn = (level: LevelName): LogFn =>
@@ -70,11 +57,11 @@ class FdLogger implements Logger {
 
   child(bindings: Record<string, unknown>): Logger {
     const extra = JSON.stringify(bindings, serializeValue).slice(1, -1);
-    return new FdLogger(this.sink, this.minLevel, extra ? `${this.prefix},${extra}` : this.prefix);
+    return new StderrLogger(this.minLevel, extra ? `${this.prefix},${extra}` : this.prefix);
   }
 
   private write(level: number, fields: object | string, msg: string | undefined): void {
-    if (level < this.minLevel || this.sink.fd < 0) return;
+    if (level < this.minLevel) return;
     let text = `{"level":${level},"time":"${new Date().toISOString()}",${this.prefix}`;
     if (typeof fields === 'string') {
       msg = fields;
@@ -90,35 +77,16 @@ class FdLogger implements Logger {
     }
     if (msg !== undefined) text += `,"msg":${JSON.stringify(msg)}`;
     try {
-      writeSync(this.sink.fd, `${text}}\n`);
+      writeSync(2, `${text}}\n`);
     } catch {
-      this.sink.dropped++;
+      // stderr gone: nothing to tell anyone.
     }
   }
 }
 
-/**
- * A logger writing to `path` (a FIFO or file) or, if there is none or it cannot be opened, to
- * stderr. `bindings` go on every line (namespace and task id).
- */
-export function openShimLog(path: string | undefined, debug: boolean, bindings: Record<string, string>): ShimLogger {
-  let fd = 2;
-  if (path) {
-    try {
-      fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_APPEND);
-    } catch {
-      fd = 2;
-    }
-  }
-  const sink: LineSink = { fd, dropped: 0 };
+/** A logger writing to stderr (containerd logs what `delete` writes there); `bindings` go on every line. */
+export function stderrLogger(debug: boolean, bindings: Record<string, string>): Logger {
   // Everything after "time" is fixed per logger: encode it once.
   const prefix = JSON.stringify({ pid: process.pid, ...bindings }).slice(1, -1);
-  return {
-    logger: new FdLogger(sink, debug ? levels.debug : levels.info, prefix),
-    get dropped() { return sink.dropped; },
-    close: () => {
-      if (sink.fd > 2) closeSync(sink.fd);
-      sink.fd = -1;
-    },
-  };
+  return new StderrLogger(debug ? levels.debug : levels.info, prefix);
 }
