@@ -8,13 +8,10 @@ export interface GlobalFlags {
   /** `<bundle>/log.json`; runc writes JSON log lines there (its errors included). */
   logPath: string;
   systemdCgroup?: boolean;
-  /** CRIU binary (containerd 1.6 Options.criu_path). */
-  criu?: string;
 }
 
 export function globalArgs(flags: GlobalFlags): string[] {
   const args = ['--root', flags.root, '--log', flags.logPath, '--log-format', 'json'];
-  if (flags.criu) args.push('--criu', flags.criu);
   if (flags.systemdCgroup) args.push('--systemd-cgroup');
   return args;
 }

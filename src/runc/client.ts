@@ -24,8 +24,6 @@ export interface RuncOptions {
   /** `<bundle>/log.json`. */
   logPath: string;
   systemdCgroup?: boolean;
-  /** CRIU binary for checkpoint/restore (containerd 1.6 Options.criu_path). */
-  criu?: string;
   /** Environment for runc (default: ours); NOTIFY_SOCKET is always removed. */
   env?: NodeJS.ProcessEnv;
   /**
@@ -84,7 +82,6 @@ export class Runc {
     this.logPath = opts.logPath;
     const flags: GlobalFlags = { root: opts.root, logPath: opts.logPath };
     if (opts.systemdCgroup) flags.systemdCgroup = true;
-    if (opts.criu) flags.criu = opts.criu;
     this.globals = globalArgs(flags);
     const env = { ...(opts.env ?? process.env) };
     // runc would notify systemd itself; only the shim's own supervisor may use it.

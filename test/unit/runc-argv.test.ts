@@ -5,11 +5,11 @@ import {
 } from '../../src/runc/argv.js';
 
 describe('runc argv', () => {
-  it('global flags: root, JSON log, optional criu and systemd cgroup', () => {
+  it('global flags: root, JSON log, optional systemd cgroup', () => {
     expect(globalArgs({ root: '/run/containerd/runc/default', logPath: '/b/log.json' }))
       .toEqual(['--root', '/run/containerd/runc/default', '--log', '/b/log.json', '--log-format', 'json']);
-    expect(globalArgs({ root: '/r/ns', logPath: '/b/log.json', systemdCgroup: true, criu: '/usr/sbin/criu' }))
-      .toEqual(['--root', '/r/ns', '--log', '/b/log.json', '--log-format', 'json', '--criu', '/usr/sbin/criu', '--systemd-cgroup']);
+    expect(globalArgs({ root: '/r/ns', logPath: '/b/log.json', systemdCgroup: true }))
+      .toEqual(['--root', '/r/ns', '--log', '/b/log.json', '--log-format', 'json', '--systemd-cgroup']);
   });
 
   it('create', () => {
