@@ -3,15 +3,17 @@
 // containerd-shim-runc-v2.
 
 export interface GlobalFlags {
-  /** `<Options.root or /run/containerd/runc>/<namespace>`. */
-  root: string;
-  /** `<bundle>/log.json`; runc writes JSON log lines there (its errors included). */
-  logPath: string;
+  /** `<Options.root or /run/containerd/runc>/<namespace>`; absent: runc's default (`-info` names none, like the Go shim). */
+  root?: string;
+  /** `<bundle>/log.json`; runc writes JSON log lines there (its errors included). Absent: stderr only. */
+  logPath?: string;
   systemdCgroup?: boolean;
 }
 
 export function globalArgs(flags: GlobalFlags): string[] {
-  const args = ['--root', flags.root, '--log', flags.logPath, '--log-format', 'json'];
+  const args: string[] = [];
+  if (flags.root) args.push('--root', flags.root);
+  if (flags.logPath) args.push('--log', flags.logPath, '--log-format', 'json');
   if (flags.systemdCgroup) args.push('--systemd-cgroup');
   return args;
 }

@@ -8,7 +8,7 @@ import { run, type RunResult } from '../sys/spawn.js';
 import {
   checkpointArgs, createArgs, deleteArgs, execArgs, featuresArgs, globalArgs, killArgs, pauseArgs, psArgs,
   restoreArgs, resumeArgs, startArgs, stateArgs, updateArgs,
-  type CheckpointFlags, type CreateFlags, type GlobalFlags, type RestoreFlags,
+  type CheckpointFlags, type CreateFlags, type RestoreFlags,
 } from './argv.js';
 import { RuncError, lastLoggedError, logOffset } from './errors.js';
 import { parseFeatures, parsePids, parseState, type RuncFeatures, type RuncState } from './types.js';
@@ -19,10 +19,10 @@ export type RuncStdio = [number | 'ignore', number | 'ignore', number | 'ignore'
 export interface RuncOptions {
   /** runc-compatible binary (Options.binary_name), a path or a name looked up in PATH. */
   binary: string;
-  /** `<Options.root or /run/containerd/runc>/<namespace>`. */
-  root: string;
-  /** `<bundle>/log.json`. */
-  logPath: string;
+  /** `<Options.root or /run/containerd/runc>/<namespace>`; absent: runc's default. */
+  root?: string;
+  /** `<bundle>/log.json`, where runc's error messages are read from; absent: from its stderr only. */
+  logPath?: string;
   systemdCgroup?: boolean;
   /** Environment for runc (default: ours); NOTIFY_SOCKET is always removed. */
   env?: NodeJS.ProcessEnv;
@@ -69,8 +69,7 @@ interface Invocation extends CallOptions {
 
 export class Runc {
   readonly binary: string;
-  readonly root: string;
-  readonly logPath: string;
+  private readonly logPath: string | undefined;
   private readonly globals: string[];
   private readonly env: NodeJS.ProcessEnv;
   private readonly cwd: string | undefined;
@@ -78,11 +77,8 @@ export class Runc {
   constructor(opts: RuncOptions) {
     this.binary = opts.binary;
     this.cwd = opts.cwd;
-    this.root = opts.root;
     this.logPath = opts.logPath;
-    const flags: GlobalFlags = { root: opts.root, logPath: opts.logPath };
-    if (opts.systemdCgroup) flags.systemdCgroup = true;
-    this.globals = globalArgs(flags);
+    this.globals = globalArgs(opts);
     const env = { ...(opts.env ?? process.env) };
     // runc would notify systemd itself; only the shim's own supervisor may use it.
     delete env.NOTIFY_SOCKET;
@@ -161,7 +157,7 @@ export class Runc {
 
   /** Runs one runc command; a non-zero exit becomes a RuncError carrying runc's own message. */
   private async invoke(command: string, args: string[], call: Invocation): Promise<RunResult> {
-    const offset = await logOffset(this.logPath);
+    const offset = this.logPath === undefined ? 0 : await logOffset(this.logPath);
     // Pipes (to read runc's output) only for commands after which no process holds them.
     const stdio: Array<'ignore' | 'pipe' | number> = call.stdio ? [...call.stdio] : ['ignore', 'pipe', 'pipe'];
     let res: RunResult;
@@ -179,7 +175,7 @@ export class Runc {
     }
     if (res.code === 0) return res;
     const stderr = res.stderr.toString('utf8').trim();
-    const logged = await lastLoggedError(this.logPath, offset);
+    const logged = this.logPath === undefined ? '' : await lastLoggedError(this.logPath, offset);
     throw new RuncError(command, res.code, logged || stderr, { signal: res.signal, stderr });
   }
 

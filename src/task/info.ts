@@ -4,8 +4,8 @@ import {
   JsonTypeUrl, RuncOptionsType, RuntimeInfoType, encodeNamed, isAnyOf, unpackAny, type AnyMessage,
 } from '../api/index.js';
 import { invalidArgument } from '../shim/errdefs.js';
+import { Runc } from '../runc/index.js';
 import { decodeAny } from './options.js';
-import { run } from '../sys/spawn.js';
 
 export async function runtimeInfo(stdin: Uint8Array, self: { name: string; version: string; revision: string }): Promise<Uint8Array> {
   let options: AnyMessage | undefined;
@@ -17,13 +17,12 @@ export async function runtimeInfo(stdin: Uint8Array, self: { name: string; versi
     }
     binary = unpackAny(RuncOptionsType, options).binaryName || binary;
   }
-  let features: AnyMessage | undefined;
-  // A runtime without `features` (youki, old runc) still gets an answer, as from the Go shim.
-  const result = await run(binary, ['features']).catch(() => undefined);
-  if (result?.code === 0) {
-    JSON.parse(result.stdout.toString('utf8'));
-    features = { type_url: JsonTypeUrl.OciFeatures, value: result.stdout };
-  }
+  // No root and no log, as the Go shim asks. A runtime without `features` (youki, old runc) or
+  // whose answer is no JSON object still gets an answer, without features, as from the Go shim.
+  const features: AnyMessage | undefined = await new Runc({ binary }).features().then(
+    ({ raw }) => ({ type_url: JsonTypeUrl.OciFeatures, value: Buffer.from(raw) }),
+    () => undefined,
+  );
   return encodeNamed(RuntimeInfoType, {
     name: self.name,
     version: { version: self.version, revision: self.revision },

@@ -10,6 +10,8 @@ describe('runc argv', () => {
       .toEqual(['--root', '/run/containerd/runc/default', '--log', '/b/log.json', '--log-format', 'json']);
     expect(globalArgs({ root: '/r/ns', logPath: '/b/log.json', systemdCgroup: true }))
       .toEqual(['--root', '/r/ns', '--log', '/b/log.json', '--log-format', 'json', '--systemd-cgroup']);
+    // `-info` asks for features with neither, as the Go shim does.
+    expect(globalArgs({})).toEqual([]);
   });
 
   it('create', () => {
