@@ -1,6 +1,7 @@
 // Typed failures of the cgroups layer; shim/errdefs.ts maps them to ttrpc codes.
 import { Code } from 'ttrpc-ts';
 import { ShimError } from '../shim/errdefs.js';
+import { errnoOf } from '../sys/errno.js';
 
 /** The process has no cgroup we can read (it is gone, or /proc/<pid>/cgroup is unusable): NotFound. */
 export class CgroupNotFoundError extends ShimError {
@@ -26,14 +27,8 @@ export class OomWatchError extends Error {
   }
 }
 
-/** errno name of a Node system error, if it is one. */
-export function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
 /** ENOENT, or ENODEV which cgroupfs returns for files of a cgroup being removed. */
 export function isGone(err: unknown): boolean {
-  const code = errnoCode(err);
+  const code = errnoOf(err);
   return code === 'ENOENT' || code === 'ENODEV';
 }

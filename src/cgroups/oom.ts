@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import type { Logger } from '../shim/logger.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK, closeFd, eventfd, pollReadable, type PollHandle } from '../sys/native.js';
 import type { Cgroup } from './cgroup.js';
-import { OomWatchError, errnoCode, isGone } from './errors.js';
+import { errnoOf } from '../sys/errno.js';
+import { OomWatchError, isGone } from './errors.js';
 import { parseFlatKeyed } from './files.js';
 
 export interface OomWatcher {
@@ -136,7 +137,7 @@ class EventfdOomWatcher implements OomWatcher {
     try {
       if (readSync(this.efd, buf, 0, 8, null) !== 8) return 0n;
     } catch (err) {
-      if (errnoCode(err) === 'EAGAIN') return 0n;
+      if (errnoOf(err) === 'EAGAIN') return 0n;
       this.logger.warn({ err, cgroup: this.dir }, 'OOM eventfd read failed; OOM watch ends');
       this.close();
       return 0n;

@@ -4,7 +4,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { accept, closeFd, isSysError, pollReadable, recvFd, unixListen } from '../sys/native.js';
+import { errnoOf } from '../sys/errno.js';
+import { accept, closeFd, pollReadable, recvFd, unixListen } from '../sys/native.js';
 
 /** The Go shim gives the whole accept-and-receive step 30 s. */
 const DEFAULT_RECEIVE_TIMEOUT_MS = 30_000;
@@ -62,7 +63,7 @@ export class ConsoleSocket {
         try {
           return recvFd(conn);
         } catch (err) {
-          if (!isSysError(err, 'EAGAIN')) {
+          if (errnoOf(err) !== 'EAGAIN') {
             throw new ConsoleSocketError(`receiving the pty master on ${this.path}: ${(err as Error).message}`, { cause: err });
           }
         }

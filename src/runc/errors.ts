@@ -1,6 +1,7 @@
 // runc failures as typed errors whose message is runc's own last error, as the Go shim
 // reports them ("OCI runtime create failed: <runc's message>").
 import { open, stat } from 'node:fs/promises';
+import { errnoOf } from '../sys/errno.js';
 
 export class RuncError extends Error {
   override readonly name = 'RuncError';
@@ -89,7 +90,7 @@ export type KillNotFoundReason = 'process already finished' | 'no such container
  */
 export function killNotFoundReason(err: unknown): KillNotFoundReason | undefined {
   if (!(err instanceof Error)) return undefined;
-  if ((err as NodeJS.ErrnoException).code === 'ESRCH') return 'process already finished';
+  if (errnoOf(err) === 'ESRCH') return 'process already finished';
   const text = err instanceof RuncError ? `${err.message}\n${err.stderr}` : err.message;
   if (text.includes('process already finished') || text.includes('container not running')
     || text.toLowerCase().includes('no such process')) {

@@ -1,6 +1,7 @@
 // Reading the pid files runc writes (--pid-file).
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errnoOf } from '../sys/errno.js';
 
 export class PidFileError extends Error {
   override readonly name = 'PidFileError';
@@ -30,7 +31,7 @@ export async function readPidFile(path: string, options: ReadPidFileOptions = {}
     try {
       text = (await readFile(path, 'utf8')).trim();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      if (errnoOf(err) !== 'ENOENT') {
         throw new PidFileError(path, (err as Error).message, { cause: err });
       }
       if (attempt >= attempts) throw new PidFileError(path, 'does not exist', { cause: err });

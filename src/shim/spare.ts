@@ -15,7 +15,8 @@
 // child, so the new spare gets the parentage a daemon has; spare-spawn.ts).
 import { mkdirSync, readFileSync, readlinkSync, realpathSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
-import { accept, closeFd, getPeerCred, isSysError, pollReadable, recvMessage, unixListen } from '../sys/native.js';
+import { errnoOf } from '../sys/errno.js';
+import { accept, closeFd, getPeerCred, pollReadable, recvMessage, unixListen } from '../sys/native.js';
 import { spareDir, spareSocketPath } from './address.js';
 import { canConnect } from './probe.js';
 import { startOutput } from './bootstrap.js';
@@ -76,7 +77,7 @@ async function readRequest(conn: number): Promise<{ fds: number[]; body: Buffer 
     try {
       message = recvMessage(conn, 64 * 1024);
     } catch (err) {
-      if (isSysError(err, 'EAGAIN')) continue;
+      if (errnoOf(err) === 'EAGAIN') continue;
       throw err;
     }
     fds.push(...message.fds);
@@ -142,7 +143,7 @@ async function confirmed(conn: number): Promise<boolean> {
         closeAll(fds);
         return data.length === 1 && data[0] === 0x47; // 'G'
       } catch (err) {
-        if (!isSysError(err, 'EAGAIN')) return false;
+        if (errnoOf(err) !== 'EAGAIN') return false;
       }
     }
   } catch {
@@ -182,7 +183,7 @@ export async function runSpare(spareFlags: ShimFlags, manager: ShimManager): Pro
   try {
     listenFd = unixListen(path, 64);
   } catch (err) {
-    if (!isSysError(err, 'EADDRINUSE')) throw err;
+    if (errnoOf(err) !== 'EADDRINUSE') throw err;
     // Another spare may serve it; if nobody does, the path is left over from a dead one.
     if (await canConnect(path)) process.exit(0);
     unlinkSync(path);

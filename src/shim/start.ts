@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, readFileSync, realpathSync, unlinkSync, writeFile
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { ShimFlags } from './flags.js';
+import { errnoOf } from '../sys/errno.js';
 import { canConnect } from './probe.js';
 import { requestedSocketDir, socketAddress, socketPath } from './address.js';
 import type { ShimManager } from './manager.js';
@@ -48,10 +49,6 @@ export function serveEarlyConnections(server: Server): void {
 }
 
 
-function isAddrInUse(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
-}
-
 /** Binds the group's socket, or returns undefined when a live shim already serves it. */
 async function bindOrFindExisting(path: string): Promise<Server | undefined> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -60,14 +57,14 @@ async function bindOrFindExisting(path: string): Promise<Server | undefined> {
     try {
       return await listen(path);
     } catch (err) {
-      if (!isAddrInUse(err) || attempt === 5) throw err;
+      if (errnoOf(err) !== 'EADDRINUSE' || attempt === 5) throw err;
     }
     if (await canConnect(path)) return undefined;
     // Nobody answers: a socket left by a dead shim (another start may have removed it already).
     try {
       unlinkSync(path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (errnoOf(err) !== 'ENOENT') throw err;
     }
   }
 }

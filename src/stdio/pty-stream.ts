@@ -7,6 +7,7 @@
 // end-of-file, and writes never block the event loop.
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
+import { errnoOf } from '../sys/errno.js';
 import { pollReadable, setNonBlocking, type PollHandle } from '../sys/native.js';
 
 const chunkSize = 64 * 1024;
@@ -28,8 +29,8 @@ export class PtyReadable extends Readable {
       try {
         n = readSync(this.fd, buffer, 0, chunkSize, null);
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') {
+        const errno = errnoOf(err);
+        if (errno === 'EAGAIN') {
           this.poll = pollReadable(this.fd, (pollErr) => {
             this.poll?.close();
             this.poll = undefined;
@@ -38,7 +39,7 @@ export class PtyReadable extends Readable {
           });
           return;
         }
-        if (code === 'EIO') return this.finish();
+        if (errno === 'EIO') return this.finish();
         this.destroy(err as Error);
         return;
       }
@@ -84,7 +85,7 @@ export class PtyWritable extends Writable {
         try {
           offset += writeSync(this.fd, chunk, offset, chunk.length - offset);
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+          if (errnoOf(err) === 'EAGAIN') {
             this.retry = setTimeout(attempt, writeRetryMs);
             return;
           }

@@ -6,7 +6,8 @@
 import { lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { native, isSysError } from './native.js';
+import { errnoOf } from './errno.js';
+import { native } from './native.js';
 import { run } from './spawn.js';
 import {
   MNT_DETACH, MS_BIND, MS_PROPAGATION, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SILENT,
@@ -135,7 +136,7 @@ export async function unmountAll(targetDir: string, opts: UnmountOptions = {}): 
   try {
     dir = realpathSync(targetDir);
   } catch (err) {
-    if (isErrnoCode(err, 'ENOENT')) return;
+    if (errnoOf(err) === 'ENOENT') return;
     throw err;
   }
   for (let round = 0; round < 8; round++) {
@@ -155,8 +156,9 @@ async function unmountOne(path: string, opts: UnmountOptions): Promise<void> {
       return;
     } catch (err) {
       // EINVAL / ENOENT: no longer a mount point (a parent's lazy unmount took it along).
-      if (isSysError(err, 'EINVAL') || isSysError(err, 'ENOENT')) return;
-      if (!isSysError(err, 'EBUSY')) throw err;
+      const errno = errnoOf(err);
+      if (errno === 'EINVAL' || errno === 'ENOENT') return;
+      if (errno !== 'EBUSY') throw err;
       if (attempt >= retries) break;
     }
     await sleep(opts.busyDelayMs ?? 50);
@@ -164,10 +166,7 @@ async function unmountOne(path: string, opts: UnmountOptions): Promise<void> {
   try {
     n.umount2(path, MNT_DETACH);
   } catch (err) {
-    if (!isSysError(err, 'EINVAL') && !isSysError(err, 'ENOENT')) throw err;
+    const errno = errnoOf(err);
+    if (errno !== 'EINVAL' && errno !== 'ENOENT') throw err;
   }
-}
-
-function isErrnoCode(err: unknown, code: string): boolean {
-  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
 }

@@ -99,12 +99,6 @@ export interface SysError extends Error {
   path?: string;
 }
 
-export function isSysError(err: unknown, code?: string): err is SysError {
-  if (!(err instanceof Error)) return false;
-  const c = (err as Partial<SysError>).code;
-  return typeof c === 'string' && typeof (err as Partial<SysError>).syscall === 'string' && (code === undefined || c === code);
-}
-
 /** The addon could not be found or loaded. */
 export class AddonLoadError extends Error {
   constructor(readonly attempts: ReadonlyArray<{ path: string; reason: string }>) {

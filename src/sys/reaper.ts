@@ -5,7 +5,8 @@
 // only for pids that libuv does not own: never wait4(-1), which would steal the exits of
 // child_process children and leave their ChildProcess without 'exit'.
 import { readdirSync, readFileSync } from 'node:fs';
-import { native, isSysError } from './native.js';
+import { errnoOf } from './errno.js';
+import { native } from './native.js';
 import { isLibuvOwned } from './spawn.js';
 
 /** How a process ended. */
@@ -193,7 +194,7 @@ export class Reaper {
           result = this.wait4(pid);
         } catch (err) {
           // ECHILD: not (or no longer) our child, e.g. it was reaped between listing and wait4.
-          if (!isSysError(err, 'ECHILD')) this.logger.warn({ pid, err }, 'reaper: wait4 failed');
+          if (errnoOf(err) !== 'ECHILD') this.logger.warn({ pid, err }, 'reaper: wait4 failed');
           continue;
         }
         if (result === null) continue;

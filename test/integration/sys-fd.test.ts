@@ -4,9 +4,10 @@ import { closeSync, fstatSync, mkdtempSync, readdirSync, readFileSync, readlinkS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { errnoOf } from '../../src/sys/errno.js';
 import * as mountopts from '../../src/sys/mountopts.js';
 import {
-  EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, isSysError, native, type SysError,
+  EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, native, type SysError,
 } from '../../src/sys/native.js';
 import { afterNextIoPoll } from '../e2e/harness/wait.js';
 
@@ -36,7 +37,7 @@ function thrown(fn: () => unknown): SysError {
   try {
     fn();
   } catch (err) {
-    if (isSysError(err)) return err;
+    if (errnoOf(err) !== undefined) return err as SysError;
     throw err;
   }
   throw new Error('expected a system error');
@@ -235,8 +236,8 @@ s.recv(1)  # stay connected until the receiver is done
         try {
           fd = n.recvFd(conn);
         } catch (e) {
-          if (!isSysError(e)) throw e;
-          err = e;
+          if (errnoOf(e) === undefined) throw e;
+          err = e as SysError;
         }
         writeSync(conn, 'x'); // let the sender exit
         const { code, stderr } = await py.done;

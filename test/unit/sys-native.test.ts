@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { AddonLoadError, addonCandidates, isSysError, loadAddonFrom } from '../../src/sys/native.js';
+import { errnoOf } from '../../src/sys/errno.js';
+import { AddonLoadError, addonCandidates, loadAddonFrom } from '../../src/sys/native.js';
 
 describe('addon resolution', () => {
   it('looks beside the module, then in the repo build dir', () => {
@@ -39,15 +41,22 @@ describe('addon resolution', () => {
   });
 });
 
-describe('isSysError', () => {
-  it('recognises the addon error shape', () => {
+describe('errnoOf', () => {
+  it('reads the errno name of the addon\'s errors and of Node\'s, nothing else', () => {
     const err = Object.assign(new Error('EPERM: prctl(PR_SET_CHILD_SUBREAPER): Operation not permitted'), {
       code: 'EPERM', errno: -1, syscall: 'prctl(PR_SET_CHILD_SUBREAPER)',
     });
-    expect(isSysError(err)).toBe(true);
-    expect(isSysError(err, 'EPERM')).toBe(true);
-    expect(isSysError(err, 'EBUSY')).toBe(false);
-    expect(isSysError(new Error('x'))).toBe(false);
-    expect(isSysError('EPERM')).toBe(false);
+    expect(errnoOf(err)).toBe('EPERM');
+    let fromNode: unknown;
+    try {
+      readFileSync('/nonexistent/tsshim');
+    } catch (e) {
+      fromNode = e;
+    }
+    expect(errnoOf(fromNode)).toBe('ENOENT');
+    expect(errnoOf(new Error('x'))).toBeUndefined();
+    expect(errnoOf('EPERM')).toBeUndefined();
+    expect(errnoOf({ code: 'EPERM' })).toBeUndefined();
+    expect(errnoOf(undefined)).toBeUndefined();
   });
 });
