@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { Containerd } from '../test/e2e/harness/containerd.js';
 import { formatCommand, runCommand } from '../test/e2e/harness/exec.js';
 import { isAlive, waitFor } from '../test/e2e/harness/procs.js';
-import { Code, TtrpcClient, TtrpcError } from 'ttrpc-ts';
+import { Code, TtrpcClient, TtrpcError, socketPathFromAddress } from 'ttrpc-ts';
 import { shimProcesses } from './processes.js';
 import type { RuntimeTag } from './report.js';
 import { BenchStepError, runtimeOrder } from './runtimes.js';
@@ -129,7 +129,7 @@ async function startOnce(containerd: Containerd, runtime: Runtime, i: number, in
     const tStart = performance.now();
     if (r.code !== 0) throw new BenchStepError(`${formatCommand(binary, args)} failed (exit ${r.code ?? r.signal}): ${r.stdout}${r.stderr}`);
     const address = parseStartOutput(r.stdout);
-    socket = address.replace(/^unix:\/\//, '');
+    socket = socketPathFromAddress(address);
     const tReply = await firstReply(address).catch((e: unknown) => {
       throw new BenchStepError(`${runtime.tag} shim ${id}: no answer from the daemon at ${address}: ${(e as Error).message}`);
     });

@@ -10,13 +10,17 @@ export const socketDir = '/run/containerd/s';
  * bytes, and the directory is followed by '/' and a 64-character hash.
  */
 export const maxSocketDirLength = 42;
-const unixPrefix = 'unix://';
 
-/** `unix://<dir>/<hex>` for one containerd, namespace and grouping key. */
-export function socketAddress(containerdAddress: string, namespace: string, group: string, dir = socketDir): string {
+/** `<dir>/<hex>`: where the shim of one containerd, namespace and grouping key listens. */
+export function groupSocketPath(containerdAddress: string, namespace: string, group: string, dir = socketDir): string {
   // Go's filepath.Join cleans the result, so no doubled or trailing slashes take part in the hash.
   const key = posix.join(containerdAddress, namespace, group);
-  return unixPrefix + posix.join(dir, createHash('sha256').update(key).digest('hex'));
+  return posix.join(dir, createHash('sha256').update(key).digest('hex'));
+}
+
+/** The address containerd dials for the socket at `path` (ttrpc-ts's socketPathFromAddress reads it back). */
+export function unixAddress(path: string): string {
+  return `unix://${path}`;
 }
 
 /**
@@ -32,12 +36,6 @@ export function requestedSocketDir(requested: string | undefined): string {
     throw new Error(`socket_dir ${JSON.stringify(dir)} is ${length} bytes; at most ${maxSocketDirLength} leave room for the socket name in a unix socket path`);
   }
   return dir;
-}
-
-/** The filesystem path of a `unix://` address; anything else is refused (it would be abstract). */
-export function socketPath(address: string): string {
-  if (!address.startsWith(unixPrefix)) throw new Error(`not a unix:// socket address: ${address}`);
-  return address.slice(unixPrefix.length);
 }
 
 /** FNV-1a, 64 bit, of the UTF-8 bytes of `text`, as 16 hex digits (native/launcher.c computes the same). */

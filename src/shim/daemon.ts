@@ -5,7 +5,7 @@
 import { unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { TtrpcServer, unixSocketRequireSameUser } from 'ttrpc-ts';
+import { TtrpcServer, socketPathFromAddress, unixSocketRequireSameUser } from 'ttrpc-ts';
 import { native } from '../sys/native.js';
 import type { ShimFlags } from './flags.js';
 import { openDaemonLog } from './daemon-log.js';
@@ -24,7 +24,7 @@ function listenOn(server: Server, flags: ShimFlags): Promise<string | undefined>
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     if (flags.socket) {
-      const path = flags.socket.replace(/^unix:\/\//, '');
+      const path = socketPathFromAddress(flags.socket);
       server.listen(path, () => resolve(path));
     } else {
       server.listen({ fd: 3 }, () => resolve(process.env[socketEnv]));

@@ -15,6 +15,7 @@
 // child, so the new spare gets the parentage a daemon has; spare-spawn.ts).
 import { mkdirSync, readFileSync, readlinkSync, realpathSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
+import { socketPathFromAddress } from 'ttrpc-ts';
 import { errnoOf } from '../sys/errno.js';
 import { accept, closeFd, getPeerCred, pollReadable, recvMessage, unixListen } from '../sys/native.js';
 import { spareDir, spareSocketPath } from './address.js';
@@ -194,7 +195,7 @@ export async function runSpare(spareFlags: ShimFlags, manager: ShimManager): Pro
   // launcher that connects meanwhile waits in the backlog for the answer.
   await manager.prepare?.();
   let listening = true;
-  const containerdSocket = address.replace(/^unix:\/\//, '');
+  const containerdSocket = socketPathFromAddress(address);
   const watch = setInterval(() => {
     try {
       statSync(containerdSocket);

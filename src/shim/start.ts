@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import type { ShimFlags } from './flags.js';
 import { errnoOf } from '../sys/errno.js';
 import { canConnect } from './probe.js';
-import { requestedSocketDir, socketAddress, socketPath } from './address.js';
+import { groupSocketPath, requestedSocketDir, unixAddress } from './address.js';
 import type { ShimManager } from './manager.js';
 import { daemonEnv, logLevelEnv, socketEnv } from './daemon-env.js';
 import { spawnSpareIfNone } from './spare-spawn.js';
@@ -120,8 +120,8 @@ export interface ClaimedSocket {
 export async function claimSocket(call: StartCall, manager: ShimManager): Promise<ClaimedSocket> {
   const dir = requestedSocketDir(call.input.form === 'bootstrap' ? call.input.params.socketDir : undefined);
   const group = await manager.groupingKey(call.flags, call.bundle, call.input);
-  const address = socketAddress(call.flags.address, call.flags.namespace, group, dir);
-  const path = socketPath(address);
+  const path = groupSocketPath(call.flags.address, call.flags.namespace, group, dir);
+  const address = unixAddress(path);
   const server = await bindOrFindExisting(path);
   writeFileSync(join(call.bundle, 'address'), address);
   if (server) chmodSync(path, 0o600);

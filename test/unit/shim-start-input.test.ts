@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RuncOptionsType, RuntimeOptionsType, containerd, encodeNamed, google, packAny } from '../../src/api/index.js';
-import { maxSocketDirLength, requestedSocketDir, socketAddress } from '../../src/shim/address.js';
+import { groupSocketPath, maxSocketDirLength, requestedSocketDir } from '../../src/shim/address.js';
 import { encodeBootstrapResult, startOutput } from '../../src/shim/bootstrap.js';
 import { daemonLogLevel } from '../../src/shim/daemon-env.js';
 import { parseFlags } from '../../src/shim/flags.js';
@@ -200,8 +200,8 @@ describe('log_level', () => {
 
 describe('socket_dir', () => {
   it('places the socket in the directory containerd names, with the same hash', () => {
-    const hash = socketAddress('/run/containerd/containerd.sock', 'k8s.io', 'pod').slice('unix:///run/containerd/s/'.length);
-    expect(socketAddress('/run/containerd/containerd.sock', 'k8s.io', 'pod', requestedSocketDir('/run/c/s'))).toBe(`unix:///run/c/s/${hash}`);
+    const hash = groupSocketPath('/run/containerd/containerd.sock', 'k8s.io', 'pod').slice('/run/containerd/s/'.length);
+    expect(groupSocketPath('/run/containerd/containerd.sock', 'k8s.io', 'pod', requestedSocketDir('/run/c/s'))).toBe(`/run/c/s/${hash}`);
     expect(requestedSocketDir(undefined)).toBe('/run/containerd/s');
     expect(requestedSocketDir('/run//c/./s/')).toBe('/run/c/s');
   });
@@ -210,7 +210,7 @@ describe('socket_dir', () => {
     const longest = `/${'d'.repeat(maxSocketDirLength - 1)}`;
     expect(maxSocketDirLength).toBe(42);
     expect(requestedSocketDir(longest)).toBe(longest);
-    expect(Buffer.byteLength(socketAddress('a', 'b', 'c', longest).slice('unix://'.length))).toBe(107);
+    expect(Buffer.byteLength(groupSocketPath('a', 'b', 'c', longest))).toBe(107);
     expect(() => requestedSocketDir(`${longest}d`)).toThrow(/is 43 bytes; at most 42/);
     expect(() => requestedSocketDir('run/c/s')).toThrow(/must be an absolute path: "run\/c\/s"/);
   });
