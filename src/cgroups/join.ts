@@ -1,19 +1,13 @@
 // Moving a process into an existing cgroup (the runc option `shim_cgroup`, applied in `start`).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseMountInfo } from '../sys/mountopts.js';
 
 const unifiedRoot = '/sys/fs/cgroup';
 
 /** Mount points of the cgroup v1 hierarchies, from /proc/self/mountinfo. */
 function v1Hierarchies(mountinfo: string): string[] {
-  const points: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const [before, after] = line.split(' - ');
-    if (!before || !after || !after.startsWith('cgroup ')) continue;
-    const mountPoint = before.split(' ')[4];
-    if (mountPoint) points.push(mountPoint.replace(/\\040/g, ' '));
-  }
-  return points;
+  return parseMountInfo(mountinfo).filter((m) => m.fsType === 'cgroup').map((m) => m.mountPoint);
 }
 
 /**
@@ -35,14 +29,9 @@ export function joinCgroup(path: string, pid: number, mountinfo = readFileSync('
 /** cgroup v1 mount points by the controllers (or `name=` of a named hierarchy) they hold; v2's as ''. */
 function hierarchiesByControllers(mountinfo: string): Map<string, string> {
   const byControllers = new Map<string, string>();
-  for (const line of mountinfo.split('\n')) {
-    const [before, after] = line.split(' - ');
-    if (!before || !after) continue;
-    const [fstype, , superOptions = ''] = after.split(' ');
-    const mountPoint = before.split(' ')[4]?.replace(/\\040/g, ' ');
-    if (!mountPoint) continue;
-    if (fstype === 'cgroup2') byControllers.set('', mountPoint);
-    if (fstype !== 'cgroup') continue;
+  for (const { fsType, mountPoint, superOptions } of parseMountInfo(mountinfo)) {
+    if (fsType === 'cgroup2') byControllers.set('', mountPoint);
+    if (fsType !== 'cgroup') continue;
     const controllers = superOptions.split(',').filter((o) => !['rw', 'ro', 'nosuid', 'nodev', 'noexec', 'relatime', 'xattr', 'clone_children'].includes(o) && !o.startsWith('release_agent='));
     byControllers.set(controllers.sort().join(','), mountPoint);
   }

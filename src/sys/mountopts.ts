@@ -149,6 +149,8 @@ export interface MountInfoEntry {
   mountPoint: string;
   fsType: string;
   source: string;
+  /** Per-superblock options; for cgroup v1 they name the hierarchy's controllers. */
+  superOptions: string;
 }
 
 /** Undoes the octal escapes (\040 space, \011 tab, \012 newline, \134 backslash) of mountinfo. */
@@ -170,6 +172,7 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
       mountPoint: unescapeMountInfo(fields[4]!),
       fsType: unescapeMountInfo(fields[sep + 1]!),
       source: unescapeMountInfo(fields[sep + 2]!),
+      superOptions: fields[sep + 3] ?? '',
     });
   }
   return entries;

@@ -87,10 +87,17 @@ describe('mountinfo', () => {
   it('parses fields and octal escapes', () => {
     const entries = parseMountInfo(text);
     expect(entries).toHaveLength(7);
-    expect(entries[1]).toEqual({ id: 30, parentId: 22, mountPoint: '/run/b/rootfs', fsType: 'overlay', source: 'overlay' });
+    expect(entries[1]).toEqual({
+      id: 30, parentId: 22, mountPoint: '/run/b/rootfs', fsType: 'overlay', source: 'overlay', superOptions: 'rw,lowerdir=/l,upperdir=/u,workdir=/w',
+    });
     expect(entries[2]!.fsType).toBe('tmpfs'); // optional fields skipped
     expect(entries[6]).toMatchObject({ mountPoint: '/run/with space', source: 'my\\src' });
     expect(unescapeMountInfo('a\\011b\\012c')).toBe('a\tb\nc');
+  });
+
+  it('gives a cgroup v1 hierarchy\'s controllers as its super options (cgroups/join.ts reads them)', () => {
+    const [entry] = parseMountInfo('38 29 0:33 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct');
+    expect(entry).toMatchObject({ mountPoint: '/sys/fs/cgroup/cpu,cpuacct', fsType: 'cgroup', superOptions: 'rw,cpu,cpuacct' });
   });
 
   it('lists mounts under a dir deepest first, stacked ones once each, not siblings with a common prefix', () => {
