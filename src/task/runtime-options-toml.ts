@@ -3,7 +3,7 @@
 // the keys a runc shim understands, spelled as in containerd's runc options (BinaryName, ...)
 // or in snake case (binary_name, ...). Only flat `key = value` lines occur in that table.
 import { invalidArgument } from '../shim/errdefs.js';
-import type { TaskOptions } from './options.js';
+import type { TaskOptions } from './bundle-files.js';
 
 type TomlValue = string | number | boolean;
 
