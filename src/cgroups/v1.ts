@@ -41,7 +41,9 @@ export async function readV1Metrics(paths: V1Paths, host: CgroupHost): Promise<I
     cpuacctDir !== undefined && readCpuacct(cpuacctDir).then((usage) => (cpu.usage = usage)),
     cpuDir !== undefined && readThrottling(cpuDir).then((t) => (cpu.throttling = t)),
     memoryDir !== undefined && readMemory(memoryDir, metrics),
-    pidsDir !== undefined && readPids(pidsDir).then((p) => p && (metrics.pids = p)),
+    pidsDir !== undefined && readPids(pidsDir).then((p) => {
+      if (p) metrics.pids = p;
+    }),
     blkioDir !== undefined && readBlkio(blkioDir, host).then((b) => (metrics.blkio = b)),
     hugetlbDir !== undefined && readHugetlb(hugetlbDir, host).then((h) => (metrics.hugetlb = h)),
   ]);

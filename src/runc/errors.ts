@@ -1,6 +1,6 @@
 // runc failures as typed errors whose message is runc's own last error, as the Go shim
 // reports them ("OCI runtime create failed: <runc's message>").
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { errnoOf } from '../sys/errno.js';
 
 export class RuncError extends Error {
@@ -61,7 +61,7 @@ const MAX_LOG_READ = 1 << 20;
 
 /** runc's last error message among the log lines appended since `offset`. */
 export async function lastLoggedError(logPath: string, offset: number): Promise<string> {
-  let file;
+  let file: FileHandle;
   try {
     file = await open(logPath, 'r');
   } catch {

@@ -1,10 +1,10 @@
 // Entry of a shim built on this framework: dispatches on the action word.
 import { writeSync } from 'node:fs';
-import { FlagError, parseFlags } from './flags.js';
+import { FlagError, parseFlags, type ShimFlags } from './flags.js';
 import type { ShimManager } from './manager.js';
 
 export async function runShim(argv: readonly string[], manager: ShimManager): Promise<void> {
-  let flags;
+  let flags: ShimFlags;
   try {
     flags = parseFlags(argv);
   } catch (err) {

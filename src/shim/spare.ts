@@ -74,7 +74,7 @@ async function readRequest(conn: number): Promise<{ fds: number[]; body: Buffer 
   const deadline = Date.now() + requestTimeoutMs;
   while (want < 0 || have < want + 4) {
     await readable(conn, Math.max(1, deadline - Date.now()));
-    let message;
+    let message: ReturnType<typeof recvMessage>;
     try {
       message = recvMessage(conn, 64 * 1024);
     } catch (err) {

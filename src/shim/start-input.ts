@@ -88,7 +88,7 @@ function readBootstrapParams(fields: readonly WireField[]): BootstrapParams {
     if (f.field === 3 && f.wireType === WireType.varint) {
       params.logLevel = int32(f.varint!);
     } else if (f.wireType !== WireType.bytes) {
-      continue; // an unknown field, or a known one with another wire type (Go skips both)
+      // An unknown field, or a known one with another wire type: skipped (as Go does).
     } else if (isStringField(f.field)) {
       params[stringFields[f.field]] = utf8(f.bytes!, `BootstrapParams.${protoNames[f.field]}`);
     } else if (f.field === 8) {

@@ -39,11 +39,17 @@ export class PtyReadable extends Readable {
           });
           return;
         }
-        if (errno === 'EIO') return this.finish();
+        if (errno === 'EIO') {
+          this.finish();
+          return;
+        }
         this.destroy(err as Error);
         return;
       }
-      if (n === 0) return this.finish();
+      if (n === 0) {
+        this.finish();
+        return;
+      }
       if (!this.push(buffer.subarray(0, n))) return;
     }
   }

@@ -152,7 +152,10 @@ export class Reaper {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Exit>((resolve, reject) => {
       let set = this.waiters.get(pid);
-      if (!set) this.waiters.set(pid, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        this.waiters.set(pid, set);
+      }
       const onAbort = (): void => {
         this.removeWaiter(pid, waiter);
         reject(signal?.reason);
@@ -189,7 +192,7 @@ export class Reaper {
       for (const pid of this.listChildren()) {
         // Zombies of libuv's children show up here too: they are libuv's to reap.
         if (isLibuvOwned(pid)) continue;
-        let result;
+        let result: { pid: number; status: number } | null;
         try {
           result = this.wait4(pid);
         } catch (err) {

@@ -46,7 +46,10 @@ describeEachContainerd('stdio through tsshim', (suite) => {
     await first.exited;
     // Tick seen + 2 is echoed after this read: the shell wrote to stdout with the client gone and lived on.
     let seen = 0;
-    await until(() => (seen = ticks()) > 0, 'the tick count (0 while the shell rewrites the file)');
+    await until(() => {
+      seen = ticks();
+      return seen > 0;
+    }, 'the tick count (0 while the shell rewrites the file)');
     await until(() => ticks() >= seen + 2, 'two more ticks after the client died');
     const tasks = await containerd.ctrOk(['task', 'ls']);
     expect(tasks).toMatch(/att1\s+\d+\s+RUNNING/);

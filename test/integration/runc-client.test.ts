@@ -46,7 +46,10 @@ function client(bundle: string): Runc {
 /** Polls `runc state` until `want` (runc answers immediately; the container moves on its own). */
 async function waitForStatus(runc: Runc, id: string, want: RuncState['status']): Promise<RuncState> {
   let last: RuncState | undefined;
-  await eventually(async () => (last = await runc.state(id)).status === want, 30_000, 20);
+  await eventually(async () => {
+    last = await runc.state(id);
+    return last.status === want;
+  }, 30_000, 20);
   if (last?.status !== want) throw new Error(`container ${id} stayed ${last?.status}, wanted ${want}`);
   return last;
 }

@@ -4,7 +4,7 @@ import { Flags, FrameReader, MAX_DATA_LENGTH, MessageType, OversizedMessageError
 import type { Frame, FrameHeader } from './frame.js';
 import { FrameWriter } from './frame-writer.js';
 import { decodeResponse, encodeRequest } from './envelope.js';
-import type { KeyValue } from './envelope.js';
+import type { KeyValue, ResponseMessage } from './envelope.js';
 import { MessageQueue } from './message-queue.js';
 import { Code, errorFromStatus, TtrpcError } from './status.js';
 
@@ -265,7 +265,7 @@ export class TtrpcClient {
     }
     // Unknown types are ignored for forward compatibility.
     if (frame.header.type !== MessageType.Response) return;
-    let response;
+    let response: ResponseMessage;
     try {
       response = decodeResponse(frame.data);
     } catch (error) {

@@ -35,7 +35,11 @@ export class FrameBudget {
     // Everyone waiting tries again, oldest first, once the releasing reader is done with its chunk;
     // those that still do not fit wait again.
     const waiters = this.waiters.splice(0);
-    if (waiters.length > 0) queueMicrotask(() => waiters.forEach((wake) => wake()));
+    if (waiters.length > 0) {
+      queueMicrotask(() => {
+        for (const wake of waiters) wake();
+      });
+    }
   }
 
   /** Calls `wake` once, after the next release; the returned function cancels. */

@@ -43,6 +43,7 @@ export interface ServerStream extends AsyncIterable<Uint8Array> {
 export interface StreamMethod {
   readonly streamingClient: boolean;
   readonly streamingServer: boolean;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler that ends without a return statement is a Promise<void>
   readonly handler: (stream: ServerStream, ctx: CallContext) => Promise<Uint8Array | undefined | void>;
 }
 

@@ -212,7 +212,13 @@ describe('streams', () => {
     let started!: () => void;
     const handlerStarted = new Promise<void>((resolve) => (started = resolve));
     const { server, client } = await serve({
-      Join: { ...join_, handler: async (stream, ctx) => (started(), join_.handler(stream, ctx)) },
+      Join: {
+        ...join_,
+        handler: async (stream, ctx) => {
+          started();
+          return join_.handler(stream, ctx);
+        },
+      },
     });
     const stream = client.stream('svc', 'Join', { streamingClient: true, streamingServer: false });
     await stream.send(enc('before'));

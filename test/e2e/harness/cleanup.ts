@@ -1,5 +1,5 @@
 // Cleanup steps for a test containerd that must work whatever state a failed test left behind.
-import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { type Dirent, existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand } from './exec.js';
 import { descendantsOf, findShimProcesses, findSpareDaemons, isAlive, listProcesses, mountsUnder, readProcess } from './procs.js';
@@ -72,7 +72,7 @@ export async function unmountAllUnder(dir: string, problems: string[]): Promise<
 }
 
 function removeCgroupTree(dir: string, problems: string[]): void {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {
