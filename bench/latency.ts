@@ -14,7 +14,7 @@ export interface LatencySamples {
   taskDelete: number[];
 }
 
-export function emptyLatencySamples(): LatencySamples {
+function emptyLatencySamples(): LatencySamples {
   return { runRm: [], runDetached: [], exec: [], exitEvent: [], taskDelete: [] };
 }
 
@@ -31,7 +31,7 @@ function initExitPattern(namespace: string, containerId: string): RegExp {
 }
 
 /** One `ctr events` per namespace the runtimes use, subscribed before the first iteration. */
-export class EventStreams {
+class EventStreams {
   private readonly streams = new Map<string, LongRunningCommand>();
 
   static async open(containerd: Containerd, namespaces: Iterable<string>): Promise<EventStreams> {

@@ -28,7 +28,7 @@ export interface MemoryAt {
   ussKiB: number;
 }
 
-export class ProcReadError extends Error {
+class ProcReadError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ProcReadError';
@@ -42,7 +42,7 @@ function kiBField(text: string, field: string, pid: number, file: string): numbe
 }
 
 /** Memory of one process from smaps_rollup; undefined if it exited meanwhile. */
-export function readShimMemory(pid: number, role: ShimRole): ShimMemory | undefined {
+function readShimMemory(pid: number, role: ShimRole): ShimMemory | undefined {
   let rollup: string;
   let status: string;
   try {

@@ -31,11 +31,11 @@ function exeBase(pid: number): string {
  * reads as one string with spaces (and NUL padding) in /proc/<pid>/cmdline; a fresh spare pads its argv
  * with a blank argument for that title.
  */
-export function argvWords(cmdline: readonly string[]): string[] {
+function argvWords(cmdline: readonly string[]): string[] {
   return cmdline.flatMap((a) => a.split(' ')).filter((w) => w !== '');
 }
 
-export function shimFamily(p: Pick<ProcessInfo, 'comm' | 'cmdline'>, exe: string): ShimFamily | undefined {
+function shimFamily(p: Pick<ProcessInfo, 'comm' | 'cmdline'>, exe: string): ShimFamily | undefined {
   if (exe === 'containerd-shim-runc-v2' || p.cmdline[0]?.endsWith('containerd-shim-runc-v2')) return 'go';
   if (exe === 'runc' || p.comm === 'ctr' || exe === 'ctr') return undefined;
   const names = [exe, ...p.cmdline.slice(0, 2).map((a) => basename(a))];

@@ -62,7 +62,7 @@ export function ratioFor(row: Row, tag: TsshimTag): number | undefined {
   return ratioOf(row.figures[tag], row.baselines?.[tag] ?? row.figures.go);
 }
 
-export function formatValue(value: number, unit: Unit): string {
+function formatValue(value: number, unit: Unit): string {
   if (unit === 'ms') return value >= 100 ? value.toFixed(0) : value.toFixed(1);
   if (unit === 'MiB') return value >= 10 ? value.toFixed(1) : value.toFixed(2);
   if (unit === 'count' && Number.isInteger(value)) return value.toFixed(0);
@@ -86,7 +86,7 @@ function columns(report: Pick<BenchReport, 'runtimes'>): RuntimeTag[] {
 }
 
 /** Pads a grid into aligned plain text: first column left-aligned, the others right-aligned. */
-export function alignColumns(header: readonly string[], body: readonly (readonly string[])[]): string {
+function alignColumns(header: readonly string[], body: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = (cols: readonly string[]): string =>
     cols.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd();

@@ -29,7 +29,7 @@ export interface Runtime {
  * The runtime options file that selects shared mode: ctr passes `--runtime-config-path` to a runtime other
  * than runc as runtimeoptions.v1.Options{ConfigPath}, which containerd hands to the shim.
  */
-export const sharedModeToml = 'ShimSharing = "namespace"\n';
+const sharedModeToml = 'ShimSharing = "namespace"\n';
 
 export interface RuntimeSelection {
   shared: boolean;

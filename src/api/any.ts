@@ -36,7 +36,7 @@ export class AnyJsonError extends Error {
 }
 
 /** The full type name an Any's URL designates: the text after the last '/'. */
-export function anyTypeName(any: AnyMessage): string {
+function anyTypeName(any: AnyMessage): string {
   const url = any.type_url ?? '';
   return url.slice(url.lastIndexOf('/') + 1);
 }

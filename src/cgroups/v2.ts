@@ -92,7 +92,7 @@ export async function readV2Metrics(dir: string, host: CgroupHost): Promise<IMet
 }
 
 /** "some|full avg10=.. avg60=.. avg300=.. total=.." lines; null when missing or malformed (as Go). */
-export async function readPressure(path: string): Promise<IPSIStats | null> {
+async function readPressure(path: string): Promise<IPSIStats | null> {
   let text: string | null;
   try {
     text = await readOptional(path);
@@ -128,7 +128,7 @@ export function parsePressure(text: string): IPSIStats | null {
 }
 
 /** io.stat: "major:minor rbytes=.. wbytes=.. rios=.. wios=.. dbytes=.. dios=..". */
-export async function readIoStat(path: string): Promise<IIOEntry[]> {
+async function readIoStat(path: string): Promise<IIOEntry[]> {
   let text: string | null;
   try {
     text = await readOptional(path);

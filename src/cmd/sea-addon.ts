@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** The extraction directory cannot be trusted (not ours, or writable by others). */
-export class AddonDirError extends Error {
+class AddonDirError extends Error {
   constructor(readonly dir: string, reason: string) {
     super(`cannot use ${dir} for the tsshim addon: ${reason}`);
     this.name = 'AddonDirError';
@@ -17,7 +17,7 @@ export class AddonDirError extends Error {
  * root: /run/containerd/tsshim (tmpfs, root-only, beside containerd's own state). Anyone else: a
  * per-user directory under the temp dir.
  */
-export function defaultAddonDir(uid: number = process.getuid?.() ?? -1): string {
+function defaultAddonDir(uid: number = process.getuid?.() ?? -1): string {
   return uid === 0 ? '/run/containerd/tsshim' : join(tmpdir(), `tsshim-${uid}`);
 }
 

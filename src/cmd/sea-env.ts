@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 
 /** The variables whose effects the launcher drops. */
-export const droppedNodeVariables = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'] as const;
+const droppedNodeVariables = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'] as const;
 
 /**
  * Whether this process must be run again in a cleaned environment: NODE_OPTIONS came from outside.

@@ -10,7 +10,7 @@ import { accept, closeFd, pollReadable, recvFd, unixListen } from '../sys/native
 /** The Go shim gives the whole accept-and-receive step 30 s. */
 const DEFAULT_RECEIVE_TIMEOUT_MS = 30_000;
 
-export class ConsoleSocketError extends Error {
+class ConsoleSocketError extends Error {
   override readonly name = 'ConsoleSocketError';
 }
 

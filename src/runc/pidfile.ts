@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errnoOf } from '../sys/errno.js';
 
-export class PidFileError extends Error {
+class PidFileError extends Error {
   override readonly name = 'PidFileError';
   constructor(readonly path: string, message: string, options?: { cause?: unknown }) {
     super(`pid file ${path}: ${message}`, options);

@@ -39,7 +39,7 @@ export function requestedSocketDir(requested: string | undefined): string {
 }
 
 /** FNV-1a, 64 bit, of the UTF-8 bytes of `text`, as 16 hex digits (native/launcher.c computes the same). */
-export function fnv1a64Hex(text: string): string {
+function fnv1a64Hex(text: string): string {
   let hash = 0xcbf29ce484222325n;
   for (const byte of Buffer.from(text, 'utf8')) {
     hash ^= BigInt(byte);

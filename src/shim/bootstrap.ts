@@ -14,7 +14,7 @@ import { MessageWriter } from './proto-wire.js';
 import type { StartInput } from './start-input.js';
 
 /** TSSHIM_BOOTSTRAP_VERSION=2 keeps the plain address on every containerd (3 forces JSON v3). */
-export const bootstrapVersionEnv = 'TSSHIM_BOOTSTRAP_VERSION';
+const bootstrapVersionEnv = 'TSSHIM_BOOTSTRAP_VERSION';
 
 /** containerd's major version, from `<binary> --version`; 0 when it cannot be told. */
 export function containerdMajorVersion(binary: string, cacheDir = socketDir): number {
@@ -51,7 +51,7 @@ export function containerdMajorVersion(binary: string, cacheDir = socketDir): nu
 }
 
 /** The major version in a version string as containerd reports it ("2.3.4+unknown", "v2.3.0"); 0 if none. */
-export function majorOfVersion(version: string): number {
+function majorOfVersion(version: string): number {
   return Number(/^v?(\d+)\.\d+/.exec(version.trim())?.[1] ?? 0);
 }
 
@@ -59,7 +59,7 @@ export function majorOfVersion(version: string): number {
  * The bootstrap version to answer: 3 for containerd 2.x, else 2 (TSSHIM_BOOTSTRAP_VERSION forces it).
  * `knownVersion` (BootstrapParams.containerd_version) spares asking the binary.
  */
-export function bootstrapVersion(publishBinary: string, env: NodeJS.ProcessEnv = process.env, cacheDir = socketDir, knownVersion = ''): 2 | 3 {
+function bootstrapVersion(publishBinary: string, env: NodeJS.ProcessEnv = process.env, cacheDir = socketDir, knownVersion = ''): 2 | 3 {
   const forced = env[bootstrapVersionEnv];
   if (forced === '2' || forced === '3') return forced === '3' ? 3 : 2;
   const major = majorOfVersion(knownVersion) || containerdMajorVersion(publishBinary, cacheDir);

@@ -16,8 +16,6 @@ export const notFound = (message: string) => new ShimError(Code.NotFound, messag
 export const alreadyExists = (message: string) => new ShimError(Code.AlreadyExists, message);
 export const failedPrecondition = (message: string) => new ShimError(Code.FailedPrecondition, message);
 export const invalidArgument = (message: string) => new ShimError(Code.InvalidArgument, message);
-export const unimplemented = (message: string) => new ShimError(Code.Unimplemented, message);
-export const unavailable = (message: string) => new ShimError(Code.Unavailable, message);
 
 /** Errors of bytes or JSON the client sent that do not decode: the client's fault. */
 function isMalformedInput(err: Error): boolean {

@@ -13,7 +13,7 @@ import { canConnect } from './probe.js';
 /** `TSSHIM_SPARES=0` in containerd's environment: no spares, every `start` starts Node. */
 export const sparesEnv = 'TSSHIM_SPARES';
 /** The action word of a spare daemon's command line; containerd never sends it. */
-export const spareAction = 'spare';
+const spareAction = 'spare';
 /**
  * A spare boots at this nice value, so that it takes CPU only from idle time while a container
  * starts; it returns to containerd's priority when adopted (spare.ts).

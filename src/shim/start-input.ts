@@ -51,7 +51,7 @@ export interface StartInputContext {
 }
 
 /** The full type name a type URL designates: the text after its last '/' (as Go's anypb reads it). */
-export function typeNameOf(typeUrl: string): string {
+function typeNameOf(typeUrl: string): string {
   return typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
 }
 

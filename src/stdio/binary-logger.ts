@@ -17,7 +17,7 @@ export interface BinaryLoggerTarget {
 }
 
 /** Parses `binary:///abs/path?k1=v1&k2` into the binary's path and argv (key, first value, ...). */
-export function parseBinaryUri(uri: string): BinaryLoggerTarget {
+function parseBinaryUri(uri: string): BinaryLoggerTarget {
   let url: URL;
   try {
     url = new URL(uri);

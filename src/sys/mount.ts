@@ -25,7 +25,7 @@ export class MountError extends Error {
 }
 
 /** Mounts `m` on `target` (an existing path). */
-export async function mountOne(m: MountSpec, target: string): Promise<void> {
+async function mountOne(m: MountSpec, target: string): Promise<void> {
   const helper = m.type.startsWith('fuse3.') ? 'mount.fuse3' : m.type.startsWith('fuse.') ? 'mount.fuse' : undefined;
   if (helper) return mountWithHelper(helper, m, target);
   if (m.type.includes('/')) throw new MountError(`mount type ${JSON.stringify(m.type)} needs containerd's mount manager, which tsshim does not implement`);
@@ -69,7 +69,7 @@ async function mountWithHelper(helper: string, m: MountSpec, target: string): Pr
  * Resolves `unsafePath` inside `root` as if `root` were '/': symlinks (absolute ones
  * re-rooted) and '..' never lead outside `root`. Missing components are kept as given.
  */
-export function secureJoin(root: string, unsafePath: string): string {
+function secureJoin(root: string, unsafePath: string): string {
   const pending = unsafePath.split('/');
   let resolved: string[] = [];
   let links = 0;

@@ -15,7 +15,6 @@ export const MS_DIRSYNC = 0x80;
 export const MS_NOATIME = 0x400;
 export const MS_NODIRATIME = 0x800;
 export const MS_BIND = 0x1000;
-export const MS_MOVE = 0x2000;
 export const MS_REC = 0x4000;
 export const MS_SILENT = 0x8000;
 export const MS_UNBINDABLE = 0x20000;
@@ -24,8 +23,6 @@ export const MS_SLAVE = 0x80000;
 export const MS_SHARED = 0x100000;
 export const MS_RELATIME = 0x200000;
 export const MS_STRICTATIME = 0x1000000;
-export const MS_LAZYTIME = 0x2000000;
-export const MNT_FORCE = 0x1;
 export const MNT_DETACH = 0x2;
 
 /** Flags that change propagation; mount(2) wants them in a call of their own. */

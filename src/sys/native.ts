@@ -170,16 +170,13 @@ export function native(): NativeAddon {
 }
 
 // Direct entry points (each loads the addon on first use). See NativeAddon for the contracts.
-export const setChildSubreaper = (): void => native().setChildSubreaper();
 export const isChildSubreaper = (): boolean => native().isChildSubreaper();
-export const wait4 = (pid: number): Wait4Result | null => native().wait4(pid);
 export const pipe2 = (): [number, number] => native().pipe2();
 export const mkfifo = (path: string, mode: number): void => native().mkfifo(path, mode);
 export const eventfd = (initval: number, flags: number): number => native().eventfd(initval, flags);
 export const fchown = (fd: number, uid: number, gid: number): void => native().fchown(fd, uid, gid);
 export const setNonBlocking = (fd: number, nonBlocking: boolean): void => native().setNonBlocking(fd, nonBlocking);
 export const closeFd = (fd: number): void => native().closeFd(fd);
-export const dup = (fd: number): number => native().dup(fd);
 export const unixListen = (path: string, backlog: number): number => native().unixListen(path, backlog);
 export const accept = (listenFd: number): number | null => native().accept(listenFd);
 export const recvFd = (socketFd: number): number => native().recvFd(socketFd);
@@ -187,10 +184,7 @@ export const recvMessage = (socketFd: number, maxBytes: number): { data: Buffer;
   native().recvMessage(socketFd, maxBytes);
 export const getPeerCred = (socketFd: number): PeerCred => native().getPeerCred(socketFd);
 export const setWinsize = (fd: number, rows: number, cols: number): void => native().setWinsize(fd, rows, cols);
-export const getWinsize = (fd: number): Winsize => native().getWinsize(fd);
 export const bytesUnread = (fd: number): number => native().bytesUnread(fd);
-export const openpty = (): { master: number; slave: number; path: string } => native().openpty();
-export const umount2 = (target: string, flags: number): void => native().umount2(target, flags);
 export const pollReadable = (fd: number, callback: (err: SysError | null) => void): PollHandle =>
   native().pollReadable(fd, callback);
 /** eventfd flags (Linux ABI values; checked against the addon by the integration test). */

@@ -21,7 +21,7 @@ export interface TaskOptions {
   shimSharing: string;
 }
 
-export const defaultRuncRoot = '/run/containerd/runc';
+const defaultRuncRoot = '/run/containerd/runc';
 
 export function defaultOptions(): TaskOptions {
   return {

@@ -22,7 +22,7 @@ export const startOptionTypes = ['containerd.runc.v1.Options', 'runtimeoptions.v
 const groupAnnotations = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
 
 
-export const runtimeName = 'io.containerd.tsshim.v2';
+const runtimeName = 'io.containerd.tsshim.v2';
 
 export class RuncShimManager implements ShimManager {
   readonly name = runtimeName;

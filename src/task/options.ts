@@ -20,7 +20,7 @@ function readTomlFile(path: string): string {
   }
 }
 
-export { defaultOptions, defaultRuncRoot, loadOptions, persistOptions, type TaskOptions } from './bundle-files.js';
+export { defaultOptions, persistOptions, type TaskOptions } from './bundle-files.js';
 
 /** Decodes the options Any of CreateTaskRequest (absent or empty: defaults). */
 export function decodeOptions(any: AnyMessage | null | undefined): TaskOptions {

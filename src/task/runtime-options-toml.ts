@@ -47,7 +47,7 @@ const keys: Record<keyof TaskOptions, readonly string[]> = {
 };
 
 /** The values ShimSharing may take. */
-export const shimSharingValues = ['', 'pod', 'namespace'];
+const shimSharingValues = ['', 'pod', 'namespace'];
 
 /** Applies the runc keys found in `toml` to `options` (unknown keys are left to other shims). */
 export function applyTomlOptions(options: TaskOptions, toml: string): TaskOptions {

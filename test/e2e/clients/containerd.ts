@@ -13,12 +13,12 @@ import type { AnyMessage, CallOptions, ServiceConstructor, TimestampMessage, Wir
 import { decodeTaskEvent } from './task-events.js';
 import type { TaskEvent } from './task-events.js';
 
-export type { TaskEvent, TaskEventKind } from './task-events.js';
+export type { TaskEvent } from './task-events.js';
 export { GrpcCallError, GrpcStatus } from './grpc.js';
 export type { AnyMessage } from './grpc.js';
 
 /** Type URLs containerd gives OCI runtime-spec JSON carried in an Any. */
-export const specTypeUrls = {
+const specTypeUrls = {
   linuxResources: 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources',
   process: 'types.containerd.io/opencontainers/runtime-spec/1/Process',
 } as const;
@@ -88,7 +88,7 @@ function toProcess(p: RawProcess): TaskProcess {
   };
 }
 
-export function jsonAny(typeUrl: string, value: unknown): AnyMessage {
+function jsonAny(typeUrl: string, value: unknown): AnyMessage {
   return { typeUrl, value: Buffer.from(JSON.stringify(value)) };
 }
 

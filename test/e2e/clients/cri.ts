@@ -11,7 +11,6 @@ import type * as grpc from '@grpc/grpc-js';
 import { connect, loadService, unary } from './grpc.js';
 import type { ServiceConstructor } from './grpc.js';
 
-export { GrpcCallError, GrpcStatus } from './grpc.js';
 
 // Message shapes as decoded (see grpc.ts: int64 as decimal strings, enums by name, absent messages null).
 // Requests accept numbers for int64 fields and may leave fields out.

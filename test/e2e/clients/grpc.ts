@@ -42,7 +42,7 @@ export function loadService(file: string, service: string): ServiceConstructor {
 }
 
 /** `/run/x.sock` or `unix:///run/x.sock` -> the grpc-js target. */
-export function unixTarget(address: string): string {
+function unixTarget(address: string): string {
   return address.startsWith('unix:') ? address : `unix://${address}`;
 }
 

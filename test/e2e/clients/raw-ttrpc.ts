@@ -24,7 +24,7 @@ export function frameBytes(streamId: number, type: number, flags: number, data: 
 }
 
 /** A Request frame's data: the envelope around `payload`. */
-export function requestData(method: string, payload: Uint8Array, service = TASK_SERVICE): Uint8Array {
+function requestData(method: string, payload: Uint8Array, service = TASK_SERVICE): Uint8Array {
   return encodeRequest({ service, method, payload, timeoutNano: 0, metadata: [] });
 }
 

@@ -22,7 +22,6 @@ export type TaskEvent =
   | { kind: 'TaskResumed'; containerId: string }
   | { kind: 'TaskCheckpointed'; containerId: string; checkpoint: string };
 
-export type TaskEventKind = TaskEvent['kind'];
 
 let root: protobuf.Root | undefined;
 

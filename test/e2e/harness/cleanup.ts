@@ -7,7 +7,7 @@ import type { ProcessInfo } from './procs.js';
 import { waitFor } from './wait.js';
 
 /** Processes whose cgroup (any hierarchy) lies under /<namespace>/, where runc puts ctr's containers. */
-export function processesInCgroupNamespaces(namespaces: ReadonlySet<string>, all: ProcessInfo[]): ProcessInfo[] {
+function processesInCgroupNamespaces(namespaces: ReadonlySet<string>, all: ProcessInfo[]): ProcessInfo[] {
   if (namespaces.size === 0) return [];
   return all.filter((p) => {
     let text: string;

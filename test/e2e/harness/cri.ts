@@ -21,13 +21,12 @@ import { describeEachContainerd } from './describe.js';
 import type { ContainerdSuite, SuiteOptions } from './describe.js';
 import type { Fixtures } from './fixtures.js';
 
-export type { CriRuntimeHandler } from './config.js';
 
 /** The CRI runtime handler that runs tsshim (the name docs/runtimeclass.yaml and the docs' TOML use). */
 export const tsshimCriHandler = 'tsshim';
 
 /** The containerd namespace CRI keeps its images, pods and containers in. */
-export const criNamespace = 'k8s.io';
+const criNamespace = 'k8s.io';
 
 export interface CriEnvironment {
   client: CriClient;
@@ -39,7 +38,7 @@ export interface CriEnvironment {
 }
 
 /** Imports the fixtures into k8s.io and waits until CRI sees the pause and busybox images. */
-export async function prepareCri(containerd: Containerd): Promise<CriEnvironment> {
+async function prepareCri(containerd: Containerd): Promise<CriEnvironment> {
   const fixtures = await containerd.importImage(criNamespace);
   const client = new CriClient(containerd.address);
   try {
@@ -55,7 +54,7 @@ export async function prepareCri(containerd: Containerd): Promise<CriEnvironment
 }
 
 /** Stops and removes every pod (and so its containers) through CRI; returns what failed. */
-export async function removeAllPods(client: CriClient): Promise<string[]> {
+async function removeAllPods(client: CriClient): Promise<string[]> {
   const problems: string[] = [];
   for (const pod of await client.listPodSandbox()) {
     for (const step of ['stopPodSandbox', 'removePodSandbox'] as const) {

@@ -27,14 +27,14 @@ export interface DockerBinaries {
   sbinDir: string;
 }
 
-export class MissingDockerError extends Error {
+class MissingDockerError extends Error {
   constructor(looked: string) {
     super(`dockerd/docker from Debian trixie not found in ${looked}: ${ensureDepsHint}`);
     this.name = 'MissingDockerError';
   }
 }
 
-export function findDocker(): DockerBinaries {
+function findDocker(): DockerBinaries {
   const dir = join(cacheDir, 'docker-trixie');
   const dockerd = join(dir, 'root/usr/sbin/dockerd');
   const docker = join(dir, 'root/usr/bin/docker');

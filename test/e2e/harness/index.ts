@@ -12,40 +12,30 @@
 // (temp root/state/socket under /tmp/tsshim-e2e-*, namespace e2e-<ver>-<rand>, fixture images imported)
 // and stops it in afterAll: tasks and containers deleted, containerd stopped, leftover shims and container
 // processes killed, mounts under the temp dir unmounted, cgroups and the temp dir removed.
-// startContainerd({ version }) gives the same object for tests that manage their own lifetime.
-export { Containerd, startContainerd } from './containerd.js';
-export type { CtrOptions, StartContainerdOptions, StopReport } from './containerd.js';
+// startContainerd({ version }) in containerd.ts gives the same object for tests that manage their own lifetime.
+export { Containerd } from './containerd.js';
 export { describeEachContainerd } from './describe.js';
-export type { ContainerdSuite, SuiteOptions } from './describe.js';
-export { CommandError, LongRunningCommand, runCommand, shellQuote } from './exec.js';
-export type { CommandResult, ProcessExit, RunOptions } from './exec.js';
-export { copyRootfs, loadFixtures } from './fixtures.js';
-export type { Fixtures } from './fixtures.js';
-export { NotIsolatedError, assertPrivateRunContainerd } from './isolation.js';
-export { criuDir, distDir, repoRoot, runtimes, shimBinaryName, tsshimBinary } from './paths.js';
+export type { ContainerdSuite } from './describe.js';
+export { runCommand, shellQuote } from './exec.js';
+export { copyRootfs } from './fixtures.js';
+export { criuDir, distDir, repoRoot, runtimes, shimBinaryName } from './paths.js';
 export { definesRuntimeTable, docsDir } from './config.js';
 export {
-  argAfter, catchesSignal, cgroupDir, childrenOf, descendantsOf, findShimProcesses, findSpareDaemons, findZombies, isInNanosleep, isSpareDaemon, isAlive, listProcesses, mountsUnder,
+  catchesSignal, cgroupDir, descendantsOf, findShimProcesses, findSpareDaemons, findZombies, isAlive, listProcesses, mountsUnder,
   readCmdline, readProcess, readProcessStat, shimIdentity,
 } from './procs.js';
-export type { ProcessInfo } from './procs.js';
-export { MissingContainerdError, containerdVersions, findContainerd, selectedContainerdVersions } from './versions.js';
-export type { ContainerdBinaries, ContainerdVersion } from './versions.js';
+export { MissingContainerdError, selectedContainerdVersions } from './versions.js';
+export type { ContainerdVersion } from './versions.js';
 // CRI suites (containerd's CRI plugin, a runtime.v1 client) and Docker suites (a private dockerd).
-export { criNamespace, describeEachCri, prepareCri, removeAllPods, tsshimCriHandler } from './cri.js';
-export type { CriEnvironment, CriRuntimeHandler, CriSuite } from './cri.js';
+export { describeEachCri, tsshimCriHandler } from './cri.js';
+export type { CriSuite } from './cri.js';
 export { healthyPodLifecycle, runPodLifecycle } from './cri-scenario.js';
-export type { PodLifecycleObservations } from './cri-scenario.js';
-export { Dockerd, MissingDockerError, findDocker, startDockerd } from './docker.js';
-export type { DockerBinaries, DockerRuntime, DockerdStopReport, StartDockerdOptions } from './docker.js';
 export { describeEachDocker } from './docker-suite.js';
-export type { DockerSuite, DockerSuiteOptions } from './docker-suite.js';
+export type { DockerSuite } from './docker-suite.js';
 export { parseTaskList, removeContainer, taskRow } from './tasks.js';
-export { afterNextIoPoll, eventually, until, waitFor } from './wait.js';
+export { eventually, until, waitFor } from './wait.js';
 export { recordingRunc } from './runc-recorder.js';
-export type { RuncRecorder } from './runc-recorder.js';
-export type { TaskRow } from './tasks.js';
 export {
-  installedBuildDir, installedPackageDir, mappedFiles, npmPrefixEnv, packTarball, packageVersion, prefixEnv, releaseArchive, runScript,
+  installedBuildDir, installedPackageDir, mappedFiles, packTarball, packageVersion, prefixEnv, releaseArchive, runScript,
 } from './install.js';
 export { readmeBlock } from './readme.js';

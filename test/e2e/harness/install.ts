@@ -20,7 +20,7 @@ export function packTarball(dest: string): string {
 }
 
 /** npm's settings for a private global prefix, offline: the only source is the tarball. */
-export function npmPrefixEnv(prefix: string): Record<string, string> {
+function npmPrefixEnv(prefix: string): Record<string, string> {
   return { npm_config_prefix: prefix, npm_config_offline: 'true', npm_config_cache: join(prefix, '.npm-cache'), npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
 }
 

@@ -3,7 +3,7 @@
 import { readlinkSync } from 'node:fs';
 import { mountTypeAt } from './procs.js';
 
-export class NotIsolatedError extends Error {
+class NotIsolatedError extends Error {
   constructor(why: string) {
     super(`e2e tests must run in a private mount namespace with a tmpfs on /run/containerd (${why}): ` +
       'run them through `npm test` / `bash scripts/test.sh [vitest args]`');

@@ -56,7 +56,7 @@ export function readCmdline(pid: number): string[] {
 }
 
 /** An idle spare daemon of tsshim (src/shim/spare-spawn.ts): `... -address <address> spare`. */
-export function isSpareDaemon(p: Pick<ProcessInfo, 'cmdline'>): boolean {
+function isSpareDaemon(p: Pick<ProcessInfo, 'cmdline'>): boolean {
   const i = p.cmdline.indexOf('spare');
   return i >= 2 && p.cmdline[i - 2] === '-address';
 }
@@ -84,10 +84,6 @@ export function listProcesses(): ProcessInfo[] {
 export function isAlive(pid: number): boolean {
   const stat = readProcessStat(pid);
   return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
-}
-
-export function childrenOf(ppid: number, all: ProcessInfo[] = listProcesses()): ProcessInfo[] {
-  return all.filter((p) => p.ppid === ppid);
 }
 
 /** All descendants of the given pids (not including them), by parent links. */
