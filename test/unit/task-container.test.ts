@@ -25,7 +25,10 @@ class FakeReaper {
   private readonly exits = new Map<number, Deferred<Exit>>();
   private slot(pid: number): Deferred<Exit> {
     let slot = this.exits.get(pid);
-    if (!slot) this.exits.set(pid, (slot = new Deferred<Exit>()));
+    if (!slot) {
+      slot = new Deferred<Exit>();
+      this.exits.set(pid, slot);
+    }
     return slot;
   }
   waitFor(pid: number): Promise<Exit> {
