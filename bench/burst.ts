@@ -13,20 +13,30 @@ export interface Burst {
   memory: MemoryAt;
 }
 
-export async function measureBurst(containerd: Containerd, image: string, runtime: Runtime, count: number, settleMs: number): Promise<Burst> {
+export async function measureBurst(
+  containerd: Containerd,
+  image: string,
+  runtime: Runtime,
+  count: number,
+  settleMs: number,
+): Promise<Burst> {
   const ids = Array.from({ length: count }, (_, k) => `bench-${runtime.tag}-burst-${k}`);
   const problems: string[] = [];
   try {
     const t0 = performance.now();
-    const results = await Promise.all(ids.map((id) => {
-      const args = runArgs(runtime, ['-d'], image, id, ['sleep', '3600']);
-      return timedCtr(containerd, args, ctrIn(runtime, { timeoutMs: 180_000 })).then((r) => ({ args, ...r }));
-    }));
+    const results = await Promise.all(
+      ids.map((id) => {
+        const args = runArgs(runtime, ['-d'], image, id, ['sleep', '3600']);
+        return timedCtr(containerd, args, ctrIn(runtime, { timeoutMs: 180_000 })).then((r) => ({ args, ...r }));
+      }),
+    );
     const wallMs = performance.now() - t0;
     const failed = results.filter((r) => r.result.code !== 0);
     if (failed.length > 0) {
-      throw new BenchStepError(`${failed.length} of ${count} concurrent ${runtime.tag} starts failed; first:\n` +
-        describeFailure(failed[0]?.args ?? [], failed[0]!.result, containerd));
+      throw new BenchStepError(
+        `${failed.length} of ${count} concurrent ${runtime.tag} starts failed; first:\n` +
+          describeFailure(failed[0]?.args ?? [], failed[0]!.result, containerd),
+      );
     }
     await new Promise((r) => setTimeout(r, settleMs));
     return { containers: count, wallMs, memory: readFamilyMemory(containerd, runtime, count) };

@@ -25,13 +25,20 @@ export interface BenchContainerd {
  * `env` goes into containerd's environment and so into every shim's: TSSHIM_SPARES=0 for the cold path,
  * TSSHIM_SHIM_SHARING=namespace for a containerd-wide shared mode.
  */
-export async function startBenchContainerd(version: ContainerdVersion, namespace: string, env: Record<string, string> = {}): Promise<BenchContainerd> {
+export async function startBenchContainerd(
+  version: ContainerdVersion,
+  namespace: string,
+  env: Record<string, string> = {},
+): Promise<BenchContainerd> {
   const binaries = findContainerd(version);
   assertPrivateRunContainerd();
   const tempDir = await mkdtemp('/tmp/tsshim-bench-');
   const cpu = CpuAccount.create(tempDir.split('/').pop() ?? `tsshim-bench-${process.pid}`);
   const wrapper = join(tempDir, 'containerd-info');
-  await writeFile(wrapper, `#!/bin/sh\necho $$ > ${shellQuote(cpu.procsFile)}\nexec ${shellQuote(binaries.containerd)} --log-level info "$@"\n`);
+  await writeFile(
+    wrapper,
+    `#!/bin/sh\necho $$ > ${shellQuote(cpu.procsFile)}\nexec ${shellQuote(binaries.containerd)} --log-level info "$@"\n`,
+  );
   await chmod(wrapper, 0o755);
   // The single executable as a runtime of its own (--sea), beside the launcher's io.containerd.tsshim.v2.
   const seaDir = join(tempDir, 'sea-bin');

@@ -62,7 +62,13 @@ export async function idleCpuRate(account: CpuAccount, windowMs: number): Promis
  * replaced, a daemon exiting); per lifecycle, the cgroup's CPU time minus the idle rate over its window.
  */
 export async function measureCpuPerLifecycle(
-  containerd: Containerd, account: CpuAccount, image: string, runtime: Runtime, count: number, settleMs: number, idleRate: number,
+  containerd: Containerd,
+  account: CpuAccount,
+  image: string,
+  runtime: Runtime,
+  count: number,
+  settleMs: number,
+  idleRate: number,
 ): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {

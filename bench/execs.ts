@@ -39,11 +39,10 @@ export function parseStraceExecs(pid: number, text: string): ExecRecord[] {
 /** Counts per runtime family from the exec records of `lifecycles` lifecycles. */
 export function tallyExecs(records: readonly ExecRecord[], family: Runtime['family'], lifecycles: number): ExecCounts {
   // The single executable is node too: under its own runtime name on the bench's PATH, or in dist/sea/.
-  const isNode = (f: string): boolean => basename(f) === 'node' || basename(f).startsWith('containerd-shim-tsshimsea') ||
-    f.endsWith('/sea/containerd-shim-tsshim-v2');
-  const isShim = (f: string): boolean => family === 'go'
-    ? basename(f) === 'containerd-shim-runc-v2'
-    : isNode(f) || basename(f).startsWith('containerd-shim-tsshim');
+  const isNode = (f: string): boolean =>
+    basename(f) === 'node' || basename(f).startsWith('containerd-shim-tsshimsea') || f.endsWith('/sea/containerd-shim-tsshim-v2');
+  const isShim = (f: string): boolean =>
+    family === 'go' ? basename(f) === 'containerd-shim-runc-v2' : isNode(f) || basename(f).startsWith('containerd-shim-tsshim');
   return {
     lifecycles,
     node: records.filter((r) => isNode(r.file)).length,
@@ -61,15 +60,39 @@ async function waitForAttach(stderr: () => string, pids: number, timeoutMs: numb
 }
 
 export async function countExecs(
-  containerd: Containerd, image: string, runtime: Runtime, lifecycles: number, settleMs: number,
+  containerd: Containerd,
+  image: string,
+  runtime: Runtime,
+  lifecycles: number,
+  settleMs: number,
 ): Promise<ExecCounts> {
   const dir = await mkdtemp(join(containerd.tempDir, 'strace-'));
   const pids = [containerd.pid, ...shimProcesses(containerd.address).map((p) => p.pid)];
-  const strace = spawn('strace', ['-f', '-ff', '-e', 'trace=execve,execveat', '-e', 'signal=none', '-s', '64', '-o', join(dir, 'exec'),
-    ...pids.flatMap((p) => ['-p', String(p)])], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const strace = spawn(
+    'strace',
+    [
+      '-f',
+      '-ff',
+      '-e',
+      'trace=execve,execveat',
+      '-e',
+      'signal=none',
+      '-s',
+      '64',
+      '-o',
+      join(dir, 'exec'),
+      ...pids.flatMap((p) => ['-p', String(p)]),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
-  strace.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-  const exited = new Promise<void>((resolve) => { strace.once('exit', () => resolve()); strace.once('error', () => resolve()); });
+  strace.stderr.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+  });
+  const exited = new Promise<void>((resolve) => {
+    strace.once('exit', () => resolve());
+    strace.once('error', () => resolve());
+  });
   try {
     await waitForAttach(() => stderr, pids.length, 5_000);
     if (strace.exitCode !== null) throw new BenchStepError(`strace exited early: ${stderr.trim()}`);

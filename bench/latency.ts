@@ -78,7 +78,9 @@ async function measureExitEvent(ctx: IterationContext, runtime: Runtime, id: str
 
 async function iterate(ctx: IterationContext, runtime: Runtime, samples: LatencySamples): Promise<void> {
   const { containerd, image, iteration: i } = ctx;
-  const keep = (into: number[], ms: number): void => { if (ctx.record) into.push(ms); };
+  const keep = (into: number[], ms: number): void => {
+    if (ctx.record) into.push(ms);
+  };
   const opts = ctrIn(runtime);
 
   keep(samples.runRm, await timedCtrOk(containerd, runArgs(runtime, ['--rm'], image, `bench-${runtime.tag}-rm-${i}`, ['true']), opts));
@@ -101,14 +103,28 @@ export interface LatencyPlan {
 
 /** Runs every latency step for every runtime, rotating their order each iteration. */
 export async function measureLatencies(
-  containerd: Containerd, image: string, runtimes: readonly Runtime[], plan: LatencyPlan, progress: (line: string) => void,
+  containerd: Containerd,
+  image: string,
+  runtimes: readonly Runtime[],
+  plan: LatencyPlan,
+  progress: (line: string) => void,
 ): Promise<Partial<Record<RuntimeTag, LatencySamples>>> {
   const result: Partial<Record<RuntimeTag, LatencySamples>> = {};
   for (const r of runtimes) result[r.tag] = emptyLatencySamples();
-  const events = await EventStreams.open(containerd, runtimes.map((r) => r.namespace));
+  const events = await EventStreams.open(
+    containerd,
+    runtimes.map((r) => r.namespace),
+  );
   try {
     for (let i = 0; i < plan.iterations; i++) {
-      const ctx: IterationContext = { containerd, image, events, iteration: i, record: i >= plan.warmup, startStopOnly: plan.startStopOnly ?? false };
+      const ctx: IterationContext = {
+        containerd,
+        image,
+        events,
+        iteration: i,
+        record: i >= plan.warmup,
+        startStopOnly: plan.startStopOnly ?? false,
+      };
       for (const runtime of runtimeOrder(runtimes, i)) await iterate(ctx, runtime, result[runtime.tag] ?? emptyLatencySamples());
       progress(`latency iteration ${i + 1}/${plan.iterations}${ctx.record ? '' : ' (warm-up)'}`);
     }

@@ -33,7 +33,9 @@ import { describeLoad, describeVersions, seaBinary } from './versions.js';
 
 type PerRuntime<T> = Partial<Record<RuntimeTag, T>>;
 
-const progress = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
+const progress = (line: string): void => {
+  process.stderr.write(`bench: ${line}\n`);
+};
 
 /** Section failures: the run goes on (the figure says "failed"), and the exit status is 1. */
 const failures: string[] = [];
@@ -58,8 +60,15 @@ function figures<T>(per: PerRuntime<T>, tags: readonly RuntimeTag[], figure: (x:
   return out;
 }
 
-function row<T>(key: string, metric: string, unit: Unit, per: PerRuntime<T>, tags: readonly RuntimeTag[], figure: (x: T) => Figure,
-  extra: Partial<Pick<Row, 'targets' | 'chart'>> = {}): Row {
+function row<T>(
+  key: string,
+  metric: string,
+  unit: Unit,
+  per: PerRuntime<T>,
+  tags: readonly RuntimeTag[],
+  figure: (x: T) => Figure,
+  extra: Partial<Pick<Row, 'targets' | 'chart'>> = {},
+): Row {
   return { key, metric, unit, figures: figures(per, tags, figure), ...extra };
 }
 
@@ -99,14 +108,41 @@ function buildRows(s: Sections, tags: readonly RuntimeTag[], opts: BenchOptions)
     add('task-delete', (x) => x.taskDelete);
   }
   if (opts.execLifecycles > 0) {
-    const per = (f: (c: ExecCounts) => number) => (c: ExecCounts): Figure => ({ value: f(c) / c.lifecycles });
+    const per =
+      (f: (c: ExecCounts) => number) =>
+      (c: ExecCounts): Figure => ({ value: f(c) / c.lifecycles });
     rows.push(
-      row('shim-procs', 'shim processes started / container', 'count', s.execs, tags, per((c) => c.shimProcesses)),
-      row('node-procs', 'Node processes started / container', 'count', s.execs, tags, per((c) => c.node), { chart: false }),
-      row('all-execs', 'programs exec\'d / container (all)', 'count', s.execs, tags, per((c) => c.all), { chart: false }),
+      row(
+        'shim-procs',
+        'shim processes started / container',
+        'count',
+        s.execs,
+        tags,
+        per((c) => c.shimProcesses),
+      ),
+      row(
+        'node-procs',
+        'Node processes started / container',
+        'count',
+        s.execs,
+        tags,
+        per((c) => c.node),
+        { chart: false },
+      ),
+      row(
+        'all-execs',
+        "programs exec'd / container (all)",
+        'count',
+        s.execs,
+        tags,
+        per((c) => c.all),
+        { chart: false },
+      ),
     );
   }
-  const cpu = row('cpu', 'CPU per container lifecycle', 'ms', s.cpu, tags, (x) => ({ samples: x }), { targets: { tsshim: 3, shared: 1.5 } });
+  const cpu = row('cpu', 'CPU per container lifecycle', 'ms', s.cpu, tags, (x) => ({ samples: x }), {
+    targets: { tsshim: 3, shared: 1.5 },
+  });
   if (s.cold) {
     const c = s.cold.cpu.cold;
     const g = s.cold.cpu.go;
@@ -114,32 +150,68 @@ function buildRows(s: Sections, tags: readonly RuntimeTag[], opts: BenchOptions)
     cpu.baselines = { cold: g === undefined ? { unavailable: 'failed' } : { samples: g } };
   }
   rows.push(cpu);
-  const at = (n: number) => (m: MemoryAt[]): MemoryAt | undefined => m.find((x) => x.containers === n);
-  const perContainer = (n: number, field: 'pssKiB' | 'ussKiB') => (m: MemoryAt[]): Figure => {
-    const x = at(n)(m);
-    return x === undefined ? { unavailable: 'failed' } : { value: x[field] / MiB / n };
-  };
+  const at =
+    (n: number) =>
+    (m: MemoryAt[]): MemoryAt | undefined =>
+      m.find((x) => x.containers === n);
+  const perContainer =
+    (n: number, field: 'pssKiB' | 'ussKiB') =>
+    (m: MemoryAt[]): Figure => {
+      const x = at(n)(m);
+      return x === undefined ? { unavailable: 'failed' } : { value: x[field] / MiB / n };
+    };
   for (const n of opts.idle) {
-    rows.push(row(`pss-${n}`, `idle PSS / container (${n})`, 'MiB', s.memory, tags, perContainer(n, 'pssKiB'),
-      n === 10 ? { targets: { tsshim: 3, shared: 0.35 } } : {}));
+    rows.push(
+      row(
+        `pss-${n}`,
+        `idle PSS / container (${n})`,
+        'MiB',
+        s.memory,
+        tags,
+        perContainer(n, 'pssKiB'),
+        n === 10 ? { targets: { tsshim: 3, shared: 0.35 } } : {},
+      ),
+    );
   }
   for (const n of opts.idle) {
     rows.push(row(`uss-${n}`, `idle USS / container (${n})`, 'MiB', s.memory, tags, perContainer(n, 'ussKiB'), { chart: n === 10 }));
   }
   const [lo, hi] = [opts.idle.at(-2), opts.idle.at(-1)];
   if (lo !== undefined && hi !== undefined) {
-    rows.push(row('pss-extra', `PSS per extra container (${lo} -> ${hi})`, 'MiB', s.memory, tags, (m) => {
-      const a = at(lo)(m);
-      const b = at(hi)(m);
-      return a && b ? { value: (b.pssKiB - a.pssKiB) / MiB / (hi - lo) } : { unavailable: 'failed' };
-    }, { chart: false }));
-    rows.push(row('procs-idle', `shim processes at ${hi} containers`, 'count', s.memory, tags, (m) => {
-      const b = at(hi)(m);
-      return b ? { value: b.shims.length } : { unavailable: 'failed' };
-    }, { chart: false }));
+    rows.push(
+      row(
+        'pss-extra',
+        `PSS per extra container (${lo} -> ${hi})`,
+        'MiB',
+        s.memory,
+        tags,
+        (m) => {
+          const a = at(lo)(m);
+          const b = at(hi)(m);
+          return a && b ? { value: (b.pssKiB - a.pssKiB) / MiB / (hi - lo) } : { unavailable: 'failed' };
+        },
+        { chart: false },
+      ),
+    );
+    rows.push(
+      row(
+        'procs-idle',
+        `shim processes at ${hi} containers`,
+        'count',
+        s.memory,
+        tags,
+        (m) => {
+          const b = at(hi)(m);
+          return b ? { value: b.shims.length } : { unavailable: 'failed' };
+        },
+        { chart: false },
+      ),
+    );
   }
   rows.push(
-    row('burst-wall', `${opts.burst} started at once: wall time`, 'ms', s.burst, tags, (b) => ({ value: b.wallMs }), { targets: { tsshim: 1.5 } }),
+    row('burst-wall', `${opts.burst} started at once: wall time`, 'ms', s.burst, tags, (b) => ({ value: b.wallMs }), {
+      targets: { tsshim: 1.5 },
+    }),
     row('burst-pss', `${opts.burst} started at once: shim PSS total`, 'MiB', s.burst, tags, (b) => ({ value: b.memory.pssKiB / MiB })),
   );
   if (opts.shimStart) {
@@ -174,23 +246,30 @@ async function warmSections(bench: BenchContainerd, opts: BenchOptions): Promise
   const { containerd, cpu } = bench;
   const runtimes = benchRuntimes(containerd, { shared: opts.shared, sea: opts.sea });
   const image = await importImages(containerd, runtimes);
-  progress(`latencies: ${opts.iterations} iterations per runtime (${runtimes.map((r) => r.tag).join(', ')}), first ${opts.warmup} discarded`);
+  progress(
+    `latencies: ${opts.iterations} iterations per runtime (${runtimes.map((r) => r.tag).join(', ')}), first ${opts.warmup} discarded`,
+  );
   const latency = (await attempt('latencies', () => measureLatencies(containerd, image, runtimes, opts, progress))) ?? {};
   const idleRate = await idleCpuRate(cpu, 1_000);
-  const cpuSamples = await perRuntime('CPU per lifecycle', runtimes,
-    (r) => measureCpuPerLifecycle(containerd, cpu, image, r, opts.cpuLifecycles, 500, idleRate));
-  const execs = opts.execLifecycles > 0
-    ? await perRuntime('processes started (strace)', runtimes, (r) => countExecs(containerd, image, r, opts.execLifecycles, 1_500))
-    : {};
-  const memory = await perRuntime(`idle memory at ${opts.idle.join(', ')}`, runtimes,
-    (r) => measureIdleMemory(containerd, image, r, opts.idle, opts.settleMs));
+  const cpuSamples = await perRuntime('CPU per lifecycle', runtimes, (r) =>
+    measureCpuPerLifecycle(containerd, cpu, image, r, opts.cpuLifecycles, 500, idleRate),
+  );
+  const execs =
+    opts.execLifecycles > 0
+      ? await perRuntime('processes started (strace)', runtimes, (r) => countExecs(containerd, image, r, opts.execLifecycles, 1_500))
+      : {};
+  const memory = await perRuntime(`idle memory at ${opts.idle.join(', ')}`, runtimes, (r) =>
+    measureIdleMemory(containerd, image, r, opts.idle, opts.settleMs),
+  );
   const burst = await perRuntime(`${opts.burst} at once`, runtimes, (r) => measureBurst(containerd, image, r, opts.burst, opts.settleMs));
   // Last: a shared daemon or spare this leaves behind would otherwise count in the memory figures.
   const shimStart = opts.shimStart
-    ? (await attempt('shim binaries alone', () => measureShimStart(containerd, runtimes, opts.iterations, opts.warmup, (message) => {
-      failures.push(message);
-      progress(message.split('\n')[0] ?? message);
-    }))) ?? {}
+    ? ((await attempt('shim binaries alone', () =>
+        measureShimStart(containerd, runtimes, opts.iterations, opts.warmup, (message) => {
+          failures.push(message);
+          progress(message.split('\n')[0] ?? message);
+        }),
+      )) ?? {})
     : {};
   return { latency, cpu: cpuSamples, execs, memory, burst, shimStart };
 }
@@ -198,19 +277,28 @@ async function warmSections(bench: BenchContainerd, opts: BenchOptions): Promise
 /** tsshim without spares beside the Go shim, in a containerd of its own: start/stop latencies and CPU. */
 async function coldSections(bench: BenchContainerd, opts: BenchOptions): Promise<NonNullable<Sections['cold']>> {
   const { containerd, cpu } = bench;
-  const runtimes = benchRuntimes(containerd, { shared: false, sea: false }, ['tsshim', 'go']).map((r) => (r.tag === 'tsshim' ? { ...r, tag: 'cold' as const } : r));
+  const runtimes = benchRuntimes(containerd, { shared: false, sea: false }, ['tsshim', 'go']).map((r) =>
+    r.tag === 'tsshim' ? { ...r, tag: 'cold' as const } : r,
+  );
   const image = await importImages(containerd, runtimes);
   const iterations = Math.max(2, Math.ceil(opts.iterations / 2));
   progress(`cold (TSSHIM_SPARES=0): ${iterations} iterations`);
-  const latency = (await attempt('cold latencies', () =>
-    measureLatencies(containerd, image, runtimes, { iterations, warmup: 1, startStopOnly: true }, progress))) ?? {};
+  const latency =
+    (await attempt('cold latencies', () =>
+      measureLatencies(containerd, image, runtimes, { iterations, warmup: 1, startStopOnly: true }, progress),
+    )) ?? {};
   const idleRate = await idleCpuRate(cpu, 1_000);
-  const cpuSamples = await perRuntime('cold CPU per lifecycle', runtimes,
-    (r) => measureCpuPerLifecycle(containerd, cpu, image, r, Math.max(2, Math.ceil(opts.cpuLifecycles / 2)), 500, idleRate));
+  const cpuSamples = await perRuntime('cold CPU per lifecycle', runtimes, (r) =>
+    measureCpuPerLifecycle(containerd, cpu, image, r, Math.max(2, Math.ceil(opts.cpuLifecycles / 2)), 500, idleRate),
+  );
   return { latency, cpu: cpuSamples };
 }
 
-async function withContainerd<T>(version: ContainerdVersion, env: Record<string, string>, body: (b: BenchContainerd) => Promise<T>): Promise<T> {
+async function withContainerd<T>(
+  version: ContainerdVersion,
+  env: Record<string, string>,
+  body: (b: BenchContainerd) => Promise<T>,
+): Promise<T> {
   const bench = await startBenchContainerd(version, 'bench', env);
   let stopping: Promise<string[]> | undefined;
   const onSignal = (): void => {
@@ -251,7 +339,9 @@ async function benchVersion(version: ContainerdVersion, opts: BenchOptions, tags
         (opts.cold ? '; cold: tsshim with TSSHIM_SPARES=0 and its own Go figures, in a second containerd' : ''),
       `CPU: the containerd's cgroup (containerd, shims, spares, runc; not ctr, not the container) over ${opts.cpuLifecycles} \`ctr run --rm\` ` +
         'lifecycles, each with 0.5 s after it, minus the idle rate',
-      opts.execLifecycles > 0 ? `processes started: successful execve under containerd and its shims (strace -f) over ${opts.execLifecycles} lifecycles` : '',
+      opts.execLifecycles > 0
+        ? `processes started: successful execve under containerd and its shims (strace -f) over ${opts.execLifecycles} lifecycles`
+        : '',
       `memory: Pss/Private_* (smaps_rollup) summed over every resident shim process of the family serving the containerd ` +
         '(daemons, shared daemons and spares), divided by the containers',
       ...versions,
@@ -292,8 +382,19 @@ async function main(): Promise<number> {
     }
   }
   loadFixtures();
-  const tags: TsshimTag[] = ['tsshim', ...(opts.shared ? ['shared' as const] : []), ...(opts.cold ? ['cold' as const] : []), ...(opts.sea ? ['sea' as const] : [])];
-  const report: BenchReport = { date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC', quick: opts.quick, runtimes: tags, versions: [], notes: [] };
+  const tags: TsshimTag[] = [
+    'tsshim',
+    ...(opts.shared ? ['shared' as const] : []),
+    ...(opts.cold ? ['cold' as const] : []),
+    ...(opts.sea ? ['sea' as const] : []),
+  ];
+  const report: BenchReport = {
+    date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    quick: opts.quick,
+    runtimes: tags,
+    versions: [],
+    notes: [],
+  };
   const t0 = Date.now();
   for (const version of opts.containerd) {
     try {
@@ -303,7 +404,8 @@ async function main(): Promise<number> {
       progress(`containerd ${version} failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
     }
   }
-  for (const v of report.versions) process.stdout.write(`\ncontainerd ${v.fullVersion}\n${renderVersionTable(report, v)}\n${v.notes.map((n) => `  ${n}`).join('\n')}\n`);
+  for (const v of report.versions)
+    process.stdout.write(`\ncontainerd ${v.fullVersion}\n${renderVersionTable(report, v)}\n${v.notes.map((n) => `  ${n}`).join('\n')}\n`);
   if (report.versions.length > 0) {
     process.stdout.write(`\n${renderRatioTable(report)}\n`);
     writeResults(report, opts);

@@ -76,7 +76,11 @@ export function readFamilyMemory(containerd: Containerd, runtime: Runtime, conta
  * every container at the end.
  */
 export async function measureIdleMemory(
-  containerd: Containerd, image: string, runtime: Runtime, counts: readonly number[], settleMs: number,
+  containerd: Containerd,
+  image: string,
+  runtime: Runtime,
+  counts: readonly number[],
+  settleMs: number,
 ): Promise<MemoryAt[]> {
   const started: string[] = [];
   const problems: string[] = [];
@@ -90,13 +94,16 @@ export async function measureIdleMemory(
       }
       await new Promise((r) => setTimeout(r, settleMs));
       const at = readFamilyMemory(containerd, runtime, count);
-      if (at.shims.length === 0) throw new BenchStepError(`no ${runtime.family} shim process found for ${count} running ${runtime.tag} containers`);
+      if (at.shims.length === 0)
+        throw new BenchStepError(`no ${runtime.family} shim process found for ${count} running ${runtime.tag} containers`);
       result.push(at);
     }
   } finally {
     await removeContainers(containerd, runtime, started, problems);
     // Per-container daemons exit once their container is deleted; give the last ones a moment.
-    const daemons = residentShims(containerd.address, runtime.family).filter((p) => p.role === 'daemon' && p.family === 'go').map((p) => p.pid);
+    const daemons = residentShims(containerd.address, runtime.family)
+      .filter((p) => p.role === 'daemon' && p.family === 'go')
+      .map((p) => p.pid);
     if (!(await waitFor(() => daemons.every((pid) => !isAlive(pid)), 10_000))) {
       problems.push(`${runtime.tag} shims still running after their containers were deleted: ${daemons.filter(isAlive).join(', ')}`);
     }

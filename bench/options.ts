@@ -65,9 +65,21 @@ function integer(flag: string, raw: string | undefined, min: number): number {
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const quick = argv.includes('--quick');
   const opts: BenchOptions = {
-    containerd: ['1.6', '2.1'], quick, iterations: quick ? 5 : 15, warmup: quick ? 1 : 2, idle: quick ? [1, 10] : [1, 10, 50],
-    burst: quick ? 10 : 30, cpuLifecycles: quick ? 4 : 8, execLifecycles: quick ? 2 : 4, settleMs: quick ? 1500 : 3000,
-    shared: true, sea: false, cold: !quick, shimStart: true, outDir: undefined, updateReadme: false,
+    containerd: ['1.6', '2.1'],
+    quick,
+    iterations: quick ? 5 : 15,
+    warmup: quick ? 1 : 2,
+    idle: quick ? [1, 10] : [1, 10, 50],
+    burst: quick ? 10 : 30,
+    cpuLifecycles: quick ? 4 : 8,
+    execLifecycles: quick ? 2 : 4,
+    settleMs: quick ? 1500 : 3000,
+    shared: true,
+    sea: false,
+    cold: !quick,
+    shimStart: true,
+    outDir: undefined,
+    updateReadme: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
@@ -75,31 +87,64 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     const value = (): string | undefined => inline ?? argv[++i];
     switch (flag) {
       case '--containerd': {
-        const list = (value() ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-        if (list.length === 0 || !list.every(isContainerdVersion)) throw new UsageError(`--containerd takes a list of ${containerdVersions.join(', ')}`);
+        const list = (value() ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
+        if (list.length === 0 || !list.every(isContainerdVersion))
+          throw new UsageError(`--containerd takes a list of ${containerdVersions.join(', ')}`);
         opts.containerd = [...new Set(list.filter(isContainerdVersion))];
         break;
       }
-      case '--quick': break;
-      case '--iterations': opts.iterations = integer(flag, value(), 1); break;
-      case '--warmup': opts.warmup = integer(flag, value(), 0); break;
+      case '--quick':
+        break;
+      case '--iterations':
+        opts.iterations = integer(flag, value(), 1);
+        break;
+      case '--warmup':
+        opts.warmup = integer(flag, value(), 0);
+        break;
       case '--idle': {
         const counts = (value() ?? '').split(',').map((s) => integer(flag, s.trim(), 1));
         opts.idle = [...new Set(counts)].sort((a, b) => a - b);
         break;
       }
-      case '--burst': opts.burst = integer(flag, value(), 1); break;
-      case '--cpu-lifecycles': opts.cpuLifecycles = integer(flag, value(), 1); break;
-      case '--exec-lifecycles': opts.execLifecycles = integer(flag, value(), 0); break;
-      case '--settle-ms': opts.settleMs = integer(flag, value(), 0); break;
-      case '--no-shared': opts.shared = false; break;
-      case '--no-cold': opts.cold = false; break;
-      case '--sea': opts.sea = true; break;
-      case '--no-shim-start': opts.shimStart = false; break;
-      case '--out': opts.outDir = value(); if (!opts.outDir) throw new UsageError('--out needs a directory'); break;
-      case '--update-readme': opts.updateReadme = true; break;
-      case '-h': case '--help': throw new UsageError('');
-      default: throw new UsageError(`unknown option ${arg}`);
+      case '--burst':
+        opts.burst = integer(flag, value(), 1);
+        break;
+      case '--cpu-lifecycles':
+        opts.cpuLifecycles = integer(flag, value(), 1);
+        break;
+      case '--exec-lifecycles':
+        opts.execLifecycles = integer(flag, value(), 0);
+        break;
+      case '--settle-ms':
+        opts.settleMs = integer(flag, value(), 0);
+        break;
+      case '--no-shared':
+        opts.shared = false;
+        break;
+      case '--no-cold':
+        opts.cold = false;
+        break;
+      case '--sea':
+        opts.sea = true;
+        break;
+      case '--no-shim-start':
+        opts.shimStart = false;
+        break;
+      case '--out':
+        opts.outDir = value();
+        if (!opts.outDir) throw new UsageError('--out needs a directory');
+        break;
+      case '--update-readme':
+        opts.updateReadme = true;
+        break;
+      case '-h':
+      case '--help':
+        throw new UsageError('');
+      default:
+        throw new UsageError(`unknown option ${arg}`);
     }
   }
   if (opts.warmup >= opts.iterations) throw new UsageError('--warmup must be smaller than --iterations');

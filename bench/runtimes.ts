@@ -43,12 +43,18 @@ export interface RuntimeSelection {
  */
 export function benchRuntimes(containerd: Containerd, select: RuntimeSelection, tags?: readonly RuntimeTag[]): Runtime[] {
   const base = { namespace: containerd.namespace, binaryEnv: {} };
-  const all: Runtime[] = [{ ...base, tag: 'tsshim', name: runtimes.tsshim, runFlags: ['--runtime', runtimes.tsshim], family: 'tsshim', binary: tsshimBinary }];
+  const all: Runtime[] = [
+    { ...base, tag: 'tsshim', name: runtimes.tsshim, runFlags: ['--runtime', runtimes.tsshim], family: 'tsshim', binary: tsshimBinary },
+  ];
   if (select.shared) {
     const configPath = join(containerd.tempDir, 'tsshim-shared.toml');
     writeFileSync(configPath, sharedModeToml);
     all.push({
-      tag: 'shared', name: runtimes.tsshim, namespace: `${containerd.namespace}-shared`, family: 'tsshim', binary: tsshimBinary,
+      tag: 'shared',
+      name: runtimes.tsshim,
+      namespace: `${containerd.namespace}-shared`,
+      family: 'tsshim',
+      binary: tsshimBinary,
       runFlags: ['--runtime', runtimes.tsshim, '--runtime-config-path', configPath],
       binaryEnv: { TSSHIM_SHIM_SHARING: 'namespace' },
     });
@@ -57,7 +63,14 @@ export function benchRuntimes(containerd: Containerd, select: RuntimeSelection, 
     // bench/containerd.ts puts a containerd-shim-tsshimsea-v2 symlink to the single executable on containerd's PATH.
     all.push({ ...base, tag: 'sea', name: seaRuntimeName, runFlags: ['--runtime', seaRuntimeName], family: 'tsshim', binary: seaBinary });
   }
-  all.push({ ...base, tag: 'go', name: runtimes.runc, runFlags: ['--runtime', runtimes.runc], family: 'go', binary: goShimBinary(containerd) });
+  all.push({
+    ...base,
+    tag: 'go',
+    name: runtimes.runc,
+    runFlags: ['--runtime', runtimes.runc],
+    family: 'go',
+    binary: goShimBinary(containerd),
+  });
   return tags === undefined ? all : all.filter((r) => tags.includes(r.tag));
 }
 
@@ -89,8 +102,10 @@ export async function timedCtr(containerd: Containerd, args: readonly string[], 
 }
 
 export function describeFailure(args: readonly string[], r: CommandResult, containerd: Containerd): string {
-  return `${formatCommand('ctr', args)} failed (${r.timedOut ? 'timed out' : `exit ${r.code ?? r.signal}`})` +
-    `\n--- stderr ---\n${r.stderr.trim()}\n--- containerd log (tail) ---\n${containerd.logsTail(30)}`;
+  return (
+    `${formatCommand('ctr', args)} failed (${r.timedOut ? 'timed out' : `exit ${r.code ?? r.signal}`})` +
+    `\n--- stderr ---\n${r.stderr.trim()}\n--- containerd log (tail) ---\n${containerd.logsTail(30)}`
+  );
 }
 
 /** Like timedCtr but throws BenchStepError unless ctr exits 0. */
@@ -112,12 +127,19 @@ export function runArgs(runtime: Runtime, flags: readonly string[], image: strin
 
 /** Removes containers (task delete --force, container delete), `parallel` at a time; failures other than "not found" go to problems. */
 export async function removeContainers(
-  containerd: Containerd, runtime: Runtime, ids: readonly string[], problems: string[], parallel = 4,
+  containerd: Containerd,
+  runtime: Runtime,
+  ids: readonly string[],
+  problems: string[],
+  parallel = 4,
 ): Promise<void> {
   const queue = [...ids];
   const worker = async (): Promise<void> => {
     for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-      for (const args of [['task', 'delete', '--force', id], ['container', 'delete', id]]) {
+      for (const args of [
+        ['task', 'delete', '--force', id],
+        ['container', 'delete', id],
+      ]) {
         const { result } = await timedCtr(containerd, args, ctrIn(runtime, { timeoutMs: 30_000 }));
         if (result.code !== 0 && !/not found/i.test(result.stderr)) problems.push(describeFailure(args, result, containerd));
       }

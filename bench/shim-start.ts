@@ -28,8 +28,12 @@ const namespaceOf = (runtime: Runtime): string => (runtime.tag === 'shared' ? 'b
 function shimEnv(containerd: Containerd, runtime: Runtime): NodeJS.ProcessEnv {
   // What containerd gives a shim it starts (its own environment plus these).
   return {
-    ...process.env, PATH: containerd.path, TTRPC_ADDRESS: containerd.ttrpcAddress, GRPC_ADDRESS: containerd.address,
-    NAMESPACE: namespaceOf(runtime), ...runtime.binaryEnv,
+    ...process.env,
+    PATH: containerd.path,
+    TTRPC_ADDRESS: containerd.ttrpcAddress,
+    GRPC_ADDRESS: containerd.address,
+    NAMESPACE: namespaceOf(runtime),
+    ...runtime.binaryEnv,
   };
 }
 
@@ -101,7 +105,17 @@ async function stopDaemon(containerd: Containerd, id: string, socket: string | u
 }
 
 function shimArgs(containerd: Containerd, runtime: Runtime, id: string, action: 'start' | 'delete'): string[] {
-  return ['-namespace', namespaceOf(runtime), '-address', containerd.address, '-publish-binary', containerd.binaries.containerd, '-id', id, action];
+  return [
+    '-namespace',
+    namespaceOf(runtime),
+    '-address',
+    containerd.address,
+    '-publish-binary',
+    containerd.binaries.containerd,
+    '-id',
+    id,
+    action,
+  ];
 }
 
 /** `delete` of a container runc never knew (both shims then answer with a 137 exit). */
@@ -127,7 +141,8 @@ async function startOnce(containerd: Containerd, runtime: Runtime, i: number, in
     const t0 = performance.now();
     const r = await runCommand(binary, args, { cwd: bundle, env: shimEnv(containerd, runtime), timeoutMs: 30_000 });
     const tStart = performance.now();
-    if (r.code !== 0) throw new BenchStepError(`${formatCommand(binary, args)} failed (exit ${r.code ?? r.signal}): ${r.stdout}${r.stderr}`);
+    if (r.code !== 0)
+      throw new BenchStepError(`${formatCommand(binary, args)} failed (exit ${r.code ?? r.signal}): ${r.stdout}${r.stderr}`);
     const address = parseStartOutput(r.stdout);
     socket = socketPathFromAddress(address);
     const tReply = await firstReply(address).catch((e: unknown) => {
@@ -156,7 +171,11 @@ async function versionOnce(binary: string, into: ShimStartSamples, record: boole
 
 /** A failed iteration is reported through `onError` and leaves no sample; the others still count. */
 export async function measureShimStart(
-  containerd: Containerd, runtimes: readonly Runtime[], iterations: number, warmup: number, onError: (message: string) => void,
+  containerd: Containerd,
+  runtimes: readonly Runtime[],
+  iterations: number,
+  warmup: number,
+  onError: (message: string) => void,
 ): Promise<Partial<Record<RuntimeTag, ShimStartSamples>>> {
   const result: Partial<Record<RuntimeTag, ShimStartSamples>> = {};
   for (const r of runtimes) result[r.tag] = { version: [], start: [], startToFirstReply: [], delete: [] };

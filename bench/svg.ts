@@ -31,7 +31,13 @@ export function ratioX(ratio: number): number {
 
 const fmt = (n: number): string => (Math.round(n * 10) / 10).toString();
 
-interface Bar { version: string; versionIndex: number; tag: TsshimTag; ratio: number; target: number | undefined }
+interface Bar {
+  version: string;
+  versionIndex: number;
+  tag: TsshimTag;
+  ratio: number;
+  target: number | undefined;
+}
 
 function barsOf(report: BenchReport, key: string): Bar[] {
   const bars: Bar[] = [];
@@ -53,19 +59,28 @@ function metricsOf(report: BenchReport): { key: string; metric: string }[] {
 }
 
 export function renderRatioSvg(report: BenchReport): string {
-  const groups = metricsOf(report).map((m) => ({ ...m, bars: barsOf(report, m.key) })).filter((g) => g.bars.length > 0);
+  const groups = metricsOf(report)
+    .map((m) => ({ ...m, bars: barsOf(report, m.key) }))
+    .filter((g) => g.bars.length > 0);
   const top = 78;
   const groupHeights = groups.map((g) => g.bars.length * (barHeight + barGap) - barGap);
   const plotBottom = top + groupHeights.reduce((a, h) => a + h + groupGap, 0);
   const height = plotBottom + 40;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
-    `font-family="DejaVu Sans, Arial, sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
+      `font-family="DejaVu Sans, Arial, sans-serif" font-size="11">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   const versions = report.versions.map((v) => v.fullVersion).join(', ');
-  out.push(`<text x="10" y="20" font-size="14" font-weight="bold">tsshim / containerd-shim-runc-v2, medians of one run (lower is better)</text>`);
-  out.push(`<text x="10" y="37" fill="#555">${escapeXml(`containerd ${versions}; ${report.date}${report.quick ? '; --quick' : ''}; ` +
-    'ticks: issue 9 targets; log scale')}</text>`);
+  out.push(
+    `<text x="10" y="20" font-size="14" font-weight="bold">tsshim / containerd-shim-runc-v2, medians of one run (lower is better)</text>`,
+  );
+  out.push(
+    `<text x="10" y="37" fill="#555">${escapeXml(
+      `containerd ${versions}; ${report.date}${report.quick ? '; --quick' : ''}; ticks: issue 9 targets; log scale`,
+    )}</text>`,
+  );
   // Legend: one swatch per runtime, then one per version shade.
   let lx = 10;
   for (const tag of report.runtimes) {
@@ -81,7 +96,9 @@ export function renderRatioSvg(report: BenchReport): string {
   // Axis: gridlines at powers of two, parity (1.0x) drawn darker.
   for (let l = minLog; l <= maxLog; l++) {
     const x = fmt(ratioX(2 ** l));
-    out.push(`<line x1="${x}" y1="${top - 6}" x2="${x}" y2="${plotBottom}" stroke="${l === 0 ? '#222' : '#ddd'}" stroke-width="${l === 0 ? 1.5 : 1}"/>`);
+    out.push(
+      `<line x1="${x}" y1="${top - 6}" x2="${x}" y2="${plotBottom}" stroke="${l === 0 ? '#222' : '#ddd'}" stroke-width="${l === 0 ? 1.5 : 1}"/>`,
+    );
     const label = l < 0 ? `1/${2 ** -l}` : `${2 ** l}`;
     out.push(`<text x="${x}" y="${plotBottom + 14}" text-anchor="middle" fill="#555">${label}x</text>`);
   }
@@ -94,16 +111,20 @@ export function renderRatioSvg(report: BenchReport): string {
       const x2 = ratioX(b.ratio);
       const clipped = Math.log2(b.ratio) > maxLog || Math.log2(b.ratio) < minLog;
       const title = `${b.version} ${runtimeLabels[b.tag]}: ${b.ratio.toFixed(2)}x${b.target === undefined ? '' : ` (target ${b.target}x)`}`;
-      out.push(`<rect x="${fmt(Math.min(x1, x2))}" y="${fmt(y)}" width="${fmt(Math.max(1, Math.abs(x2 - x1)))}" height="${barHeight}" ` +
-        `fill="${colors[b.tag]}" fill-opacity="${versionOpacity[b.versionIndex] ?? 0.2}"><title>${escapeXml(title)}</title></rect>`);
+      out.push(
+        `<rect x="${fmt(Math.min(x1, x2))}" y="${fmt(y)}" width="${fmt(Math.max(1, Math.abs(x2 - x1)))}" height="${barHeight}" ` +
+          `fill="${colors[b.tag]}" fill-opacity="${versionOpacity[b.versionIndex] ?? 0.2}"><title>${escapeXml(title)}</title></rect>`,
+      );
       if (b.target !== undefined) {
         const tx = fmt(ratioX(b.target));
         out.push(`<line x1="${tx}" y1="${fmt(y - 1)}" x2="${tx}" y2="${fmt(y + barHeight + 1)}" stroke="#c53030" stroke-width="2"/>`);
       }
       // Right of the bar's end, or of parity for a bar that goes left (clear of the metric labels).
       const labelX = Math.max(x1, x2) + 4;
-      out.push(`<text x="${fmt(labelX)}" y="${fmt(y + barHeight - 1)}" font-size="9" fill="#333">` +
-        `${escapeXml(`${b.version} ${b.ratio.toFixed(2)}x${clipped ? ' (off scale)' : ''}`)}</text>`);
+      out.push(
+        `<text x="${fmt(labelX)}" y="${fmt(y + barHeight - 1)}" font-size="9" fill="#333">` +
+          `${escapeXml(`${b.version} ${b.ratio.toFixed(2)}x${clipped ? ' (off scale)' : ''}`)}</text>`,
+      );
       y += barHeight + barGap;
     }
     y += groupGap - barGap;

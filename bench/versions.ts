@@ -13,7 +13,14 @@ async function firstLine(file: string, args: readonly string[]): Promise<string>
   try {
     const r = await runCommand(file, args, { timeoutMs: 10_000 });
     const text = `${r.stdout}${r.stderr}`.trim();
-    return text.split('\n').map((l) => l.trim()).filter((l) => l !== '').slice(0, 2).join(' ') || `exit ${r.code}`;
+    return (
+      text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '')
+        .slice(0, 2)
+        .join(' ') || `exit ${r.code}`
+    );
   } catch (e) {
     return `unavailable (${(e as Error).message})`;
   }
@@ -25,7 +32,9 @@ export function goShimBinary(containerd: Containerd): string {
 
 /** Timings here are only comparable between runs on a quiet host; say how quiet it was. */
 export function describeLoad(): string {
-  return `${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+  return `${availableParallelism()} CPUs, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
 }
 
 export async function describeVersions(containerd: Containerd): Promise<string[]> {

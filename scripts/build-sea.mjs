@@ -4,7 +4,18 @@
 // Run by scripts/build.mjs after it built dist/tsshim.node; alone: `node scripts/build-sea.mjs`.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,12 +54,26 @@ try {
   const shim = join(work, 'shim.cjs');
   const loader = join(work, 'loader.cjs');
   step('bundle (cjs)');
-  const esbuild = (entry, outfile, extra) => sh(bin('esbuild'), [entry, '--bundle', '--platform=node', '--format=cjs',
-    '--target=node20', `--outfile=${outfile}`, '--log-level=warning', '--legal-comments=none',
-    '--alias:ttrpc-ts=./packages/ttrpc-ts/src/index.ts', ...extra]); // the workspace package, from source (as in build.mjs)
-  esbuild('src/cmd/sea-main.ts', shim, ['--external:pino-pretty', buildInfoDefine(root), `--define:__TSSHIM_ADDON_SHA256__="${addonSha256}"`,
+  const esbuild = (entry, outfile, extra) =>
+    sh(bin('esbuild'), [
+      entry,
+      '--bundle',
+      '--platform=node',
+      '--format=cjs',
+      '--target=node20',
+      `--outfile=${outfile}`,
+      '--log-level=warning',
+      '--legal-comments=none',
+      '--alias:ttrpc-ts=./packages/ttrpc-ts/src/index.ts',
+      ...extra,
+    ]); // the workspace package, from source (as in build.mjs)
+  esbuild('src/cmd/sea-main.ts', shim, [
+    '--external:pino-pretty',
+    buildInfoDefine(root),
+    `--define:__TSSHIM_ADDON_SHA256__="${addonSha256}"`,
     '--define:import.meta.url=__tsshimExecutableUrl',
-    "--banner:js=const __tsshimExecutableUrl = require('node:url').pathToFileURL(process.execPath).href;"]);
+    "--banner:js=const __tsshimExecutableUrl = require('node:url').pathToFileURL(process.execPath).href;",
+  ]);
   esbuild('src/cmd/sea-loader.ts', loader, []);
 
   // 2. V8's code cache for the shim (about 15 ms of CPU less at every start), made by this same node,
@@ -59,15 +84,27 @@ try {
   delete cleanEnv.NODE_OPTIONS;
   const startModule = join(work, 'daemon-env.cjs');
   esbuild('src/shim/daemon-env.ts', startModule, []);
-  const daemonNodeOptions = execFileSync(process.execPath,
-    ['-p', 'require(process.argv[1]).daemonNodeFlags.join(" ")', startModule], { env: cleanEnv, encoding: 'utf8' }).trim();
+  const daemonNodeOptions = execFileSync(process.execPath, ['-p', 'require(process.argv[1]).daemonNodeFlags.join(" ")', startModule], {
+    env: cleanEnv,
+    encoding: 'utf8',
+  }).trim();
   step(`code caches (daemon NODE_OPTIONS: ${daemonNodeOptions || 'none'})`);
-  const makeCache = (cache, nodeOptions) => sh(process.execPath, ['-e', `
+  const makeCache = (cache, nodeOptions) =>
+    sh(
+      process.execPath,
+      [
+        '-e',
+        `
     const { Script } = require('node:vm');
     const { readFileSync, writeFileSync } = require('node:fs');
     const source = '(function (require, module, exports) {' + readFileSync(process.argv[1], 'utf8') + '\\n})';
     writeFileSync(process.argv[2], new Script(source, { filename: 'containerd-shim-tsshim-v2.cjs' }).createCachedData());
-  `, shim, cache], { env: { ...cleanEnv, NODE_OPTIONS: nodeOptions } });
+  `,
+        shim,
+        cache,
+      ],
+      { env: { ...cleanEnv, NODE_OPTIONS: nodeOptions } },
+    );
   const cache = join(work, 'shim.cache');
   const daemonCache = join(work, 'shim.daemon.cache');
   makeCache(cache, '');
@@ -76,10 +113,16 @@ try {
   // The blob: the loader as main, the shim, its cache and the addon as assets.
   const blob = join(work, 'sea.blob');
   const config = join(work, 'sea-config.json');
-  writeFileSync(config, JSON.stringify({
-    main: loader, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false,
-    assets: { 'shim.cjs': shim, 'shim.cache': cache, 'shim.daemon.cache': daemonCache, 'tsshim.node': addon },
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      main: loader,
+      output: blob,
+      disableExperimentalSEAWarning: true,
+      useCodeCache: false,
+      assets: { 'shim.cjs': shim, 'shim.cache': cache, 'shim.daemon.cache': daemonCache, 'tsshim.node': addon },
+    }),
+  );
   step('blob');
   sh(process.execPath, ['--experimental-sea-config', config]);
 

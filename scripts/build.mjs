@@ -3,7 +3,17 @@
 // `--codegen-only` stops after codegen (used by typecheck). Each step says what it does.
 import { execFileSync } from 'node:child_process';
 import {
-  copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,8 +50,26 @@ function codegen() {
   if (existsSync(js) && statSync(js).mtimeMs > newest && existsSync(join(outDir, 'proto.d.ts'))) return;
   step(`codegen ${protos.length} proto files`);
   // Own root name so no other protobufjs user shares (and overwrites) our namespaces.
-  sh(bin('pbjs'), ['-t', 'static-module', '-w', 'es6', '--es6', '--no-verify', '--no-delimited', '--no-beautify',
-    '--no-service', '--no-typeurl', '--force-number', '-r', 'tsshim_api', '-p', 'proto', '-o', js, ...protos]);
+  sh(bin('pbjs'), [
+    '-t',
+    'static-module',
+    '-w',
+    'es6',
+    '--es6',
+    '--no-verify',
+    '--no-delimited',
+    '--no-beautify',
+    '--no-service',
+    '--no-typeurl',
+    '--force-number',
+    '-r',
+    'tsshim_api',
+    '-p',
+    'proto',
+    '-o',
+    js,
+    ...protos,
+  ]);
   writeFileSync(js, patchGenerated(readFileSync(js, 'utf8')));
   sh(bin('pbts'), ['--no-comments', '-o', join(outDir, 'proto.d.ts'), js]);
   const dts = join(outDir, 'proto.d.ts');
@@ -61,8 +89,11 @@ function patchGenerated(src) {
     .replace(/\$util\.Long \? \$util\.Long\.fromBits\(0, ?0, ?(?:false|true)\) : 0/g, '0')
     .replace(/= r\.(u?int64|s?fixed64|sint64)\(\);/g, '= $$int64ToNumber(r.$1());')
     .replace(/push\(r\.(u?int64|s?fixed64|sint64)\(\)\)/g, 'push($$int64ToNumber(r.$1()))')
-    .replace('// Common aliases', '// 64-bit values as numbers (exact up to 2^53; Timestamp seconds fit).\n' +
-      'const $int64ToNumber = (v) => typeof v === "number" ? v : v.toNumber();\n\n// Common aliases');
+    .replace(
+      '// Common aliases',
+      '// 64-bit values as numbers (exact up to 2^53; Timestamp seconds fit).\n' +
+        'const $int64ToNumber = (v) => typeof v === "number" ? v : v.toNumber();\n\n// Common aliases',
+    );
   const checked = checkFieldReads(out);
   if (!out.includes('import $protobuf from "protobufjs/minimal.js";')) {
     throw new Error('codegen: pbjs import line changed; update patchGenerated()');
@@ -80,8 +111,23 @@ function patchGenerated(src) {
 // past the end (the service answers InvalidArgument), and a known field that arrives with another
 // wire type is skipped as an unknown field, as Go's protobuf runtime does.
 function checkFieldReads(src) {
-  const wireTypeOf = { string: 2, bytes: 2, bool: 0, int32: 0, uint32: 0, sint32: 0, int64: 0, uint64: 0, sint64: 0,
-    fixed64: 1, sfixed64: 1, double: 1, fixed32: 5, sfixed32: 5, float: 5 };
+  const wireTypeOf = {
+    string: 2,
+    bytes: 2,
+    bool: 0,
+    int32: 0,
+    uint32: 0,
+    sint32: 0,
+    int64: 0,
+    uint64: 0,
+    sint64: 0,
+    fixed64: 1,
+    sfixed64: 1,
+    double: 1,
+    fixed32: 5,
+    sfixed32: 5,
+    float: 5,
+  };
   let message;
   let mapField;
   let rewritten = 0;
@@ -95,19 +141,24 @@ function checkFieldReads(src) {
     if (entry) {
       rewritten++;
       const name = JSON.stringify(`${message}.${mapField}[${entry[2] === 'k' ? 'key' : 'value'}]`);
-      return `${entry[1]}if ((tag2 & 7) !== 2) { r.skipType(tag2 & 7, n); break; } ` +
-        `${entry[2]} = $fitting(r, ${name}).${entry[3]}();`;
+      return `${entry[1]}if ((tag2 & 7) !== 2) { r.skipType(tag2 & 7, n); break; } ` + `${entry[2]} = $fitting(r, ${name}).${entry[3]}();`;
     }
-    const read = /^(\s+)(m\.(\w+)(?: = |\.push\()(?:\$int64ToNumber\()?)(?:r\.(\w+)\(\)(.*)|(\$root\.[\w.]+\.decode\()r, (r\.uint32\(\).*))$/.exec(line);
+    const read =
+      /^(\s+)(m\.(\w+)(?: = |\.push\()(?:\$int64ToNumber\()?)(?:r\.(\w+)\(\)(.*)|(\$root\.[\w.]+\.decode\()r, (r\.uint32\(\).*))$/.exec(
+        line,
+      );
     if (!read) return line;
     const [, indent, head, field, scalar, tail, decode, rest] = read;
     const wireType = decode !== undefined ? 2 : wireTypeOf[scalar];
     // Repeated numbers may come packed (pbjs handles both forms): left as they are.
     if (wireType === undefined || (wireType !== 2 && head.includes('.push('))) return line;
     const name = JSON.stringify(`${message}.${field}`);
-    const body = decode !== undefined ? `${head}${decode}$fitting(r, ${name}), ${rest}`
-      : wireType === 2 ? `${head}$fitting(r, ${name}).${scalar}()${tail}`
-      : line.slice(indent.length);
+    const body =
+      decode !== undefined
+        ? `${head}${decode}$fitting(r, ${name}), ${rest}`
+        : wireType === 2
+          ? `${head}$fitting(r, ${name}).${scalar}()${tail}`
+          : line.slice(indent.length);
     rewritten++;
     return `${indent}if ((t & 7) !== ${wireType}) { r.skipType(t & 7, n); break; } ${body}`;
   });
@@ -115,7 +166,9 @@ function checkFieldReads(src) {
   if (rewritten === 0 || /(?:m\.\w+|\bk|\bvalue)(?: = |\.push\()r\.(?:string|bytes)\(\)|decode\(r, r\.uint32\(\)/.test(out)) {
     throw new Error('codegen: the field reads pbjs emitted changed shape; update checkFieldReads()');
   }
-  return out.replace('// Common aliases', `// A length-delimited field's length must fit in what is left of the payload.
+  return out.replace(
+    '// Common aliases',
+    `// A length-delimited field's length must fit in what is left of the payload.
 const $fitting = (r, name) => {
   const start = r.pos;
   const length = r.uint32();
@@ -125,7 +178,8 @@ const $fitting = (r, name) => {
   return r;
 };
 
-// Common aliases`);
+// Common aliases`,
+  );
 }
 
 codegen();
@@ -172,8 +226,22 @@ if (existsSync(join(buildDir, 'shim.mjs'))) {
   // so a running shim keeps reading the build it started from). No V8 flags: one that changes
   // V8's flag hash makes V8 reject Node's built-in code cache; `start` picks the daemon's flags.
   const launcher = join(dist, 'containerd-shim-tsshim-v2');
-  sh('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11', `-DTSSHIM_NODE=${JSON.stringify(process.execPath)}`,
-    '-o', `${launcher}.${buildId}`, 'native/launcher.c'], {}, 'build: the launcher needs a C compiler (apt-get install gcc)\n');
+  sh(
+    'cc',
+    [
+      '-O2',
+      '-Wall',
+      '-Wextra',
+      '-Werror',
+      '-std=gnu11',
+      `-DTSSHIM_NODE=${JSON.stringify(process.execPath)}`,
+      '-o',
+      `${launcher}.${buildId}`,
+      'native/launcher.c',
+    ],
+    {},
+    'build: the launcher needs a C compiler (apt-get install gcc)\n',
+  );
   replace(`${launcher}.${buildId}`, launcher);
   step(`wrote ${launcher} (build ${buildId})`);
 }
@@ -183,18 +251,36 @@ function buildInto(out) {
   // 3. Native addon (npm 11 skips dependencies' install scripts; we build it ourselves).
   if (existsSync(join(root, 'native/binding.gyp'))) {
     step('native addon (node-gyp)');
-    sh(bin('node-gyp'), ['rebuild', '--nodedir=/usr', '--loglevel=warn'], { cwd: join(root, 'native') },
-      'build: the native addon needs python3, make and g++ (apt-get install python3 make g++) and Node headers in /usr/include/node\n');
+    sh(
+      bin('node-gyp'),
+      ['rebuild', '--nodedir=/usr', '--loglevel=warn'],
+      { cwd: join(root, 'native') },
+      'build: the native addon needs python3, make and g++ (apt-get install python3 make g++) and Node headers in /usr/include/node\n',
+    );
     copyFileSync(join(root, 'native/build/Release/tsshim.node'), join(out, 'tsshim.node'));
   }
   // 4. Bundle the daemon into one file plus lazily imported chunks.
   if (existsSync(join(root, 'src/cmd/main.ts'))) {
     step('bundle');
-    sh(bin('esbuild'), ['src/cmd/main.ts', '--bundle', '--splitting', '--platform=node', '--format=esm', '--target=node20',
-      `--outdir=${out}`, '--entry-names=shim', '--chunk-names=chunks/[name]-[hash]', '--out-extension:.js=.mjs', '--log-level=warning', '--legal-comments=none',
+    sh(bin('esbuild'), [
+      'src/cmd/main.ts',
+      '--bundle',
+      '--splitting',
+      '--platform=node',
+      '--format=esm',
+      '--target=node20',
+      `--outdir=${out}`,
+      '--entry-names=shim',
+      '--chunk-names=chunks/[name]-[hash]',
+      '--out-extension:.js=.mjs',
+      '--log-level=warning',
+      '--legal-comments=none',
       // pino's optional transports are never used by the shim.
-      '--external:pino-pretty', buildInfoDefine(root), ttrpcFromSource,
-      "--banner:js=import { createRequire as __tsshimCreateRequire } from 'node:module'; const require = __tsshimCreateRequire(import.meta.url);"]);
+      '--external:pino-pretty',
+      buildInfoDefine(root),
+      ttrpcFromSource,
+      "--banner:js=import { createRequire as __tsshimCreateRequire } from 'node:module'; const require = __tsshimCreateRequire(import.meta.url);",
+    ]);
   }
 }
 

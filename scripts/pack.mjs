@@ -26,8 +26,18 @@ const staging = join(root, 'dist', `.npm-${id}`);
 mkdirSync(staging, { recursive: true });
 try {
   cpSync(current, join(staging, id), { recursive: true });
-  run('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11', '-DTSSHIM_NODE="node"', `-DTSSHIM_ENTRY="${id}/shim.mjs"`,
-    '-o', join(staging, 'containerd-shim-tsshim-v2'), 'native/launcher.c']);
+  run('cc', [
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    '-std=gnu11',
+    '-DTSSHIM_NODE="node"',
+    `-DTSSHIM_ENTRY="${id}/shim.mjs"`,
+    '-o',
+    join(staging, 'containerd-shim-tsshim-v2'),
+    'native/launcher.c',
+  ]);
   rmSync(out, { recursive: true, force: true });
   renameSync(staging, out);
 } catch (err) {

@@ -26,8 +26,12 @@ const files = {
   'containerd-shim-tsshim-v2': executable,
   LICENSE: join(root, 'LICENSE'),
   'README.md': join(root, 'README.md'),
-  ...Object.fromEntries(['containerd-1.x.toml', 'containerd-2.x.toml', 'runtimeclass.yaml', 'daemon.json', 'ctr-run.sh']
-    .map((f) => [`docs/${f}`, join(root, 'docs', f)])),
+  ...Object.fromEntries(
+    ['containerd-1.x.toml', 'containerd-2.x.toml', 'runtimeclass.yaml', 'daemon.json', 'ctr-run.sh'].map((f) => [
+      `docs/${f}`,
+      join(root, 'docs', f),
+    ]),
+  ),
 };
 const work = mkdtempSync(join(tmpdir(), 'tsshim-release-'));
 try {

@@ -22,7 +22,10 @@ export const JsonTypeUrl = {
 /** An Any whose type URL is not the one the caller expected (the server answers InvalidArgument). */
 export class AnyTypeError extends Error {
   override readonly name = 'AnyTypeError';
-  constructor(readonly expected: string, readonly actual: string) {
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+  ) {
     super(`unexpected Any type ${JSON.stringify(actual)}, want ${JSON.stringify(expected)}`);
   }
 }
@@ -30,7 +33,10 @@ export class AnyTypeError extends Error {
 /** An Any whose value is not valid JSON text (the server answers InvalidArgument). */
 export class AnyJsonError extends Error {
   override readonly name = 'AnyJsonError';
-  constructor(readonly typeUrl: string, cause: Error) {
+  constructor(
+    readonly typeUrl: string,
+    cause: Error,
+  ) {
     super(`invalid JSON in Any ${JSON.stringify(typeUrl)}: ${cause.message}`, { cause });
   }
 }

@@ -30,7 +30,10 @@ export function namedMessage<I, M extends I>(typeName: string, codec: MessageCod
 /** Bytes that are not a valid encoding of the expected message (the server answers InvalidArgument). */
 export class DecodeError extends Error {
   override readonly name = 'DecodeError';
-  constructor(readonly typeName: string, cause: unknown) {
+  constructor(
+    readonly typeName: string,
+    cause: unknown,
+  ) {
     super(`invalid ${typeName}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }

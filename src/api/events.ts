@@ -4,8 +4,16 @@ import { containerd } from './gen/proto.js';
 import { packAny, type AnyMessage } from './any.js';
 import { encodeMessage, type NamedMessage } from './codec.js';
 import {
-  TaskCheckpointedType, TaskCreateType, TaskDeleteType, TaskExecAddedType, TaskExecStartedType, TaskExitType,
-  TaskOOMType, TaskPausedType, TaskResumedType, TaskStartType,
+  TaskCheckpointedType,
+  TaskCreateType,
+  TaskDeleteType,
+  TaskExecAddedType,
+  TaskExecStartedType,
+  TaskExitType,
+  TaskOOMType,
+  TaskPausedType,
+  TaskResumedType,
+  TaskStartType,
 } from './messages.js';
 import { nowTimestamp, type Timestamp } from './timestamp.js';
 

@@ -3,7 +3,15 @@
 export { containerd, google } from './gen/proto.js';
 export { DecodeError, decodeMessage, encodeMessage, encodeNamed } from './codec.js';
 export {
-  AnyJsonError, AnyTypeError, JsonTypeUrl, isAnyOf, packAny, packJsonAny, unpackAny, unpackJsonAny, type AnyMessage,
+  AnyJsonError,
+  AnyTypeError,
+  JsonTypeUrl,
+  isAnyOf,
+  packAny,
+  packJsonAny,
+  unpackAny,
+  unpackJsonAny,
+  type AnyMessage,
 } from './any.js';
 export { GO_ZERO_TIME_SECONDS, fromTimestamp, goZeroTimestamp, isZeroTime, toTimestamp, toTimestampOrZero } from './timestamp.js';
 export { EVENTS_SERVICE, Topic, buildTaskEvent, encodeForwardRequest, type TaskEvent } from './events.js';

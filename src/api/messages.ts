@@ -11,7 +11,10 @@ export const RuncOptionsType = namedMessage('containerd.runc.v1.Options', runc.O
 /** CheckpointTaskRequest.options. */
 export const CheckpointOptionsType = namedMessage('containerd.runc.v1.CheckpointOptions', runc.CheckpointOptions);
 /** CheckpointTaskRequest.options from a containerd 1.6/1.7 client for runtimes not named io.containerd.runc.*. */
-export const LinuxRuncCheckpointOptionsType = namedMessage('containerd.linux.runc.CheckpointOptions', containerd.linux.runc.CheckpointOptions);
+export const LinuxRuncCheckpointOptionsType = namedMessage(
+  'containerd.linux.runc.CheckpointOptions',
+  containerd.linux.runc.CheckpointOptions,
+);
 /** ProcessInfo.info of an exec process in Pids. */
 export const ProcessDetailsType = namedMessage('containerd.runc.v1.ProcessDetails', runc.ProcessDetails);
 /** What the client library sends to runtimes not named io.containerd.runc.* (`ctr run --uidmap`). */

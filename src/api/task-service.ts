@@ -36,12 +36,10 @@ export const taskMethods = {
 export type TaskMethodName = keyof typeof taskMethods;
 
 /** The decoded request of a method, e.g. containerd.task.v2.CreateTaskRequest for 'Create'. */
-export type TaskRequest<K extends TaskMethodName> =
-  (typeof taskMethods)[K]['request'] extends MessageDecoder<infer Req> ? Req : never;
+export type TaskRequest<K extends TaskMethodName> = (typeof taskMethods)[K]['request'] extends MessageDecoder<infer Req> ? Req : never;
 
 /** The init shape of a method's response, e.g. ICreateTaskResponse for 'Create' ({} for Empty). */
-export type TaskResponse<K extends TaskMethodName> =
-  (typeof taskMethods)[K]['response'] extends MessageEncoder<infer Res> ? Res : never;
+export type TaskResponse<K extends TaskMethodName> = (typeof taskMethods)[K]['response'] extends MessageEncoder<infer Res> ? Res : never;
 
 /** A Task service implementation; Ctx is whatever the ttrpc server passes per request. */
 export type TaskServiceHandlers<Ctx> = {

@@ -13,7 +13,10 @@ import { readV2Metrics } from './v2.js';
 export class CgroupV1 {
   readonly version = 1 as const;
   private readonly host: CgroupHost;
-  constructor(readonly paths: V1Paths, options: CgroupHostOptions = {}) {
+  constructor(
+    readonly paths: V1Paths,
+    options: CgroupHostOptions = {},
+  ) {
     this.host = resolveHost(options);
   }
 
@@ -32,7 +35,10 @@ export class CgroupV1 {
 export class CgroupV2 {
   readonly version = 2 as const;
   private readonly host: CgroupHost;
-  constructor(readonly path: string, options: CgroupHostOptions = {}) {
+  constructor(
+    readonly path: string,
+    options: CgroupHostOptions = {},
+  ) {
     this.host = resolveHost(options);
   }
 

@@ -7,7 +7,9 @@ const unifiedRoot = '/sys/fs/cgroup';
 
 /** Mount points of the cgroup v1 hierarchies, from /proc/self/mountinfo. */
 function v1Hierarchies(mountinfo: string): string[] {
-  return parseMountInfo(mountinfo).filter((m) => m.fsType === 'cgroup').map((m) => m.mountPoint);
+  return parseMountInfo(mountinfo)
+    .filter((m) => m.fsType === 'cgroup')
+    .map((m) => m.mountPoint);
 }
 
 /**
@@ -21,7 +23,9 @@ export function joinCgroup(path: string, pid: number, mountinfo = readFileSync('
     writeFileSync(join(dir, 'cgroup.procs'), String(pid));
     return;
   }
-  const dirs = v1Hierarchies(mountinfo).map((m) => join(m, path)).filter((dir) => existsSync(join(dir, 'cgroup.procs')));
+  const dirs = v1Hierarchies(mountinfo)
+    .map((m) => join(m, path))
+    .filter((dir) => existsSync(join(dir, 'cgroup.procs')));
   if (dirs.length === 0) throw new Error(`failed to load cgroup ${path}: it exists in no cgroup v1 hierarchy`);
   for (const dir of dirs) writeFileSync(join(dir, 'cgroup.procs'), String(pid));
 }
@@ -32,7 +36,12 @@ function hierarchiesByControllers(mountinfo: string): Map<string, string> {
   for (const { fsType, mountPoint, superOptions } of parseMountInfo(mountinfo)) {
     if (fsType === 'cgroup2') byControllers.set('', mountPoint);
     if (fsType !== 'cgroup') continue;
-    const controllers = superOptions.split(',').filter((o) => !['rw', 'ro', 'nosuid', 'nodev', 'noexec', 'relatime', 'xattr', 'clone_children'].includes(o) && !o.startsWith('release_agent='));
+    const controllers = superOptions
+      .split(',')
+      .filter(
+        (o) =>
+          !['rw', 'ro', 'nosuid', 'nodev', 'noexec', 'relatime', 'xattr', 'clone_children'].includes(o) && !o.startsWith('release_agent='),
+      );
     byControllers.set(controllers.sort().join(','), mountPoint);
   }
   return byControllers;

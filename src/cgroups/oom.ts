@@ -63,7 +63,11 @@ class EventfdOomWatcher implements OomWatcher {
   private readonly baseline: bigint | undefined;
   private reported = 0;
 
-  constructor(private readonly dir: string, private readonly onOOM: () => void, private readonly logger: Logger) {
+  constructor(
+    private readonly dir: string,
+    private readonly onOOM: () => void,
+    private readonly logger: Logger,
+  ) {
     this.baseline = readOomKillCounter(join(dir, 'memory.oom_control'));
     this.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     try {
@@ -155,7 +159,11 @@ class InotifyOomWatcher implements OomWatcher {
   private readonly memoryEvents: string;
   private lastOomKill = 0n;
 
-  constructor(private readonly dir: string, private readonly onOOM: () => void, private readonly logger: Logger) {
+  constructor(
+    private readonly dir: string,
+    private readonly onOOM: () => void,
+    private readonly logger: Logger,
+  ) {
     this.memoryEvents = join(dir, 'memory.events');
     if (!existsSync(this.memoryEvents)) {
       this.ended = true;

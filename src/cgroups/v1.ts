@@ -41,9 +41,10 @@ export async function readV1Metrics(paths: V1Paths, host: CgroupHost): Promise<I
     cpuacctDir !== undefined && readCpuacct(cpuacctDir).then((usage) => (cpu.usage = usage)),
     cpuDir !== undefined && readThrottling(cpuDir).then((t) => (cpu.throttling = t)),
     memoryDir !== undefined && readMemory(memoryDir, metrics),
-    pidsDir !== undefined && readPids(pidsDir).then((p) => {
-      if (p) metrics.pids = p;
-    }),
+    pidsDir !== undefined &&
+      readPids(pidsDir).then((p) => {
+        if (p) metrics.pids = p;
+      }),
     blkioDir !== undefined && readBlkio(blkioDir, host).then((b) => (metrics.blkio = b)),
     hugetlbDir !== undefined && readHugetlb(hugetlbDir, host).then((h) => (metrics.hugetlb = h)),
   ]);
@@ -52,11 +53,16 @@ export async function readV1Metrics(paths: V1Paths, host: CgroupHost): Promise<I
 
 async function readCpuacct(dir: string): Promise<io.containerd.cgroups.v1.ICPUUsage> {
   const [stat, total, perCpuText] = await Promise.all([
-    readFlatKeyed(join(dir, 'cpuacct.stat')), value(join(dir, 'cpuacct.usage')),
+    readFlatKeyed(join(dir, 'cpuacct.stat')),
+    value(join(dir, 'cpuacct.usage')),
     readOptional(join(dir, 'cpuacct.usage_percpu')).then((t) => t ?? ''),
   ]);
   const ns = (key: string): number => u64(((stat.get(key) ?? 0n) * NS_PER_SECOND) / CLOCK_TICKS);
-  const perCpu = perCpuText.trim().split(/\s+/).filter(Boolean).map((n) => u64(BigInt(n)));
+  const perCpu = perCpuText
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((n) => u64(BigInt(n)));
   return omitDefaults({ total: u64(total), kernel: ns('system'), user: ns('user'), perCpu });
 }
 
@@ -71,18 +77,38 @@ async function readThrottling(dir: string): Promise<io.containerd.cgroups.v1.ITh
 
 /** memory.stat key -> MemoryStat field (the proto's names differ from the kernel's in places). */
 const MEMORY_STAT_FIELDS: ReadonlyArray<readonly [keyof io.containerd.cgroups.v1.IMemoryStat, string]> = [
-  ['cache', 'cache'], ['rss', 'rss'], ['rssHuge', 'rss_huge'], ['mappedFile', 'mapped_file'],
-  ['dirty', 'dirty'], ['writeback', 'writeback'], ['pgPgIn', 'pgpgin'], ['pgPgOut', 'pgpgout'],
-  ['pgFault', 'pgfault'], ['pgMajFault', 'pgmajfault'], ['inactiveAnon', 'inactive_anon'],
-  ['activeAnon', 'active_anon'], ['inactiveFile', 'inactive_file'], ['activeFile', 'active_file'],
-  ['unevictable', 'unevictable'], ['hierarchicalMemoryLimit', 'hierarchical_memory_limit'],
-  ['hierarchicalSwapLimit', 'hierarchical_memsw_limit'], ['totalCache', 'total_cache'],
-  ['totalRss', 'total_rss'], ['totalRssHuge', 'total_rss_huge'], ['totalMappedFile', 'total_mapped_file'],
-  ['totalDirty', 'total_dirty'], ['totalWriteback', 'total_writeback'], ['totalPgPgIn', 'total_pgpgin'],
-  ['totalPgPgOut', 'total_pgpgout'], ['totalPgFault', 'total_pgfault'],
-  ['totalPgMajFault', 'total_pgmajfault'], ['totalInactiveAnon', 'total_inactive_anon'],
-  ['totalActiveAnon', 'total_active_anon'], ['totalInactiveFile', 'total_inactive_file'],
-  ['totalActiveFile', 'total_active_file'], ['totalUnevictable', 'total_unevictable'],
+  ['cache', 'cache'],
+  ['rss', 'rss'],
+  ['rssHuge', 'rss_huge'],
+  ['mappedFile', 'mapped_file'],
+  ['dirty', 'dirty'],
+  ['writeback', 'writeback'],
+  ['pgPgIn', 'pgpgin'],
+  ['pgPgOut', 'pgpgout'],
+  ['pgFault', 'pgfault'],
+  ['pgMajFault', 'pgmajfault'],
+  ['inactiveAnon', 'inactive_anon'],
+  ['activeAnon', 'active_anon'],
+  ['inactiveFile', 'inactive_file'],
+  ['activeFile', 'active_file'],
+  ['unevictable', 'unevictable'],
+  ['hierarchicalMemoryLimit', 'hierarchical_memory_limit'],
+  ['hierarchicalSwapLimit', 'hierarchical_memsw_limit'],
+  ['totalCache', 'total_cache'],
+  ['totalRss', 'total_rss'],
+  ['totalRssHuge', 'total_rss_huge'],
+  ['totalMappedFile', 'total_mapped_file'],
+  ['totalDirty', 'total_dirty'],
+  ['totalWriteback', 'total_writeback'],
+  ['totalPgPgIn', 'total_pgpgin'],
+  ['totalPgPgOut', 'total_pgpgout'],
+  ['totalPgFault', 'total_pgfault'],
+  ['totalPgMajFault', 'total_pgmajfault'],
+  ['totalInactiveAnon', 'total_inactive_anon'],
+  ['totalActiveAnon', 'total_active_anon'],
+  ['totalInactiveFile', 'total_inactive_file'],
+  ['totalActiveFile', 'total_active_file'],
+  ['totalUnevictable', 'total_unevictable'],
 ];
 
 async function readMemory(dir: string, metrics: IMetrics): Promise<void> {
@@ -133,14 +159,27 @@ async function readBlkio(dir: string, host: CgroupHost): Promise<io.containerd.c
   };
   const cfq = (await readOptional(join(dir, 'blkio.io_serviced_recursive'))) !== null;
   if (cfq) {
-    const [sectors, bytes, serviced, queued, serviceTime, waitTime, merged, time] = await Promise.all([
-      'sectors_recursive', 'io_service_bytes_recursive', 'io_serviced_recursive', 'io_queued_recursive',
-      'io_service_time_recursive', 'io_wait_time_recursive', 'io_merged_recursive', 'time_recursive',
-    ].map(read));
+    const [sectors, bytes, serviced, queued, serviceTime, waitTime, merged, time] = await Promise.all(
+      [
+        'sectors_recursive',
+        'io_service_bytes_recursive',
+        'io_serviced_recursive',
+        'io_queued_recursive',
+        'io_service_time_recursive',
+        'io_wait_time_recursive',
+        'io_merged_recursive',
+        'time_recursive',
+      ].map(read),
+    );
     const stat = {
-      sectorsRecursive: sectors!, ioServiceBytesRecursive: bytes!, ioServicedRecursive: serviced!,
-      ioQueuedRecursive: queued!, ioServiceTimeRecursive: serviceTime!, ioWaitTimeRecursive: waitTime!,
-      ioMergedRecursive: merged!, ioTimeRecursive: time!,
+      sectorsRecursive: sectors!,
+      ioServiceBytesRecursive: bytes!,
+      ioServicedRecursive: serviced!,
+      ioQueuedRecursive: queued!,
+      ioServiceTimeRecursive: serviceTime!,
+      ioWaitTimeRecursive: waitTime!,
+      ioMergedRecursive: merged!,
+      ioTimeRecursive: time!,
     };
     if (Object.values(stat).some((entries) => entries.length > 0)) return omitDefaults(stat);
   }
@@ -160,24 +199,27 @@ export function parseBlkio(text: string, path: string, devices: ReadonlyMap<stri
       throw new CgroupReadError(path, `invalid line ${JSON.stringify(line)}`);
     }
     const [major, minor, amount] = numbers as [bigint, bigint, bigint];
-    entries.push(omitDefaults({
-      op: fields.length === 4 ? fields[2]! : '',
-      device: devices.get(`${major}:${minor}`) ?? '',
-      major: u64(major),
-      minor: u64(minor),
-      value: u64(amount),
-    }));
+    entries.push(
+      omitDefaults({
+        op: fields.length === 4 ? fields[2]! : '',
+        device: devices.get(`${major}:${minor}`) ?? '',
+        major: u64(major),
+        minor: u64(minor),
+        value: u64(amount),
+      }),
+    );
   }
   return entries;
 }
 
 async function readHugetlb(dir: string, host: CgroupHost): Promise<io.containerd.cgroups.v1.IHugetlbStat[]> {
   const sizes = await hugePageSizes(host);
-  return Promise.all(sizes.map(async (pagesize) => {
-    const [usage, max, failcnt] = await Promise.all(
-      ['usage_in_bytes', 'max_usage_in_bytes', 'failcnt'].map((name) => value(join(dir, `hugetlb.${pagesize}.${name}`))),
-    );
-    return omitDefaults({ usage: u64(usage!), max: u64(max!), failcnt: u64(failcnt!), pagesize });
-  }));
+  return Promise.all(
+    sizes.map(async (pagesize) => {
+      const [usage, max, failcnt] = await Promise.all(
+        ['usage_in_bytes', 'max_usage_in_bytes', 'failcnt'].map((name) => value(join(dir, `hugetlb.${pagesize}.${name}`))),
+      );
+      return omitDefaults({ usage: u64(usage!), max: u64(max!), failcnt: u64(failcnt!), pagesize });
+    }),
+  );
 }
-

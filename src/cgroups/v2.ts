@@ -26,35 +26,86 @@ async function value(path: string): Promise<number> {
 
 /** MemoryStat field <- memory.stat key. */
 const MEMORY_STAT_FIELDS: ReadonlyArray<readonly [keyof IMemoryStat, string]> = [
-  ['anon', 'anon'], ['file', 'file'], ['kernelStack', 'kernel_stack'], ['slab', 'slab'], ['sock', 'sock'],
-  ['shmem', 'shmem'], ['fileMapped', 'file_mapped'], ['fileDirty', 'file_dirty'],
-  ['fileWriteback', 'file_writeback'], ['anonThp', 'anon_thp'], ['inactiveAnon', 'inactive_anon'],
-  ['activeAnon', 'active_anon'], ['inactiveFile', 'inactive_file'], ['activeFile', 'active_file'],
-  ['unevictable', 'unevictable'], ['slabReclaimable', 'slab_reclaimable'],
-  ['slabUnreclaimable', 'slab_unreclaimable'], ['pgfault', 'pgfault'], ['pgmajfault', 'pgmajfault'],
-  ['workingsetRefault', 'workingset_refault'], ['workingsetActivate', 'workingset_activate'],
-  ['workingsetNodereclaim', 'workingset_nodereclaim'], ['pgrefill', 'pgrefill'], ['pgscan', 'pgscan'],
-  ['pgsteal', 'pgsteal'], ['pgactivate', 'pgactivate'], ['pgdeactivate', 'pgdeactivate'],
-  ['pglazyfree', 'pglazyfree'], ['pglazyfreed', 'pglazyfreed'], ['thpFaultAlloc', 'thp_fault_alloc'],
+  ['anon', 'anon'],
+  ['file', 'file'],
+  ['kernelStack', 'kernel_stack'],
+  ['slab', 'slab'],
+  ['sock', 'sock'],
+  ['shmem', 'shmem'],
+  ['fileMapped', 'file_mapped'],
+  ['fileDirty', 'file_dirty'],
+  ['fileWriteback', 'file_writeback'],
+  ['anonThp', 'anon_thp'],
+  ['inactiveAnon', 'inactive_anon'],
+  ['activeAnon', 'active_anon'],
+  ['inactiveFile', 'inactive_file'],
+  ['activeFile', 'active_file'],
+  ['unevictable', 'unevictable'],
+  ['slabReclaimable', 'slab_reclaimable'],
+  ['slabUnreclaimable', 'slab_unreclaimable'],
+  ['pgfault', 'pgfault'],
+  ['pgmajfault', 'pgmajfault'],
+  ['workingsetRefault', 'workingset_refault'],
+  ['workingsetActivate', 'workingset_activate'],
+  ['workingsetNodereclaim', 'workingset_nodereclaim'],
+  ['pgrefill', 'pgrefill'],
+  ['pgscan', 'pgscan'],
+  ['pgsteal', 'pgsteal'],
+  ['pgactivate', 'pgactivate'],
+  ['pgdeactivate', 'pgdeactivate'],
+  ['pglazyfree', 'pglazyfree'],
+  ['pglazyfreed', 'pglazyfreed'],
+  ['thpFaultAlloc', 'thp_fault_alloc'],
   ['thpCollapseAlloc', 'thp_collapse_alloc'],
 ];
 
 export async function readV2Metrics(dir: string, host: CgroupHost): Promise<IMetrics> {
   const at = (name: string): string => join(dir, name);
   const [
-    cpuStat, memoryStat, memoryEvents, pidsCurrent, pidsMax, usage, usageLimit, maxUsage, swapUsage, swapLimit,
-    swapMaxUsage, cpuPsi, memoryPsi, ioPsi, ioUsage, hugetlb,
+    cpuStat,
+    memoryStat,
+    memoryEvents,
+    pidsCurrent,
+    pidsMax,
+    usage,
+    usageLimit,
+    maxUsage,
+    swapUsage,
+    swapLimit,
+    swapMaxUsage,
+    cpuPsi,
+    memoryPsi,
+    ioPsi,
+    ioUsage,
+    hugetlb,
   ] = await Promise.all([
-    readFlatKeyed(at('cpu.stat')), readFlatKeyed(at('memory.stat')), readFlatKeyed(at('memory.events')),
-    value(at('pids.current')), value(at('pids.max')),
-    value(at('memory.current')), value(at('memory.max')), value(at('memory.peak')),
-    value(at('memory.swap.current')), value(at('memory.swap.max')), value(at('memory.swap.peak')),
-    readPressure(at('cpu.pressure')), readPressure(at('memory.pressure')), readPressure(at('io.pressure')),
-    readIoStat(at('io.stat')), readHugetlb(dir, host),
+    readFlatKeyed(at('cpu.stat')),
+    readFlatKeyed(at('memory.stat')),
+    readFlatKeyed(at('memory.events')),
+    value(at('pids.current')),
+    value(at('pids.max')),
+    value(at('memory.current')),
+    value(at('memory.max')),
+    value(at('memory.peak')),
+    value(at('memory.swap.current')),
+    value(at('memory.swap.max')),
+    value(at('memory.swap.peak')),
+    readPressure(at('cpu.pressure')),
+    readPressure(at('memory.pressure')),
+    readPressure(at('io.pressure')),
+    readIoStat(at('io.stat')),
+    readHugetlb(dir, host),
   ]);
   const memory: IMemoryStat = {};
   for (const [name, key] of MEMORY_STAT_FIELDS) (memory as Record<string, unknown>)[name] = field(memoryStat, key);
-  Object.assign(memory, { usage, usageLimit: usageLimit, maxUsage: maxUsage, swapUsage: swapUsage, swapLimit: swapLimit, swapMaxUsage: swapMaxUsage });
+  Object.assign(memory, {
+    usage,
+    usageLimit: usageLimit,
+    maxUsage: maxUsage,
+    swapUsage: swapUsage,
+    swapLimit: swapLimit,
+    swapMaxUsage: swapMaxUsage,
+  });
   omitDefaults(memory);
   if (memoryPsi) memory.psi = memoryPsi;
 
@@ -163,10 +214,13 @@ export function parseIoStat(text: string): IIOEntry[] {
 
 async function readHugetlb(dir: string, host: CgroupHost): Promise<io.containerd.cgroups.v2.IHugeTlbStat[]> {
   const sizes = await hugePageSizes(host);
-  return Promise.all(sizes.map(async (pagesize) => omitDefaults({
-    max: await value(join(dir, `hugetlb.${pagesize}.max`)),
-    current: await value(join(dir, `hugetlb.${pagesize}.current`)),
-    pagesize,
-  })));
+  return Promise.all(
+    sizes.map(async (pagesize) =>
+      omitDefaults({
+        max: await value(join(dir, `hugetlb.${pagesize}.max`)),
+        current: await value(join(dir, `hugetlb.${pagesize}.current`)),
+        pagesize,
+      }),
+    ),
+  );
 }
-

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 
 /** The extraction directory cannot be trusted (not ours, or writable by others). */
 class AddonDirError extends Error {
-  constructor(readonly dir: string, reason: string) {
+  constructor(
+    readonly dir: string,
+    reason: string,
+  ) {
     super(`cannot use ${dir} for the tsshim addon: ${reason}`);
     this.name = 'AddonDirError';
   }

@@ -16,7 +16,7 @@ const droppedNodeVariables = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'] as const;
  * src/shim/daemon-env.ts socketEnv).
  */
 export function needsCleanRerun(env: NodeJS.ProcessEnv = process.env): boolean {
-  return (env['NODE_OPTIONS'] ?? '') !== '' && !env['TSSHIM_SOCKET'];
+  return (env.NODE_OPTIONS ?? '') !== '' && !env.TSSHIM_SOCKET;
 }
 
 /**
@@ -28,7 +28,9 @@ export function rerunClean(args: readonly string[]): Promise<number> {
   for (const name of droppedNodeVariables) delete env[name];
   const child = spawn(process.execPath, args, { argv0: process.argv0, env, stdio: 'inherit' });
   const forwarded = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
-  const forward = (signal: NodeJS.Signals): void => { child.kill(signal); };
+  const forward = (signal: NodeJS.Signals): void => {
+    child.kill(signal);
+  };
   for (const s of forwarded) process.on(s, forward);
   return new Promise((resolve) => {
     const done = (code: number): void => {

@@ -19,10 +19,10 @@ const source = wrapperHead + getAsset('shim.cjs', 'utf8') + wrapperTail;
 const script = new Script(source, {
   filename: 'containerd-shim-tsshim-v2.cjs',
   // TSSHIM_SOCKET: set by `start` for the daemon only (src/shim/daemon-env.ts socketEnv).
-  cachedData: new Uint8Array(getRawAsset(process.env['TSSHIM_SOCKET'] ? 'shim.daemon.cache' : 'shim.cache') as ArrayBuffer),
+  cachedData: new Uint8Array(getRawAsset(process.env.TSSHIM_SOCKET ? 'shim.daemon.cache' : 'shim.cache') as ArrayBuffer),
 });
 // scripts/build-sea.mjs checks the finished executable this way (a mismatch would only be slower).
-if (process.env['TSSHIM_SEA_CHECK_CACHE'] === '1' && script.cachedDataRejected !== false) {
+if (process.env.TSSHIM_SEA_CHECK_CACHE === '1' && script.cachedDataRejected !== false) {
   process.stderr.write('containerd-shim-tsshim-v2: V8 rejected the embedded code cache\n');
   process.exit(1);
 }

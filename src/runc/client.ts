@@ -6,9 +6,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, type RunResult } from '../sys/spawn.js';
 import {
-  checkpointArgs, createArgs, deleteArgs, execArgs, featuresArgs, globalArgs, killArgs, pauseArgs, psArgs,
-  restoreArgs, resumeArgs, startArgs, stateArgs, updateArgs,
-  type CheckpointFlags, type CreateFlags, type RestoreFlags,
+  checkpointArgs,
+  createArgs,
+  deleteArgs,
+  execArgs,
+  featuresArgs,
+  globalArgs,
+  killArgs,
+  pauseArgs,
+  psArgs,
+  restoreArgs,
+  resumeArgs,
+  startArgs,
+  stateArgs,
+  updateArgs,
+  type CheckpointFlags,
+  type CreateFlags,
+  type RestoreFlags,
 } from './argv.js';
 import { RuncError, lastLoggedError, logOffset } from './errors.js';
 import { parseFeatures, parsePids, parseState, type RuncFeatures, type RuncState } from './types.js';

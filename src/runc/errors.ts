@@ -14,8 +14,10 @@ export class RuncError extends Error {
     readonly runcMessage: string,
     detail: { signal?: string | null; stderr?: string; cause?: unknown } = {},
   ) {
-    super(`OCI runtime ${command} failed: ${runcMessage || describeExit(exitCode, detail.signal ?? null)}`,
-      detail.cause === undefined ? undefined : { cause: detail.cause });
+    super(
+      `OCI runtime ${command} failed: ${runcMessage || describeExit(exitCode, detail.signal ?? null)}`,
+      detail.cause === undefined ? undefined : { cause: detail.cause },
+    );
     this.signal = detail.signal ?? null;
     this.stderr = detail.stderr ?? '';
   }
@@ -92,8 +94,11 @@ export function killNotFoundReason(err: unknown): KillNotFoundReason | undefined
   if (!(err instanceof Error)) return undefined;
   if (errnoOf(err) === 'ESRCH') return 'process already finished';
   const text = err instanceof RuncError ? `${err.message}\n${err.stderr}` : err.message;
-  if (text.includes('process already finished') || text.includes('container not running')
-    || text.toLowerCase().includes('no such process')) {
+  if (
+    text.includes('process already finished') ||
+    text.includes('container not running') ||
+    text.toLowerCase().includes('no such process')
+  ) {
     return 'process already finished';
   }
   if (text.includes('does not exist')) return 'no such container';

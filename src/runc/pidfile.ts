@@ -5,7 +5,11 @@ import { errnoOf } from '../sys/errno.js';
 
 class PidFileError extends Error {
   override readonly name = 'PidFileError';
-  constructor(readonly path: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(`pid file ${path}: ${message}`, options);
   }
 }

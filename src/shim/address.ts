@@ -33,7 +33,9 @@ export function requestedSocketDir(requested: string | undefined): string {
   const dir = posix.normalize(requested).replace(/(.)\/+$/, '$1');
   const length = Buffer.byteLength(dir);
   if (length > maxSocketDirLength) {
-    throw new Error(`socket_dir ${JSON.stringify(dir)} is ${length} bytes; at most ${maxSocketDirLength} leave room for the socket name in a unix socket path`);
+    throw new Error(
+      `socket_dir ${JSON.stringify(dir)} is ${length} bytes; at most ${maxSocketDirLength} leave room for the socket name in a unix socket path`,
+    );
   }
   return dir;
 }

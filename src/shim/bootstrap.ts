@@ -67,8 +67,16 @@ function bootstrapVersion(publishBinary: string, env: NodeJS.ProcessEnv = proces
 }
 
 /** The text `start` prints for `address`, for the containerd at `publishBinary` (1.x-2.2 forms). */
-export function bootstrapOutput(address: string, publishBinary: string, env: NodeJS.ProcessEnv = process.env, cacheDir = socketDir, knownVersion = ''): string {
-  return bootstrapVersion(publishBinary, env, cacheDir, knownVersion) === 3 ? JSON.stringify({ version: 3, address, protocol: 'ttrpc' }) : address;
+export function bootstrapOutput(
+  address: string,
+  publishBinary: string,
+  env: NodeJS.ProcessEnv = process.env,
+  cacheDir = socketDir,
+  knownVersion = '',
+): string {
+  return bootstrapVersion(publishBinary, env, cacheDir, knownVersion) === 3
+    ? JSON.stringify({ version: 3, address, protocol: 'ttrpc' })
+    : address;
 }
 
 /** containerd.runtime.bootstrap.v1.BootstrapResult{version, address, protocol: "ttrpc"}, encoded. */
@@ -81,7 +89,13 @@ export function encodeBootstrapResult(version: number, address: string): Uint8Ar
  * containerd_version), otherwise the text of bootstrapOutput. The bytes go out as they are: a
  * trailing newline would corrupt the protobuf.
  */
-export function startOutput(address: string, input: StartInput, publishBinary: string, env: NodeJS.ProcessEnv = process.env, cacheDir = socketDir): Uint8Array {
+export function startOutput(
+  address: string,
+  input: StartInput,
+  publishBinary: string,
+  env: NodeJS.ProcessEnv = process.env,
+  cacheDir = socketDir,
+): Uint8Array {
   if (input.form !== 'bootstrap') return Buffer.from(bootstrapOutput(address, publishBinary, env, cacheDir));
   const { containerdVersion, containerdBinary } = input.params;
   return encodeBootstrapResult(bootstrapVersion(containerdBinary || publishBinary, env, cacheDir, containerdVersion), address);

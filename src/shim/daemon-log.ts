@@ -34,11 +34,14 @@ export function openDaemonLog(path: string, level: LogLevelName, bindings: Recor
     fd = 2;
   }
   const destination = new DroppingFdDestination(fd);
-  const logger: Logger = pino({
-    level,
-    base: { pid: process.pid, ...bindings },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  }, destination);
+  const logger: Logger = pino(
+    {
+      level,
+      base: { pid: process.pid, ...bindings },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination,
+  );
   return {
     logger,
     close: () => {

@@ -47,7 +47,13 @@ export async function runDaemon(flags: ShimFlags, manager: ShimManager, logLevel
 }
 
 /** A daemon on a socket this process bound itself (a spare that `start` adopted), logging at `logLevel`. */
-export async function serveBoundSocket(flags: ShimFlags, manager: ShimManager, listener: Server, path: string, logLevel: LogLevelName): Promise<void> {
+export async function serveBoundSocket(
+  flags: ShimFlags,
+  manager: ShimManager,
+  listener: Server,
+  path: string,
+  logLevel: LogLevelName,
+): Promise<void> {
   await serveDaemon(flags, manager, logLevel, (server) => {
     server.serve(listener);
     serveEarlyConnections(listener);
@@ -56,7 +62,10 @@ export async function serveBoundSocket(flags: ShimFlags, manager: ShimManager, l
 }
 
 async function serveDaemon(
-  flags: ShimFlags, manager: ShimManager, logLevel: LogLevelName, attach: (server: TtrpcServer) => Promise<string | undefined>,
+  flags: ShimFlags,
+  manager: ShimManager,
+  logLevel: LogLevelName,
+  attach: (server: TtrpcServer) => Promise<string | undefined>,
 ): Promise<void> {
   const bundle = process.cwd();
   const log = openDaemonLog(join(bundle, 'log'), logLevel, { namespace: flags.namespace, id: flags.id });
@@ -87,7 +96,11 @@ async function serveDaemon(
     // `delete` printed its saved answer, and a client may look for the socket right then
     // (containerd's TestShimDoesNotLeakSockets does). A start for this group now binds anew.
     if (path) {
-      try { unlinkSync(path); } catch { /* already gone */ }
+      try {
+        unlinkSync(path);
+      } catch {
+        /* already gone */
+      }
     }
     void (async () => {
       // Accept nothing more, and let every request in flight (the Shutdown call itself, a Kill

@@ -44,7 +44,9 @@ export function encodeDeleteResponse(fields: DeleteResponseFields): Uint8Array {
   return Uint8Array.from([
     ...varintField(1, uint32('pid', fields.pid)),
     ...varintField(2, uint32('exit_status', fields.exitStatus)),
-    (3 << 3) | wireBytes, ...varint(timestamp.length), ...timestamp,
+    (3 << 3) | wireBytes,
+    ...varint(timestamp.length),
+    ...timestamp,
   ]);
 }
 

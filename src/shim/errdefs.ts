@@ -6,7 +6,11 @@ import { AnyJsonError, AnyTypeError, DecodeError } from '../api/index.js';
 import { Code, TtrpcError } from 'ttrpc-ts';
 
 export class ShimError extends Error {
-  constructor(readonly code: Code, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: Code,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'ShimError';
   }

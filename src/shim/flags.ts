@@ -42,13 +42,25 @@ function isBoolFlag(name: string): name is keyof typeof boolFlags {
 
 export function parseFlags(argv: readonly string[]): ShimFlags {
   const flags: ShimFlags = {
-    namespace: '', address: '', publishBinary: '', id: '', bundle: '', socket: '', debugSocket: '',
-    debug: false, version: false, info: false, action: '',
+    namespace: '',
+    address: '',
+    publishBinary: '',
+    id: '',
+    bundle: '',
+    socket: '',
+    debugSocket: '',
+    debug: false,
+    version: false,
+    info: false,
+    action: '',
   };
   let i = 0;
   while (i < argv.length) {
     const word = argv[i]!;
-    if (word === '--') { i++; break; }
+    if (word === '--') {
+      i++;
+      break;
+    }
     if (!word.startsWith('-') || word === '-') break;
     const body = word.replace(/^--?/, '');
     const eq = body.indexOf('=');

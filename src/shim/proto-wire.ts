@@ -66,16 +66,22 @@ class Cursor {
 
   value(field: number, wireType: number): WireField {
     switch (wireType) {
-      case WireType.varint: return { field, wireType, varint: this.varint() };
-      case WireType.fixed64: return { field, wireType, bytes: this.take(8, `fixed64 field ${field}`) };
-      case WireType.fixed32: return { field, wireType, bytes: this.take(4, `fixed32 field ${field}`) };
+      case WireType.varint:
+        return { field, wireType, varint: this.varint() };
+      case WireType.fixed64:
+        return { field, wireType, bytes: this.take(8, `fixed64 field ${field}`) };
+      case WireType.fixed32:
+        return { field, wireType, bytes: this.take(4, `fixed32 field ${field}`) };
       case WireType.bytes: {
         const length = this.varint();
         if (length > BigInt(this.buf.length)) throw new WireError(`field ${field} claims ${length} bytes, more than the message has`);
         return { field, wireType, bytes: this.take(Number(length), `field ${field}`) };
       }
-      case WireType.startGroup: this.skipGroup(field); return { field, wireType };
-      default: throw new WireError(`field ${field} has the invalid wire type ${wireType} at byte ${this.pos}`);
+      case WireType.startGroup:
+        this.skipGroup(field);
+        return { field, wireType };
+      default:
+        throw new WireError(`field ${field} has the invalid wire type ${wireType} at byte ${this.pos}`);
     }
   }
 }
@@ -124,14 +130,14 @@ export class MessageWriter {
   private readonly parts: number[] = [];
 
   int32(field: number, value: number): this {
-    if (value !== 0) this.parts.push(...varintBytes(BigInt(field << 3 | WireType.varint)), ...varintBytes(BigInt(value)));
+    if (value !== 0) this.parts.push(...varintBytes(BigInt((field << 3) | WireType.varint)), ...varintBytes(BigInt(value)));
     return this;
   }
 
   string(field: number, value: string): this {
     if (value.length === 0) return this;
     const bytes = Buffer.from(value, 'utf8');
-    this.parts.push(...varintBytes(BigInt(field << 3 | WireType.bytes)), ...varintBytes(BigInt(bytes.length)), ...bytes);
+    this.parts.push(...varintBytes(BigInt((field << 3) | WireType.bytes)), ...varintBytes(BigInt(bytes.length)), ...bytes);
     return this;
   }
 

@@ -28,7 +28,6 @@ export interface EventPublisherOptions {
   retryStepMs?: number;
 }
 
-
 export class EventPublisher implements Publisher {
   private readonly queue: QueuedEvent[] = [];
   private client: TtrpcClient | undefined;
@@ -59,7 +58,9 @@ export class EventPublisher implements Publisher {
       return;
     }
     this.queue.push({ event, at: new Date(), attempts: 0 });
-    this.draining ??= this.drain().finally(() => { this.draining = undefined; });
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+    });
   }
 
   /** Waits until the queue is empty or `timeoutMs` passed; then stops and closes the connection. */
@@ -69,7 +70,9 @@ export class EventPublisher implements Publisher {
       // A pending back-off should not hold up the flush: retry now.
       this.wakeRetry?.();
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      });
       await Promise.race([this.draining, timeout]);
       clearTimeout(timer);
     }
@@ -105,8 +108,14 @@ export class EventPublisher implements Publisher {
 
   private backoff(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      this.wakeRetry = () => { this.cancelRetry(); resolve(); };
-      this.retryTimer = setTimeout(() => { this.cancelRetry(); resolve(); }, ms);
+      this.wakeRetry = () => {
+        this.cancelRetry();
+        resolve();
+      };
+      this.retryTimer = setTimeout(() => {
+        this.cancelRetry();
+        resolve();
+      }, ms);
     });
   }
 

@@ -16,7 +16,10 @@ export async function runShim(argv: readonly string[], manager: ShimManager): Pr
   }
   if (flags.version) {
     // The Go shim's layout (containerd's pkg/shim), with Node's version where it has Go's.
-    writeSync(1, `${manager.binaryName}:\n  Version:  ${manager.version}\n  Revision: ${manager.revision}\n  Node version: ${process.version}\n\n`);
+    writeSync(
+      1,
+      `${manager.binaryName}:\n  Version:  ${manager.version}\n  Revision: ${manager.revision}\n  Node version: ${process.version}\n\n`,
+    );
     return;
   }
   if (flags.info) {

@@ -26,7 +26,6 @@ export function sparesEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return env[sparesEnv] !== '0';
 }
 
-
 export interface SpareCommand {
   file: string;
   args: string[];
@@ -49,7 +48,9 @@ export async function spawnSpareIfNone(containerdAddress: string, binaryName: st
   if (await canConnect(spareSocketPath(containerdAddress))) return;
   const command = spareCommand(containerdAddress, process.env);
   const child = spawn(command.file, command.args, { cwd: '/', env: command.env, argv0: binaryName, detached: true, stdio: 'ignore' });
-  child.once('error', () => { /* no spare: the next start runs Node, as without spares */ });
+  child.once('error', () => {
+    /* no spare: the next start runs Node, as without spares */
+  });
   child.unref();
   if (child.pid === undefined) return;
   try {

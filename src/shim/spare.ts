@@ -36,7 +36,10 @@ const containerdCheckMs = 5000;
 const namespaces = ['mnt', 'pid', 'net', 'ipc', 'uts', 'user', 'cgroup'] as const;
 
 class Declined extends Error {
-  constructor(reason: string, readonly stale = false) {
+  constructor(
+    reason: string,
+    readonly stale = false,
+  ) {
     super(reason);
   }
 }
@@ -53,10 +56,13 @@ interface Request {
 
 function readable(fd: number, timeoutMs?: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
-      handle.close();
-      reject(new Declined('the launcher sent no complete request'));
-    }, timeoutMs);
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            handle.close();
+            reject(new Declined('the launcher sent no complete request'));
+          }, timeoutMs);
     const handle = pollReadable(fd, (err) => {
       clearTimeout(timer);
       if (err) reject(err);
@@ -163,7 +169,11 @@ function reply(conn: number, byte: string | number): boolean {
 
 function closeAll(fds: readonly number[]): void {
   for (const fd of fds) {
-    try { closeFd(fd); } catch { /* already closed */ }
+    try {
+      closeFd(fd);
+    } catch {
+      /* already closed */
+    }
   }
 }
 
@@ -207,7 +217,10 @@ export async function runSpare(spareFlags: ShimFlags, manager: ShimManager): Pro
     }
   }, containerdCheckMs);
   watch.unref();
-  const onTerm = (): void => { stopListening(); process.exit(0); };
+  const onTerm = (): void => {
+    stopListening();
+    process.exit(0);
+  };
   process.on('SIGTERM', onTerm);
   /** Ends the spare's part: no more calls, the socket removed (if still ours), the daemon's signals. */
   function stopListening(): void {
@@ -218,7 +231,9 @@ export async function runSpare(spareFlags: ShimFlags, manager: ShimManager): Pro
     closeFd(listenFd);
     try {
       if (statSync(path).ino === listenIno) unlinkSync(path);
-    } catch { /* gone already */ }
+    } catch {
+      /* gone already */
+    }
   }
 
   while (listening) {
@@ -265,11 +280,19 @@ function writeError(fd: number | undefined, err: unknown): void {
   if (fd === undefined) return;
   try {
     writeSync(fd, `${err instanceof Error ? err.message : String(err)}\n`);
-  } catch { /* containerd went away */ }
+  } catch {
+    /* containerd went away */
+  }
 }
 
 /** Runs `start` for the call; becomes the group's daemon when it bound a new socket. */
-async function adopt(req: Request, flags: ShimFlags, containerdPid: number, manager: ShimManager, stopListening: () => void): Promise<boolean> {
+async function adopt(
+  req: Request,
+  flags: ShimFlags,
+  containerdPid: number,
+  manager: ShimManager,
+  stopListening: () => void,
+): Promise<boolean> {
   const [stdinFd, stdoutFd] = req.fds as [number, number, number];
   replaceEnv(req.env);
   process.chdir(req.cwd);
@@ -305,7 +328,9 @@ async function adopt(req: Request, flags: ShimFlags, containerdPid: number, mana
 /** Asks the launcher to start the spare that takes this one's place. */
 function requestNextSpare(conn: number, address: string, binaryName: string): void {
   const command = spareCommand(address, process.env);
-  const env = Object.entries(command.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+  const env = Object.entries(command.env)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
   const strings = [String(spareNice), command.file, binaryName, String(command.args.length), ...command.args, ...env];
   const body = Buffer.from(strings.map((x) => `${x}\0`).join(''), 'utf8');
   const header = Buffer.alloc(5);

@@ -72,17 +72,34 @@ function readAny(fields: readonly WireField[], what: string): StartAny {
 }
 
 const stringFields = {
-  1: 'instanceId', 2: 'namespace', 4: 'containerdVersion', 5: 'containerdTtrpcAddress', 6: 'containerdGrpcAddress', 7: 'containerdBinary',
+  1: 'instanceId',
+  2: 'namespace',
+  4: 'containerdVersion',
+  5: 'containerdTtrpcAddress',
+  6: 'containerdGrpcAddress',
+  7: 'containerdBinary',
 } as const;
 const protoNames: Record<keyof typeof stringFields, string> = {
-  1: 'instance_id', 2: 'namespace', 4: 'containerd_version', 5: 'containerd_ttrpc_address', 6: 'containerd_grpc_address', 7: 'containerd_binary',
+  1: 'instance_id',
+  2: 'namespace',
+  4: 'containerd_version',
+  5: 'containerd_ttrpc_address',
+  6: 'containerd_grpc_address',
+  7: 'containerd_binary',
 };
 const isStringField = (field: number): field is keyof typeof stringFields => Object.hasOwn(stringFields, field);
 
 function readBootstrapParams(fields: readonly WireField[]): BootstrapParams {
   const params: BootstrapParams = {
-    instanceId: '', namespace: '', logLevel: 0, containerdVersion: '', containerdTtrpcAddress: '', containerdGrpcAddress: '',
-    containerdBinary: '', extensions: [], socketDir: undefined,
+    instanceId: '',
+    namespace: '',
+    logLevel: 0,
+    containerdVersion: '',
+    containerdTtrpcAddress: '',
+    containerdGrpcAddress: '',
+    containerdBinary: '',
+    extensions: [],
+    socketDir: undefined,
   };
   for (const f of fields) {
     if (f.field === 3 && f.wireType === WireType.varint) {
@@ -134,15 +151,19 @@ export function decodeStartInput(stdin: Uint8Array, ctx: StartInputContext): Sta
       throw new WireError(`a protobuf message with fields ${numbers} but no instance_id`);
     }
     if (params.instanceId !== ctx.id || params.namespace !== ctx.namespace) {
-      throw new StartInputError(`start: BootstrapParams on stdin is for ${JSON.stringify(`${params.namespace}/${params.instanceId}`)}, `
-        + `but the flags say ${JSON.stringify(`${ctx.namespace}/${ctx.id}`)}`);
+      throw new StartInputError(
+        `start: BootstrapParams on stdin is for ${JSON.stringify(`${params.namespace}/${params.instanceId}`)}, ` +
+          `but the flags say ${JSON.stringify(`${ctx.namespace}/${ctx.id}`)}`,
+      );
     }
     const options = params.extensions.find((e) => ctx.optionTypes.includes(typeNameOf(e.typeUrl)));
     return { form: 'bootstrap', options, params };
   } catch (err) {
     if (!(err instanceof WireError)) throw err;
-    throw new StartInputError(`start: stdin is neither runtime options (a google.protobuf.Any) nor containerd 2.3's `
-      + `BootstrapParams: ${err.message} (${describe(stdin)})`);
+    throw new StartInputError(
+      `start: stdin is neither runtime options (a google.protobuf.Any) nor containerd 2.3's ` +
+        `BootstrapParams: ${err.message} (${describe(stdin)})`,
+    );
   }
 }
 
@@ -151,7 +172,15 @@ export type LogLevelName = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fata
 
 /** pino's level for containerd's: the nearest known level, ties to the more verbose one (panic is fatal). */
 export function logLevelName(level: number): LogLevelName {
-  const known = [[-8, 'trace'], [-4, 'debug'], [0, 'info'], [4, 'warn'], [8, 'error'], [10, 'fatal'], [12, 'fatal']] as const;
+  const known = [
+    [-8, 'trace'],
+    [-4, 'debug'],
+    [0, 'info'],
+    [4, 'warn'],
+    [8, 'error'],
+    [10, 'fatal'],
+    [12, 'fatal'],
+  ] as const;
   let best: (typeof known)[number] = known[0];
   for (const k of known) if (Math.abs(level - k[0]) < Math.abs(level - best[0])) best = k;
   return best[1];

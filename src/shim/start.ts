@@ -15,7 +15,6 @@ import { spawnSpareIfNone } from './spare-spawn.js';
 import { decodeStartInput, logLevelName, type LogLevelName, type StartInput } from './start-input.js';
 import { readStdin } from './stdin.js';
 
-
 /**
  * Listens at `path`. Node accepts connections as soon as it listens; until a ttrpc server is
  * attached (see {@link serveEarlyConnections}) they are kept, not dropped: a spare daemon that
@@ -48,7 +47,6 @@ export function serveEarlyConnections(server: Server): void {
   for (const socket of early) server.emit('connection', socket);
 }
 
-
 /** Binds the group's socket, or returns undefined when a live shim already serves it. */
 async function bindOrFindExisting(path: string): Promise<Server | undefined> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -75,7 +73,6 @@ function listeningFd(server: Server): number {
   if (typeof fd !== 'number' || fd < 0) throw new Error('cannot get the listening socket fd');
   return fd;
 }
-
 
 /** Raises the daemon's OOM score above containerd's, as the Go shim does, so the shim dies first. */
 export function adjustOomScore(daemonPid: number, containerdPid: number): void {

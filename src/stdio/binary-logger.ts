@@ -50,7 +50,10 @@ export interface BinaryLogger {
 function waitReady(readyFd: number): Promise<void> {
   return new Promise((resolve) => {
     const ready = new Socket({ fd: readyFd, readable: true, writable: false });
-    const done = () => { ready.destroy(); resolve(); };
+    const done = () => {
+      ready.destroy();
+      resolve();
+    };
     ready.once('data', done);
     ready.once('end', done);
     ready.once('error', done);
@@ -102,7 +105,10 @@ export async function startBinaryLogger(uri: string, containerId: string, namesp
       child.kill('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const killed = new Promise<void>((resolve) => {
-        timer = setTimeout(() => { child.kill('SIGKILL'); resolve(); }, stopGraceMs);
+        timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve();
+        }, stopGraceMs);
       });
       await Promise.race([exited, killed]);
       clearTimeout(timer);

@@ -22,7 +22,9 @@ export function attachConsole(masterFd: number, paths: StdioPaths, logger: Logge
   let sink: Writable | undefined;
   const progress = {
     ended: !paths.stdout,
-    get bytesWritten(): number { return (sink as (Writable & { bytesWritten?: number }) | undefined)?.bytesWritten ?? 0; },
+    get bytesWritten(): number {
+      return (sink as (Writable & { bytesWritten?: number }) | undefined)?.bytesWritten ?? 0;
+    },
   };
   if (paths.stdout) {
     const target = openOutput(paths.stdout);
@@ -43,7 +45,9 @@ export function attachConsole(masterFd: number, paths: StdioPaths, logger: Logge
       });
     });
     fromConsole.pipe(out);
-    void copied.then(() => { progress.ended = true; });
+    void copied.then(() => {
+      progress.ended = true;
+    });
   } else {
     fromConsole.resume();
   }
@@ -58,14 +62,18 @@ export function attachConsole(masterFd: number, paths: StdioPaths, logger: Logge
     const input = openInput(paths.stdin);
     stdinHoldOpen = input.holdOpenFd;
     stdinSource = new Socket({ fd: input.readFd, readable: true, writable: false });
-    stdinSource.on('error', () => { /* the client went away: nothing more to type */ });
+    stdinSource.on('error', () => {
+      /* the client went away: nothing more to type */
+    });
     // The console stays open when stdin ends: the process may still be writing.
     stdinSource.pipe(toConsole, { end: false });
   }
 
   return {
     runcStdio: ['ignore', 'ignore', 'ignore'],
-    afterStart() { /* runc holds no fd of ours in terminal mode */ },
+    afterStart() {
+      /* runc holds no fd of ours in terminal mode */
+    },
     closeStdin() {
       closeQuietly(stdinHoldOpen);
       stdinHoldOpen = undefined;
@@ -93,4 +101,3 @@ export function attachConsole(masterFd: number, paths: StdioPaths, logger: Logge
     },
   };
 }
-

@@ -81,8 +81,16 @@ export const outputStallMs = 300;
 /** Resolves when `work` has settled or `timeoutMs` has passed, whichever comes first (the timer is cleared). */
 export async function settledWithin(work: Promise<unknown>, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
-  await Promise.race([work.then(() => undefined, () => undefined), timeout]);
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  await Promise.race([
+    work.then(
+      () => undefined,
+      () => undefined,
+    ),
+    timeout,
+  ]);
   clearTimeout(timer);
 }
 
@@ -98,7 +106,10 @@ export interface CopyProgress {
  * process left holds the output open), or after `timeoutMs`. Polls: neither has an event.
  */
 export async function outputPassedOn(
-  copies: readonly CopyProgress[], keepAliveFds: () => number[], stallMs: number, timeoutMs: number,
+  copies: readonly CopyProgress[],
+  keepAliveFds: () => number[],
+  stallMs: number,
+  timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
@@ -129,7 +140,10 @@ export async function outputPassedOn(
 
 /** Resolves once everything was written to `target`, or the write side failed (then the rest is discarded). */
 function copyOut(
-  name: string, source: Readable, target: OutputTarget, logger: Logger,
+  name: string,
+  source: Readable,
+  target: OutputTarget,
+  logger: Logger,
 ): { done: Promise<void>; sink: Writable; progress: CopyProgress } {
   const sink: Writable = target.isFifo
     ? new Socket({ fd: target.writeFd, readable: false, writable: true })
@@ -152,9 +166,13 @@ function copyOut(
   source.pipe(sink);
   const progress = {
     ended: false,
-    get bytesWritten(): number { return (sink as Writable & { bytesWritten?: number }).bytesWritten ?? 0; },
+    get bytesWritten(): number {
+      return (sink as Writable & { bytesWritten?: number }).bytesWritten ?? 0;
+    },
   };
-  void done.then(() => { progress.ended = true; });
+  void done.then(() => {
+    progress.ended = true;
+  });
   return { done, sink, progress };
 }
 
@@ -174,7 +192,10 @@ class PipeIO implements StdioHandle {
   private stdinSink: Socket | undefined;
   private closed = false;
 
-  constructor(private readonly owner: IOOwner | undefined, private readonly logger: Logger) {}
+  constructor(
+    private readonly owner: IOOwner | undefined,
+    private readonly logger: Logger,
+  ) {}
 
   private chown(fd: number): void {
     if (this.owner && (this.owner.uid !== 0 || this.owner.gid !== 0)) fchown(fd, this.owner.uid, this.owner.gid);
@@ -192,7 +213,9 @@ class PipeIO implements StdioHandle {
     this.stdinHoldOpen = input.holdOpenFd;
     const source = new Socket({ fd: input.readFd, readable: true, writable: false });
     this.streams.push(source);
-    source.on('error', () => { /* the client went away; the process sees EOF */ });
+    source.on('error', () => {
+      /* the client went away; the process sees EOF */
+    });
     this.stdinSink.on('error', (err) => {
       // The process closed its stdin: stop copying, do not fail.
       this.logger.debug({ err: err.message }, 'stdin copy ended');
@@ -279,7 +302,10 @@ class PipeIO implements StdioHandle {
  * (Terminal mode goes through attachConsole instead.)
  */
 export async function createProcessIO(
-  paths: StdioPaths, owner: IOOwner | undefined, identity: ProcessIdentity, logger: Logger,
+  paths: StdioPaths,
+  owner: IOOwner | undefined,
+  identity: ProcessIdentity,
+  logger: Logger,
 ): Promise<StdioHandle> {
   const { scheme, path: stdoutPath } = parseStdioScheme(paths.stdout);
   const io = new PipeIO(owner, logger);

@@ -10,8 +10,19 @@ import { errnoOf } from './errno.js';
 import { native } from './native.js';
 import { run } from './spawn.js';
 import {
-  MNT_DETACH, MS_BIND, MS_PROPAGATION, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SILENT,
-  compactLowerdir, mountPointsUnder, optionsSize, parseMountInfo, parseMountOptions, unsupportedMountOption,
+  MNT_DETACH,
+  MS_BIND,
+  MS_PROPAGATION,
+  MS_RDONLY,
+  MS_REC,
+  MS_REMOUNT,
+  MS_SILENT,
+  compactLowerdir,
+  mountPointsUnder,
+  optionsSize,
+  parseMountInfo,
+  parseMountOptions,
+  unsupportedMountOption,
   type MountSpec,
 } from './mountopts.js';
 
@@ -28,7 +39,8 @@ export class MountError extends Error {
 async function mountOne(m: MountSpec, target: string): Promise<void> {
   const helper = m.type.startsWith('fuse3.') ? 'mount.fuse3' : m.type.startsWith('fuse.') ? 'mount.fuse' : undefined;
   if (helper) return mountWithHelper(helper, m, target);
-  if (m.type.includes('/')) throw new MountError(`mount type ${JSON.stringify(m.type)} needs containerd's mount manager, which tsshim does not implement`);
+  if (m.type.includes('/'))
+    throw new MountError(`mount type ${JSON.stringify(m.type)} needs containerd's mount manager, which tsshim does not implement`);
   const refused = unsupportedMountOption(m.options);
   if (refused !== undefined) throw new MountError(`mount option ${JSON.stringify(refused)} is not supported by tsshim`);
 

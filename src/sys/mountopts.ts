@@ -121,7 +121,7 @@ export function compactLowerdir(options: readonly string[]): { chdir: string; op
   common += '/';
   if (!dirs.every((d) => d.startsWith(common))) return { chdir: '', options: [...options] };
   const rest = options.filter((_, i) => i !== index);
-  rest.push('lowerdir=' + dirs.map((d) => d.slice(common.length)).join(':'));
+  rest.push(`lowerdir=${dirs.map((d) => d.slice(common.length)).join(':')}`);
   return { chdir: common, options: rest };
 }
 
@@ -181,12 +181,14 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
  */
 export function mountPointsUnder(entries: readonly MountInfoEntry[], dir: string): string[] {
   const base = dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir;
-  const prefix = base === '/' ? '/' : base + '/';
+  const prefix = base === '/' ? '/' : `${base}/`;
   const depth = (p: string): number => p.split('/').filter(Boolean).length;
-  return entries
-    .map((e, order) => ({ path: e.mountPoint, order }))
-    .filter((e) => e.path === base || e.path.startsWith(prefix))
-    // deepest first; on one path, the later (upper) mount first
-    .sort((a, b) => depth(b.path) - depth(a.path) || b.order - a.order)
-    .map((e) => e.path);
+  return (
+    entries
+      .map((e, order) => ({ path: e.mountPoint, order }))
+      .filter((e) => e.path === base || e.path.startsWith(prefix))
+      // deepest first; on one path, the later (upper) mount first
+      .sort((a, b) => depth(b.path) - depth(a.path) || b.order - a.order)
+      .map((e) => e.path)
+  );
 }

@@ -37,12 +37,32 @@ export interface PollHandle {
 }
 
 export interface NativeConstants {
-  MS_RDONLY: number; MS_NOSUID: number; MS_NODEV: number; MS_NOEXEC: number; MS_SYNCHRONOUS: number;
-  MS_REMOUNT: number; MS_MANDLOCK: number; MS_DIRSYNC: number; MS_NOATIME: number; MS_NODIRATIME: number;
-  MS_BIND: number; MS_MOVE: number; MS_REC: number; MS_SILENT: number; MS_UNBINDABLE: number;
-  MS_PRIVATE: number; MS_SLAVE: number; MS_SHARED: number; MS_RELATIME: number; MS_STRICTATIME: number;
-  MS_LAZYTIME: number; MNT_FORCE: number; MNT_DETACH: number;
-  EFD_CLOEXEC: number; EFD_NONBLOCK: number; EFD_SEMAPHORE: number;
+  MS_RDONLY: number;
+  MS_NOSUID: number;
+  MS_NODEV: number;
+  MS_NOEXEC: number;
+  MS_SYNCHRONOUS: number;
+  MS_REMOUNT: number;
+  MS_MANDLOCK: number;
+  MS_DIRSYNC: number;
+  MS_NOATIME: number;
+  MS_NODIRATIME: number;
+  MS_BIND: number;
+  MS_MOVE: number;
+  MS_REC: number;
+  MS_SILENT: number;
+  MS_UNBINDABLE: number;
+  MS_PRIVATE: number;
+  MS_SLAVE: number;
+  MS_SHARED: number;
+  MS_RELATIME: number;
+  MS_STRICTATIME: number;
+  MS_LAZYTIME: number;
+  MNT_FORCE: number;
+  MNT_DETACH: number;
+  EFD_CLOEXEC: number;
+  EFD_NONBLOCK: number;
+  EFD_SEMAPHORE: number;
   /** sysconf(_SC_PAGESIZE): mount(2) data is limited to one page. */
   PAGE_SIZE: number;
 }
@@ -104,9 +124,7 @@ export class AddonLoadError extends Error {
   constructor(readonly attempts: ReadonlyArray<{ path: string; reason: string }>) {
     super(
       'tsshim native addon (tsshim.node) not loaded; run `npm run build` to build it (needs python3, make and g++). ' +
-        (attempts.length === 0
-          ? 'No candidate path.'
-          : 'Tried: ' + attempts.map((a) => `${a.path} (${a.reason})`).join('; ')),
+        (attempts.length === 0 ? 'No candidate path.' : `Tried: ${attempts.map((a) => `${a.path} (${a.reason})`).join('; ')}`),
     );
     this.name = 'AddonLoadError';
   }
@@ -117,7 +135,7 @@ export class AddonLoadError extends Error {
  * (an explicit choice that fails must not be masked by another copy).
  */
 export function addonCandidates(moduleFile: string, env: NodeJS.ProcessEnv = process.env): string[] {
-  const explicit = env['TSSHIM_ADDON'];
+  const explicit = env.TSSHIM_ADDON;
   if (explicit) return [resolve(explicit)];
   const here = dirname(moduleFile);
   return [
@@ -143,7 +161,7 @@ export function loadAddonFrom(candidates: readonly string[], exists: (p: string)
       attempts.push({ path, reason: err instanceof Error ? err.message : String(err) });
       continue;
     }
-    if (typeof mod.exports['wait4'] !== 'function') {
+    if (typeof mod.exports.wait4 !== 'function') {
       attempts.push({ path, reason: 'not the tsshim addon' });
       continue;
     }
@@ -185,8 +203,7 @@ export const recvMessage = (socketFd: number, maxBytes: number): { data: Buffer;
 export const getPeerCred = (socketFd: number): PeerCred => native().getPeerCred(socketFd);
 export const setWinsize = (fd: number, rows: number, cols: number): void => native().setWinsize(fd, rows, cols);
 export const bytesUnread = (fd: number): number => native().bytesUnread(fd);
-export const pollReadable = (fd: number, callback: (err: SysError | null) => void): PollHandle =>
-  native().pollReadable(fd, callback);
+export const pollReadable = (fd: number, callback: (err: SysError | null) => void): PollHandle => native().pollReadable(fd, callback);
 /** eventfd flags (Linux ABI values; checked against the addon by the integration test). */
 export const EFD_SEMAPHORE = 0o1;
 export const EFD_CLOEXEC = 0o2000000;

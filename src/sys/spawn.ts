@@ -67,14 +67,22 @@ export function run(command: string, args: readonly string[], options: RunOption
     let outLen = 0;
     let errLen = 0;
     child.stdout?.on('data', (b: Buffer) => {
-      if (outLen < maxBuffer) { out.push(b); outLen += b.length; }
+      if (outLen < maxBuffer) {
+        out.push(b);
+        outLen += b.length;
+      }
     });
     child.stderr?.on('data', (b: Buffer) => {
-      if (errLen < maxBuffer) { err.push(b); errLen += b.length; }
+      if (errLen < maxBuffer) {
+        err.push(b);
+        errLen += b.length;
+      }
     });
     child.once('error', reject);
     if (options.input !== undefined && child.stdin) {
-      child.stdin.on('error', () => { /* the child may exit without reading; its status tells */ });
+      child.stdin.on('error', () => {
+        /* the child may exit without reading; its status tells */
+      });
       child.stdin.end(options.input);
     }
     child.once('close', (code, signal) => {

@@ -25,8 +25,17 @@ const defaultRuncRoot = '/run/containerd/runc';
 
 export function defaultOptions(): TaskOptions {
   return {
-    binaryName: 'runc', root: defaultRuncRoot, systemdCgroup: false, noPivotRoot: false, noNewKeyring: false,
-    ioUid: 0, ioGid: 0, shimCgroup: '', criuImagePath: '', criuWorkPath: '', shimSharing: '',
+    binaryName: 'runc',
+    root: defaultRuncRoot,
+    systemdCgroup: false,
+    noPivotRoot: false,
+    noNewKeyring: false,
+    ioUid: 0,
+    ioGid: 0,
+    shimCgroup: '',
+    criuImagePath: '',
+    criuWorkPath: '',
+    shimSharing: '',
   };
 }
 

@@ -104,16 +104,29 @@ export class Container {
     const rootfsDir = join(bundle, 'rootfs');
     const rootfsMounted = params.rootfs.length > 0;
     if (rootfsMounted) {
-      await mountAll(params.rootfs.map((m) => ({
-        type: m.type ?? '', source: m.source ?? '', target: m.target ?? '', options: m.options ?? [],
-      })), rootfsDir);
+      await mountAll(
+        params.rootfs.map((m) => ({
+          type: m.type ?? '',
+          source: m.source ?? '',
+          target: m.target ?? '',
+          options: m.options ?? [],
+        })),
+        rootfsDir,
+      );
     }
-    const restoreFrom = params.checkpoint
-      ? { checkpoint: params.checkpoint, parentCheckpoint: params.parentCheckpoint }
-      : undefined;
+    const restoreFrom = params.checkpoint ? { checkpoint: params.checkpoint, parentCheckpoint: params.parentCheckpoint } : undefined;
     const init = new ContainerProcess(id, 'init', params.stdio, restoreFrom ? 'restore-pending' : 'created');
     const container = new Container(
-      id, bundle, params.namespace, init, runc, options, restoreFrom, rootfsMounted, await sharesPidNamespace(bundle), deps,
+      id,
+      bundle,
+      params.namespace,
+      init,
+      runc,
+      options,
+      restoreFrom,
+      rootfsMounted,
+      await sharesPidNamespace(bundle),
+      deps,
     );
     if (restoreFrom) {
       container.publishCreate(params);
@@ -122,13 +135,15 @@ export class Container {
     }
     let since: bigint;
     try {
-      since = await container.launch(init, join(bundle, 'init.pid'), (io) => runc.create(id, {
-        bundle,
-        pidFile: join(bundle, 'init.pid'),
-        noPivot: options.noPivotRoot,
-        noNewKeyring: options.noNewKeyring,
-        ...io,
-      }));
+      since = await container.launch(init, join(bundle, 'init.pid'), (io) =>
+        runc.create(id, {
+          bundle,
+          pidFile: join(bundle, 'init.pid'),
+          noPivot: options.noPivotRoot,
+          noNewKeyring: options.noNewKeyring,
+          ...io,
+        }),
+      );
     } catch (err) {
       await runc.delete(id, { force: true }).catch(() => undefined);
       if (rootfsMounted) await unmountAll(rootfsDir).catch(() => undefined);
@@ -147,8 +162,12 @@ export class Container {
    * mark taken just before runc ran: an exit after it belongs to this process.
    */
   private async launch(proc: ContainerProcess, pidFile: string, run: (io: RuncIO) => Promise<unknown>): Promise<bigint> {
-    const stdio = await prepareStdio(proc.stdio, { uid: this.options.ioUid, gid: this.options.ioGid },
-      { containerId: this.id, namespace: this.namespace }, this.logger);
+    const stdio = await prepareStdio(
+      proc.stdio,
+      { uid: this.options.ioUid, gid: this.options.ioGid },
+      { containerId: this.id, namespace: this.namespace },
+      this.logger,
+    );
     const since = this.deps.clock.monotonic();
     try {
       await run({ stdio: stdio.runcStdio, ...(stdio.consoleSocket ? { consoleSocket: stdio.consoleSocket } : {}) });
@@ -163,14 +182,16 @@ export class Container {
   }
 
   private publishCreate(params: CreateParams): void {
-    this.deps.publisher.publish(buildTaskEvent(Topic.TaskCreate, {
-      containerId: this.id,
-      bundle: this.bundle,
-      rootfs: params.rootfs,
-      io: { stdin: params.stdio.stdin, stdout: params.stdio.stdout, stderr: params.stdio.stderr, terminal: params.stdio.terminal },
-      checkpoint: params.checkpoint,
-      pid: this.init.pid,
-    }));
+    this.deps.publisher.publish(
+      buildTaskEvent(Topic.TaskCreate, {
+        containerId: this.id,
+        bundle: this.bundle,
+        rootfs: params.rootfs,
+        io: { stdin: params.stdio.stdin, stdout: params.stdio.stdout, stderr: params.stdio.stderr, terminal: params.stdio.terminal },
+        checkpoint: params.checkpoint,
+        pid: this.init.pid,
+      }),
+    );
   }
 
   /** Once init's pid is known: find its cgroup, watch it for OOM kills and wait for init's exit. */
@@ -191,9 +212,13 @@ export class Container {
   private watchOOM(): void {
     if (!this.cgroup || this.oomWatcher) return;
     try {
-      this.oomWatcher = this.deps.cgroups.watchOOM(this.cgroup, () => {
-        this.deps.publisher.publish(buildTaskEvent(Topic.TaskOOM, { containerId: this.id }));
-      }, this.logger);
+      this.oomWatcher = this.deps.cgroups.watchOOM(
+        this.cgroup,
+        () => {
+          this.deps.publisher.publish(buildTaskEvent(Topic.TaskOOM, { containerId: this.id }));
+        },
+        this.logger,
+      );
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'cannot watch for OOM kills');
     }
@@ -235,15 +260,17 @@ export class Container {
   /** Start of a container created from a checkpoint: `runc restore` with the stdio set up now. */
   private async restore(from: { checkpoint: string; parentCheckpoint: string }): Promise<void> {
     const pidFile = join(this.bundle, 'init.pid');
-    const since = await this.launch(this.init, pidFile, (io) => this.runc.restore(this.id, {
-      imagePath: from.checkpoint,
-      workPath: this.options.criuWorkPath || join(this.bundle, 'work'),
-      ...(from.parentCheckpoint ? { parentPath: from.parentCheckpoint } : {}),
-      bundle: this.bundle,
-      pidFile,
-      noPivot: this.options.noPivotRoot,
-      ...io,
-    }));
+    const since = await this.launch(this.init, pidFile, (io) =>
+      this.runc.restore(this.id, {
+        imagePath: from.checkpoint,
+        workPath: this.options.criuWorkPath || join(this.bundle, 'work'),
+        ...(from.parentCheckpoint ? { parentPath: from.parentCheckpoint } : {}),
+        bundle: this.bundle,
+        pidFile,
+        noPivot: this.options.noPivotRoot,
+        ...io,
+      }),
+    );
     await this.track(since);
   }
 
@@ -258,10 +285,12 @@ export class Container {
       await this.runc.kill(this.id, 9, { all: true }).catch(() => undefined);
     }
     // Exits of the container's execs come first (the kernel kills them with the PID namespace).
-    await Promise.all([...this.execs.values()].map(async (exec) => {
-      await exec.starting;
-      if (exec.state === 'running') await exec.wait();
-    }));
+    await Promise.all(
+      [...this.execs.values()].map(async (exec) => {
+        await exec.starting;
+        if (exec.state === 'running') await exec.wait();
+      }),
+    );
     await this.init.io?.outputCopied(exitOutputWaitMs);
     const info: ExitInfo = { status: exit.status, exitedAt: exit.exitedAt };
     await writeFile(join(this.bundle, initExitFile), JSON.stringify(info)).catch(() => undefined);
@@ -273,9 +302,15 @@ export class Container {
   }
 
   private publishExit(proc: ContainerProcess, info: ExitInfo): void {
-    this.deps.publisher.publish(buildTaskEvent(Topic.TaskExit, {
-      containerId: this.id, id: proc.id, pid: proc.pid, exitStatus: info.status, exitedAt: toTimestamp(info.exitedAt),
-    }));
+    this.deps.publisher.publish(
+      buildTaskEvent(Topic.TaskExit, {
+        containerId: this.id,
+        id: proc.id,
+        pid: proc.pid,
+        exitStatus: info.status,
+        exitedAt: toTimestamp(info.exitedAt),
+      }),
+    );
   }
 
   /** runc checkpoint of the init process; the image goes to `params.path`. */
@@ -348,12 +383,20 @@ export class Container {
       this.init.transition('deleted');
       const exit = this.init.exit ?? { status: 137, exitedAt: this.deps.clock.now() };
       // Nothing is left for `delete` to clean up: leave it its answer (a failed write only costs it a Node start).
-      await saveDeleteResponse(this.bundle, { pid: this.init.pid, exitStatus: exit.status, exitedAt: exit.exitedAt }).catch((err: unknown) => {
-        this.logger.warn({ err: (err as Error).message }, 'cannot save the delete response');
-      });
-      this.deps.publisher.publish(buildTaskEvent(Topic.TaskDelete, {
-        containerId: this.id, pid: this.init.pid, exitStatus: exit.status, exitedAt: toTimestamp(exit.exitedAt), id: this.id,
-      }));
+      await saveDeleteResponse(this.bundle, { pid: this.init.pid, exitStatus: exit.status, exitedAt: exit.exitedAt }).catch(
+        (err: unknown) => {
+          this.logger.warn({ err: (err as Error).message }, 'cannot save the delete response');
+        },
+      );
+      this.deps.publisher.publish(
+        buildTaskEvent(Topic.TaskDelete, {
+          containerId: this.id,
+          pid: this.init.pid,
+          exitStatus: exit.status,
+          exitedAt: toTimestamp(exit.exitedAt),
+          id: this.id,
+        }),
+      );
       this.logger.info('container deleted');
       return { pid: this.init.pid, ...exit };
     });
@@ -370,7 +413,12 @@ export class Container {
         // Never started: runc kills the waiting init; its exit comes through the reaper.
         await this.runc.delete(this.id, { force: true });
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([this.init.wait(), new Promise((resolve) => { timer = setTimeout(resolve, killedInitWaitMs); })]);
+        await Promise.race([
+          this.init.wait(),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, killedInitWaitMs);
+          }),
+        ]);
         clearTimeout(timer);
         return;
       }
@@ -445,7 +493,9 @@ export class Container {
     const exec = this.process(execId) as ExecProcess;
     exec.check('start');
     if (this.initReaped || !this.init.allows('exec')) {
-      throw failedPrecondition(`container ${this.id} is not running: cannot start exec ${execId} (its init ${this.initReaped ? 'exited' : `is ${this.init.state}`})`);
+      throw failedPrecondition(
+        `container ${this.id} is not running: cannot start exec ${execId} (its init ${this.initReaped ? 'exited' : `is ${this.init.state}`})`,
+      );
     }
     // Set before anything is awaited: init's exit handler, if init dies now, waits for this start.
     const started = new Deferred<void>();

@@ -9,7 +9,8 @@ import { runcFor, type TaskOptions } from './bundle-files.js';
 
 /** The runc calls a container makes. */
 export type RuncClient = Pick<
-  Runc, 'create' | 'start' | 'restore' | 'exec' | 'kill' | 'delete' | 'pause' | 'resume' | 'ps' | 'update' | 'checkpoint'
+  Runc,
+  'create' | 'start' | 'restore' | 'exec' | 'kill' | 'delete' | 'pause' | 'resume' | 'ps' | 'update' | 'checkpoint'
 >;
 
 /** The one reaper of the daemon, as a container sees it. */

@@ -1,8 +1,6 @@
 // `-info`: what containerd 2.x asks of a runtime before using it (docs/protocol.md §6.2):
 // our name and version, the options we were given, and the runc binary's `features` JSON.
-import {
-  JsonTypeUrl, RuncOptionsType, RuntimeInfoType, encodeNamed, isAnyOf, unpackAny, type AnyMessage,
-} from '../api/index.js';
+import { JsonTypeUrl, RuncOptionsType, RuntimeInfoType, encodeNamed, isAnyOf, unpackAny, type AnyMessage } from '../api/index.js';
 import { invalidArgument } from '../shim/errdefs.js';
 import { Runc } from '../runc/index.js';
 import { decodeAny } from './options.js';

@@ -21,7 +21,6 @@ export const startOptionTypes = ['containerd.runc.v1.Options', 'runtimeoptions.v
 /** Annotations that put containers into one shim, first present wins (docs/protocol.md §11.1). */
 const groupAnnotations = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
 
-
 const runtimeName = 'io.containerd.tsshim.v2';
 
 export class RuncShimManager implements ShimManager {
@@ -32,7 +31,7 @@ export class RuncShimManager implements ShimManager {
   readonly startOptionTypes = startOptionTypes;
 
   async groupingKey(flags: ShimFlags, bundle: string, input: StartInput): Promise<string> {
-    if (await this.sharing(input) === 'namespace') return sharedGroup;
+    if ((await this.sharing(input)) === 'namespace') return sharedGroup;
     try {
       const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
       for (const key of groupAnnotations) {
@@ -73,7 +72,13 @@ export class RuncShimManager implements ShimManager {
   }
 
   async prepare(): Promise<void> {
-    await Promise.all([import('../sys/reaper.js'), import('./service.js'), import('./container.js'), import('./deps.js'), import('../cgroups/join.js')]);
+    await Promise.all([
+      import('../sys/reaper.js'),
+      import('./service.js'),
+      import('./container.js'),
+      import('./deps.js'),
+      import('../cgroups/join.js'),
+    ]);
   }
 
   async info(stdin: Uint8Array): Promise<Uint8Array> {
@@ -84,7 +89,9 @@ export class RuncShimManager implements ShimManager {
   async cleanup(flags: ShimFlags, bundle: string, logger: Logger): Promise<DeleteResult> {
     // Not container.js or options.js: they load the protobuf codecs, which cleanup does not need.
     const [{ readPidFile }, { unmountAll }, { initExitFile, loadOptions, runcFor }] = await Promise.all([
-      import('../runc/index.js'), import('../sys/mount.js'), import('./bundle-files.js'),
+      import('../runc/index.js'),
+      import('../sys/mount.js'),
+      import('./bundle-files.js'),
     ]);
     const options = await loadOptions(bundle);
     const runc = runcFor(bundle, flags.namespace, options);
@@ -106,7 +113,9 @@ export class RuncShimManager implements ShimManager {
 
   async serve(ctx: DaemonContext): Promise<void> {
     const [{ Reaper }, { TaskService }, { productionDeps }] = await Promise.all([
-      import('../sys/reaper.js'), import('./service.js'), import('./deps.js'),
+      import('../sys/reaper.js'),
+      import('./service.js'),
+      import('./deps.js'),
     ]);
     // The daemon's one reaper, with the daemon's logger (orphans' exits and wait4 failures).
     const reaper = new Reaper({ logger: ctx.logger });

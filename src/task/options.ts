@@ -4,8 +4,15 @@
 // loads without the protobuf codecs this module needs.
 import { readFileSync } from 'node:fs';
 import {
-  CheckpointOptionsType, LinuxRuncCheckpointOptionsType, LinuxRuncCreateOptionsType, RuncOptionsType, RuntimeOptionsType,
-  google, isAnyOf, unpackAny, type AnyMessage,
+  CheckpointOptionsType,
+  LinuxRuncCheckpointOptionsType,
+  LinuxRuncCreateOptionsType,
+  RuncOptionsType,
+  RuntimeOptionsType,
+  google,
+  isAnyOf,
+  unpackAny,
+  type AnyMessage,
 } from '../api/index.js';
 import { invalidArgument } from '../shim/errdefs.js';
 import type { StartInput } from '../shim/start-input.js';
@@ -41,8 +48,7 @@ export function decodeOptions(any: AnyMessage | null | undefined): TaskOptions {
   if (isAnyOf(any, RuntimeOptionsType)) {
     // CRI's wrapper for non-runc runtime types: the handler's options table as TOML.
     const o = unpackAny(RuntimeOptionsType, any);
-    const body = o.configBody?.length ? Buffer.from(o.configBody).toString('utf8')
-      : o.configPath ? readTomlFile(o.configPath) : '';
+    const body = o.configBody?.length ? Buffer.from(o.configBody).toString('utf8') : o.configPath ? readTomlFile(o.configPath) : '';
     return applyTomlOptions(options, body);
   }
   throw invalidArgument(`unsupported runtime options type ${JSON.stringify(any.type_url)}`);
@@ -92,15 +98,25 @@ export interface CheckpointRequestOptions {
  * empty: defaults.
  */
 export function decodeCheckpointOptions(any: AnyMessage | null | undefined): CheckpointRequestOptions {
-  const decoded = !any || (!any.type_url && !any.value?.length) ? CheckpointOptionsType.codec.decode(new Uint8Array())
-    : isAnyOf(any, CheckpointOptionsType) ? unpackAny(CheckpointOptionsType, any)
-      : isAnyOf(any, LinuxRuncCheckpointOptionsType) ? unpackAny(LinuxRuncCheckpointOptionsType, any)
-        : undefined;
+  const decoded =
+    !any || (!any.type_url && !any.value?.length)
+      ? CheckpointOptionsType.codec.decode(new Uint8Array())
+      : isAnyOf(any, CheckpointOptionsType)
+        ? unpackAny(CheckpointOptionsType, any)
+        : isAnyOf(any, LinuxRuncCheckpointOptionsType)
+          ? unpackAny(LinuxRuncCheckpointOptionsType, any)
+          : undefined;
   if (!decoded) throw invalidArgument(`unsupported checkpoint options type ${JSON.stringify(any?.type_url)}`);
   return {
-    exit: decoded.exit, openTcp: decoded.openTcp, externalUnixSockets: decoded.externalUnixSockets, terminal: decoded.terminal,
-    fileLocks: decoded.fileLocks, emptyNamespaces: decoded.emptyNamespaces, cgroupsMode: decoded.cgroupsMode,
-    imagePath: decoded.imagePath, workPath: decoded.workPath,
+    exit: decoded.exit,
+    openTcp: decoded.openTcp,
+    externalUnixSockets: decoded.externalUnixSockets,
+    terminal: decoded.terminal,
+    fileLocks: decoded.fileLocks,
+    emptyNamespaces: decoded.emptyNamespaces,
+    cgroupsMode: decoded.cgroupsMode,
+    imagePath: decoded.imagePath,
+    workPath: decoded.workPath,
   };
 }
 

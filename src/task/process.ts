@@ -59,7 +59,11 @@ const allowed: Record<'init' | 'exec', Partial<Record<Request, readonly ProcessS
 
 /** A transition the machine does not allow: a bug in the shim, not a bad request. */
 export class IllegalTransitionError extends Error {
-  constructor(readonly processId: string, readonly from: ProcessState, readonly to: ProcessState) {
+  constructor(
+    readonly processId: string,
+    readonly from: ProcessState,
+    readonly to: ProcessState,
+  ) {
     super(`process ${processId}: illegal state change ${from} -> ${to}`);
     this.name = 'IllegalTransitionError';
   }
@@ -147,7 +151,11 @@ export class ContainerProcess {
 
 /** An exec process also carries the OCI process spec it was registered with. */
 export class ExecProcess extends ContainerProcess {
-  constructor(id: string, stdio: StdioPaths, readonly spec: Record<string, unknown>) {
+  constructor(
+    id: string,
+    stdio: StdioPaths,
+    readonly spec: Record<string, unknown>,
+  ) {
     super(id, 'exec', stdio);
   }
 }

@@ -14,6 +14,8 @@ export class Deferred<T> {
   readonly promise: Promise<T>;
   resolve!: (value: T) => void;
   constructor() {
-    this.promise = new Promise<T>((resolve) => { this.resolve = resolve; });
+    this.promise = new Promise<T>((resolve) => {
+      this.resolve = resolve;
+    });
   }
 }

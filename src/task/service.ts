@@ -1,8 +1,18 @@
 // The Task service (containerd.task.v2.Task, also served as v3): decodes nothing itself
 // (the registration adapter does), finds the container, and asks it to act.
 import {
-  JsonTypeUrl, ProcessDetailsType, Status, TASK_SERVICE_V2, TASK_SERVICE_V3, packAny, taskMethods, toTimestamp,
-  toTimestampOrZero, unpackJsonAny, type TaskMethodName, type TaskServiceHandlers,
+  JsonTypeUrl,
+  ProcessDetailsType,
+  Status,
+  TASK_SERVICE_V2,
+  TASK_SERVICE_V3,
+  packAny,
+  taskMethods,
+  toTimestamp,
+  toTimestampOrZero,
+  unpackJsonAny,
+  type TaskMethodName,
+  type TaskServiceHandlers,
 } from '../api/index.js';
 import type { CallContext, TtrpcServer } from 'ttrpc-ts';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, toTtrpcError } from '../shim/errdefs.js';
@@ -73,16 +83,19 @@ export class TaskService {
       if ((options.shimSharing || process.env[shimSharingEnv]) === 'namespace') this.lingerMs = sharedDaemonLingerMs;
       const stdio = { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal };
       checkStdioPaths(stdio);
-      const container = await Container.create({
-        id: req.id,
-        bundle: req.bundle,
-        namespace: this.options.namespace,
-        rootfs: req.rootfs,
-        stdio,
-        options,
-        checkpoint: restorePathOf(req.options, req.checkpoint),
-        parentCheckpoint: req.parentCheckpoint,
-      }, this.options.deps);
+      const container = await Container.create(
+        {
+          id: req.id,
+          bundle: req.bundle,
+          namespace: this.options.namespace,
+          rootfs: req.rootfs,
+          stdio,
+          options,
+          checkpoint: restorePathOf(req.options, req.checkpoint),
+          parentCheckpoint: req.parentCheckpoint,
+        },
+        this.options.deps,
+      );
       this.containers.set(req.id, container);
       return { pid: container.init.pid };
     },
@@ -130,7 +143,8 @@ export class TaskService {
       const result = await container.delete();
       this.containers.delete(req.id);
       // containerd 2.x (bootstrap version 3) sends no Shutdown after a pod container's delete.
-      if (this.containers.size === 0 && this.shutdownRequested) this.shutdownWhenIdle('the last container was deleted after a Shutdown request');
+      if (this.containers.size === 0 && this.shutdownRequested)
+        this.shutdownWhenIdle('the last container was deleted after a Shutdown request');
       return { pid: result.pid, exitStatus: result.status, exitedAt: toTimestamp(result.exitedAt) };
     },
 
@@ -289,4 +303,3 @@ export class TaskService {
     server.register(TASK_SERVICE_V3, table);
   }
 }
-

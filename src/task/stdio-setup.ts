@@ -4,7 +4,12 @@ import { ConsoleSocket } from '../runc/index.js';
 import type { Logger } from '../shim/logger.js';
 import { attachConsole } from '../stdio/console-io.js';
 import {
-  createProcessIO, type IOOwner, type ProcessIdentity, type RuncStdio, type StdioHandle, type StdioPaths,
+  createProcessIO,
+  type IOOwner,
+  type ProcessIdentity,
+  type RuncStdio,
+  type StdioHandle,
+  type StdioPaths,
 } from '../stdio/process-io.js';
 
 export interface PreparedStdio {
@@ -16,9 +21,7 @@ export interface PreparedStdio {
   abort(): Promise<void>;
 }
 
-export async function prepareStdio(
-  paths: StdioPaths, owner: IOOwner, identity: ProcessIdentity, logger: Logger,
-): Promise<PreparedStdio> {
+export async function prepareStdio(paths: StdioPaths, owner: IOOwner, identity: ProcessIdentity, logger: Logger): Promise<PreparedStdio> {
   if (!paths.terminal) {
     const io = await createProcessIO(paths, owner, identity, logger);
     return {

@@ -5,7 +5,11 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import {
-  CheckpointOptionsType, LinuxRuncCheckpointOptionsType, LinuxRuncCreateOptionsType, RuncOptionsType, packAny,
+  CheckpointOptionsType,
+  LinuxRuncCheckpointOptionsType,
+  LinuxRuncCreateOptionsType,
+  RuncOptionsType,
+  packAny,
 } from '../../src/api/index.js';
 import type { AnyMessage as ShimAny } from '../../src/api/index.js';
 import { ContainerdClient } from './clients/containerd.js';
@@ -13,7 +17,7 @@ import type { AnyMessage } from './clients/containerd.js';
 import { copyRootfs, criuDir, describeEachContainerd, eventually, removeContainer, runtimes } from './harness/index.js';
 import type { Containerd, ContainerdVersion } from './harness/index.js';
 
-const runtime = process.env['TSSHIM_E2E_RUNTIME'] ?? runtimes.tsshim;
+const runtime = process.env.TSSHIM_E2E_RUNTIME ?? runtimes.tsshim;
 
 function criuStatus(): string {
   const check = join(criuDir, '..', 'CHECK');
@@ -31,15 +35,34 @@ describeEachContainerd('checkpoint and restore through tsshim', (suite) => {
     // Not a skip: a CRIU that does not work here is a failure that says so.
     expect(criuStatus(), `CRIU is unusable on this kernel: ${criuStatus()}`).toBe('Looks good');
     const { containerd } = suite;
-    await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'cp1',
+    await containerd.ctrOk([
+      'run',
+      '-d',
+      '--runtime',
+      runtime,
+      suite.fixtures.image,
+      'cp1',
       // Written aside and renamed: a reader never sees the file truncated but not yet written
       // (a read in that window, right after the restore, found it empty under load).
-      'sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; sleep 0.1; done']);
+      'sh',
+      '-c',
+      'i=0; while true; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; sleep 0.1; done',
+    ]);
     expect(await eventually(async () => (await counter(containerd, 'cp1', 'c0')) > 5, 10_000)).toBe(true);
     const dumped = await containerd.ctr(['containers', 'checkpoint', '--task', '--rw', 'cp1', 'checkpoint/cp1:1'], { timeoutMs: 60_000 });
     // On failure, show CRIU's own log (its path is in the error).
     const dumpLog = /(\/\S+criu-dump\.log)/.exec(dumped.stderr)?.[1];
-    expect(dumped.code, `${dumped.stderr}\n${dumpLog && existsSync(dumpLog) ? readFileSync(dumpLog, 'utf8').split('\n').filter((l) => /Error|error/.test(l)).join('\n') : ''}`).toBe(0);
+    expect(
+      dumped.code,
+      `${dumped.stderr}\n${
+        dumpLog && existsSync(dumpLog)
+          ? readFileSync(dumpLog, 'utf8')
+              .split('\n')
+              .filter((l) => /Error|error/.test(l))
+              .join('\n')
+          : ''
+      }`,
+    ).toBe(0);
     const atCheckpoint = await counter(containerd, 'cp1', 'c1');
     // The original keeps running (leave-running is the default of a checkpoint with the task).
     expect(await eventually(async () => (await counter(containerd, 'cp1', 'c2')) > atCheckpoint, 10_000)).toBe(true);
@@ -74,13 +97,13 @@ function clientOptions(version: ContainerdVersion, imagePath: string, workPath: 
   const legacy = version === '1.6' || version === '1.7';
   return legacy
     ? {
-      checkpoint: wireAny(packAny(LinuxRuncCheckpointOptionsType, { imagePath, workPath })),
-      restore: wireAny(packAny(LinuxRuncCreateOptionsType, { criuImagePath: imagePath })),
-    }
+        checkpoint: wireAny(packAny(LinuxRuncCheckpointOptionsType, { imagePath, workPath })),
+        restore: wireAny(packAny(LinuxRuncCreateOptionsType, { criuImagePath: imagePath })),
+      }
     : {
-      checkpoint: wireAny(packAny(CheckpointOptionsType, { imagePath, workPath })),
-      restore: wireAny(packAny(RuncOptionsType, { criuImagePath: imagePath })),
-    };
+        checkpoint: wireAny(packAny(CheckpointOptionsType, { imagePath, workPath })),
+        restore: wireAny(packAny(RuncOptionsType, { criuImagePath: imagePath })),
+      };
 }
 
 describeEachContainerd('checkpoint to an image path and restore from it through tsshim', (suite) => {
@@ -88,7 +111,7 @@ describeEachContainerd('checkpoint to an image path and restore from it through 
   const grpc = (): ContainerdClient => (client ??= new ContainerdClient(suite.containerd.address));
   afterAll(() => client?.close());
 
-  it('writes the images to the client\'s image path (work files to its work path) and restores a new container from it', async () => {
+  it("writes the images to the client's image path (work files to its work path) and restores a new container from it", async () => {
     expect(criuStatus(), `CRIU is unusable on this kernel: ${criuStatus()}`).toBe('Looks good');
     const { containerd, version } = suite;
     const ns = containerd.namespace;
@@ -99,7 +122,10 @@ describeEachContainerd('checkpoint to an image path and restore from it through 
     const rootfs = await copyRootfs(join(containerd.tempDir, 'rootfs-cp-path'));
     const countFile = join(rootfs, 'count');
     const count = async (): Promise<number> => Number((await readFile(countFile, 'utf8').catch(() => '')).trim() || 0);
-    await writeFile(join(rootfs, 'run.sh'), '#!/bin/sh\ni=0\nwhile true; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; sleep 0.1; done\n');
+    await writeFile(
+      join(rootfs, 'run.sh'),
+      '#!/bin/sh\ni=0\nwhile true; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; sleep 0.1; done\n',
+    );
     await chmod(join(rootfs, 'run.sh'), 0o755);
 
     await containerd.ctrOk(['containers', 'create', '--runtime', runtime, '--rootfs', rootfs, 'cpp1', '/run.sh']);

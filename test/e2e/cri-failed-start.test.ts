@@ -6,9 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { containerConfig } from './clients/cri.js';
-import {
-  describeEachCri, findShimProcesses, runtimes, shimBinaryName, shimIdentity, tsshimCriHandler,
-} from './harness/index.js';
+import { describeEachCri, findShimProcesses, runtimes, shimBinaryName, shimIdentity, tsshimCriHandler } from './harness/index.js';
 import type { CriSuite } from './harness/index.js';
 
 /**
@@ -40,8 +38,12 @@ function nodeOwnPipes(pid: number): string[] {
   const nodeOptions = environ.find((e) => e.startsWith('NODE_OPTIONS='))?.slice('NODE_OPTIONS='.length) ?? '';
   const list = `const fs = require('fs'); for (const fd of fs.readdirSync('/proc/self/fd')) {
     try { const t = fs.readlinkSync('/proc/self/fd/' + fd); if (Number(fd) > 2 && t.startsWith('pipe:')) console.log(t); } catch {} }`;
-  return execFileSync(readlinkSync(`/proc/${pid}/exe`), ['-e', list], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: nodeOptions } })
-    .split('\n').filter((t) => t !== '' && !inherited.has(t));
+  return execFileSync(readlinkSync(`/proc/${pid}/exe`), ['-e', list], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: nodeOptions },
+  })
+    .split('\n')
+    .filter((t) => t !== '' && !inherited.has(t));
 }
 
 function podShim(suite: CriSuite, podId: string, binary: string): number {
@@ -54,13 +56,20 @@ function podShim(suite: CriSuite, podId: string, binary: string): number {
  * Runs a pod, fails to start a container in it; returns the pod shim's pipes before and after, and
  * those of a bare Node process like the shim's.
  */
-async function failedStart(suite: CriSuite, handler: string, binary: string): Promise<{ before: string[]; after: string[]; nodeOwn: string[] }> {
+async function failedStart(
+  suite: CriSuite,
+  handler: string,
+  binary: string,
+): Promise<{ before: string[]; after: string[]; nodeOwn: string[] }> {
   const pod = suite.pod(`failed-start-${handler}`);
   const podId = await suite.cri.runPodSandbox(pod, handler);
   const shim = podShim(suite, podId, binary);
   const before = pipesOf(shim);
-  const id = await suite.cri.createContainer(podId,
-    containerConfig({ name: 'missing-command', image: suite.fixtures.image, command: ['something-that-doesnt-exist'] }), pod);
+  const id = await suite.cri.createContainer(
+    podId,
+    containerConfig({ name: 'missing-command', image: suite.fixtures.image, command: ['something-that-doesnt-exist'] }),
+    pod,
+  );
   await expect(suite.cri.startContainer(id)).rejects.toThrow(/something-that-doesnt-exist/);
   const after = pipesOf(shim);
   const nodeOwn = nodeOwnPipes(shim);
@@ -69,12 +78,16 @@ async function failedStart(suite: CriSuite, handler: string, binary: string): Pr
   return { before, after, nodeOwn };
 }
 
-describeEachCri('a container that fails to start leaks no pipe in the pod shim', (suite) => {
-  it('tsshim holds the same pipes after the failed start as before: as many as Node itself', async () => {
-    const ts = await failedStart(suite, tsshimCriHandler, shimBinaryName(runtimes.tsshim));
-    expect(ts.after).toEqual(ts.before);
-    // What is left are libuv's own (8 descriptors in `node -e 0` here), as in any Node process.
-    expect(ts.nodeOwn.length).toBeGreaterThan(0);
-    expect(ts.after.length, `tsshim pipes ${ts.after.join(' ')}; Node alone ${ts.nodeOwn.join(' ')}`).toBe(ts.nodeOwn.length);
-  });
-}, { runtimeHandlers: { [tsshimCriHandler]: runtimes.tsshim } });
+describeEachCri(
+  'a container that fails to start leaks no pipe in the pod shim',
+  (suite) => {
+    it('tsshim holds the same pipes after the failed start as before: as many as Node itself', async () => {
+      const ts = await failedStart(suite, tsshimCriHandler, shimBinaryName(runtimes.tsshim));
+      expect(ts.after).toEqual(ts.before);
+      // What is left are libuv's own (8 descriptors in `node -e 0` here), as in any Node process.
+      expect(ts.nodeOwn.length).toBeGreaterThan(0);
+      expect(ts.after.length, `tsshim pipes ${ts.after.join(' ')}; Node alone ${ts.nodeOwn.join(' ')}`).toBe(ts.nodeOwn.length);
+    });
+  },
+  { runtimeHandlers: { [tsshimCriHandler]: runtimes.tsshim } },
+);

@@ -24,7 +24,11 @@ describeEachCri('CRI client (Go shim handler runc)', (suite) => {
   it('ExecSync reports a non-zero exit code and stderr', async () => {
     const pod = suite.pod('exitcode');
     const podId = await suite.cri.runPodSandbox(pod, 'runc');
-    const id = await suite.cri.createContainer(podId, containerConfig({ name: 'c', image: suite.fixtures.image, command: ['sleep', '3600'] }), pod);
+    const id = await suite.cri.createContainer(
+      podId,
+      containerConfig({ name: 'c', image: suite.fixtures.image, command: ['sleep', '3600'] }),
+      pod,
+    );
     await suite.cri.startContainer(id);
     expect(await suite.cri.execSync(id, ['sh', '-c', 'echo oops >&2; exit 3'])).toEqual({ stdout: '', stderr: 'oops\n', exitCode: 3 });
     await suite.cri.stopPodSandbox(podId);

@@ -10,13 +10,24 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { containerConfig } from './clients/cri.js';
 import {
-  definesRuntimeTable, describeEachCri, docsDir, runtimes, shimBinaryName, readProcessStat, tsshimCriHandler, waitFor,
+  definesRuntimeTable,
+  describeEachCri,
+  docsDir,
+  runtimes,
+  shimBinaryName,
+  readProcessStat,
+  tsshimCriHandler,
+  waitFor,
 } from './harness/index.js';
 import type { ContainerdVersion, CriSuite } from './harness/index.js';
 
 const readDoc = (name: string): string => readFileSync(join(docsDir, name), 'utf8');
 
-interface RuntimeTable { plugin: string; handler: string; runtimeType: string }
+interface RuntimeTable {
+  plugin: string;
+  handler: string;
+  runtimeType: string;
+}
 
 /** The CRI runtime handler table of a README TOML snippet: its plugin section, handler name and runtime_type. */
 function runtimeTable(toml: string): RuntimeTable {
@@ -28,7 +39,9 @@ function runtimeTable(toml: string): RuntimeTable {
 
 /** The YAML documents of a manifest file, comments and blank lines dropped. */
 function yamlDocuments(text: string): string[][] {
-  return text.split(/^---\s*$/m).map((doc) => doc.split('\n').filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#')))
+  return text
+    .split(/^---\s*$/m)
+    .map((doc) => doc.split('\n').filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#')))
     .filter((lines) => lines.length > 0);
 }
 
@@ -43,8 +56,9 @@ function yamlValue(doc: readonly string[], path: readonly string[]): string | un
   let lines = [...doc];
   let indent = 0;
   for (const [depth, key] of path.entries()) {
-    const index = lines.findIndex((l) => indentOf(l) === indent &&
-      (key === '-' ? l.trimStart().startsWith('- ') : l.trimStart().startsWith(`${key}:`)));
+    const index = lines.findIndex(
+      (l) => indentOf(l) === indent && (key === '-' ? l.trimStart().startsWith('- ') : l.trimStart().startsWith(`${key}:`)),
+    );
     if (index < 0) return undefined;
     const line = lines[index]!;
     if (key === '-') {
@@ -100,60 +114,73 @@ describe('README snippets', () => {
 
 /** The `ctr run ...` line of docs/ctr-run.sh as argv (plain words only, no quoting in it). */
 function ctrRunLine(): string[] {
-  const line = readDoc('ctr-run.sh').split('\n').find((l) => l.startsWith('ctr run '));
+  const line = readDoc('ctr-run.sh')
+    .split('\n')
+    .find((l) => l.startsWith('ctr run '));
   if (!line) throw new Error('docs/ctr-run.sh has no "ctr run" line');
   return line.trim().split(/\s+/);
 }
 
 function podSnippetSuite(snippet: string, versions: readonly ContainerdVersion[]): void {
-  describeEachCri(`README ${snippet}`, (suite: CriSuite) => {
-    it('appended as is, it is the only tsshim handler in the config and runs a pod through tsshim', async () => {
-      const text = readDoc(snippet);
-      const config = readFileSync(suite.containerd.configPath, 'utf8');
-      expect(config.endsWith(`${text}\n`)).toBe(true);
-      expect(definesRuntimeTable(config.slice(0, config.length - text.length - 1), tsshimCriHandler)).toBe(false);
+  describeEachCri(
+    `README ${snippet}`,
+    (suite: CriSuite) => {
+      it('appended as is, it is the only tsshim handler in the config and runs a pod through tsshim', async () => {
+        const text = readDoc(snippet);
+        const config = readFileSync(suite.containerd.configPath, 'utf8');
+        expect(config.endsWith(`${text}\n`)).toBe(true);
+        expect(definesRuntimeTable(config.slice(0, config.length - text.length - 1), tsshimCriHandler)).toBe(false);
 
-      // What the kubelet does with docs/runtimeclass.yaml: the pod's runtimeClassName -> the RuntimeClass's handler.
-      const { runtimeClass, pod: podManifest } = manifests();
-      const handler = yamlValue(runtimeClass, ['handler']);
-      expect(handler).toBe(runtimeTable(text).handler);
-      const name = yamlValue(podManifest, ['metadata', 'name'])!;
-      const pod = suite.pod(name);
-      const podId = await suite.cri.runPodSandbox(pod, handler!);
-      expect((await suite.cri.podSandboxInfo(podId)).runtimeType).toBe(runtimes.tsshim);
-      const command = JSON.parse(yamlValue(podManifest, ['spec', 'containers', '-', 'command'])!) as string[];
-      const id = await suite.cri.createContainer(podId, containerConfig({
-        name: yamlValue(podManifest, ['spec', 'containers', '-', 'name'])!, image: suite.fixtures.image, command, logPath: `${name}.log`,
-      }), pod);
-      await suite.cri.startContainer(id);
-      const exited = await suite.cri.waitForContainerState(id, 'CONTAINER_EXITED');
-      expect(exited.exitCode).toBe(0);
-      expect(readFileSync(join(suite.env.logDirectory, `${name}.log`), 'utf8')).toMatch(/ stdout F hello from tsshim\n$/);
-      const pausePid = (await suite.cri.podSandboxInfo(podId)).pid;
-      expect(suite.containerd.shims(shimBinaryName(runtimes.tsshim)).map((s) => s.pid)).toContain(readProcessStat(pausePid)?.ppid);
-      await suite.cri.stopPodSandbox(podId);
-      await suite.cri.removePodSandbox(podId);
-    });
+        // What the kubelet does with docs/runtimeclass.yaml: the pod's runtimeClassName -> the RuntimeClass's handler.
+        const { runtimeClass, pod: podManifest } = manifests();
+        const handler = yamlValue(runtimeClass, ['handler']);
+        expect(handler).toBe(runtimeTable(text).handler);
+        const name = yamlValue(podManifest, ['metadata', 'name'])!;
+        const pod = suite.pod(name);
+        const podId = await suite.cri.runPodSandbox(pod, handler!);
+        expect((await suite.cri.podSandboxInfo(podId)).runtimeType).toBe(runtimes.tsshim);
+        const command = JSON.parse(yamlValue(podManifest, ['spec', 'containers', '-', 'command'])!) as string[];
+        const id = await suite.cri.createContainer(
+          podId,
+          containerConfig({
+            name: yamlValue(podManifest, ['spec', 'containers', '-', 'name'])!,
+            image: suite.fixtures.image,
+            command,
+            logPath: `${name}.log`,
+          }),
+          pod,
+        );
+        await suite.cri.startContainer(id);
+        const exited = await suite.cri.waitForContainerState(id, 'CONTAINER_EXITED');
+        expect(exited.exitCode).toBe(0);
+        expect(readFileSync(join(suite.env.logDirectory, `${name}.log`), 'utf8')).toMatch(/ stdout F hello from tsshim\n$/);
+        const pausePid = (await suite.cri.podSandboxInfo(podId)).pid;
+        expect(suite.containerd.shims(shimBinaryName(runtimes.tsshim)).map((s) => s.pid)).toContain(readProcessStat(pausePid)?.ppid);
+        await suite.cri.stopPodSandbox(podId);
+        await suite.cri.removePodSandbox(podId);
+      });
 
-    it('the `ctr run --runtime io.containerd.tsshim.v2` line of docs/ctr-run.sh runs a container through tsshim', async () => {
-      const argv = ctrRunLine();
-      expect(argv.slice(0, 5)).toEqual(['ctr', 'run', '--rm', '--runtime', runtimes.tsshim]);
-      // The docs pull busybox:latest from a registry; here the fixture busybox stands in for it (no network).
-      const args = argv.slice(1).map((a) => (a === 'docker.io/library/busybox:latest' ? suite.fixtures.image : a));
-      expect(args).toContain(suite.fixtures.image);
-      const shimsSeen = new Set<number>();
-      const watching = setInterval(() => {
-        for (const s of suite.containerd.shims(shimBinaryName(runtimes.tsshim))) shimsSeen.add(s.pid);
-      }, 25);
-      try {
-        expect(await suite.containerd.ctrOk(args, { namespace: 'k8s.io' })).toBe('hello from tsshim\n');
-      } finally {
-        clearInterval(watching);
-      }
-      expect(shimsSeen.size).toBeGreaterThan(0);
-      expect(await waitFor(() => suite.containerd.shims(shimBinaryName(runtimes.tsshim)).length === 0, 10_000)).toBe(true);
-    });
-  }, { onlyVersions: versions, extraToml: `\n${readDoc(snippet)}` });
+      it('the `ctr run --runtime io.containerd.tsshim.v2` line of docs/ctr-run.sh runs a container through tsshim', async () => {
+        const argv = ctrRunLine();
+        expect(argv.slice(0, 5)).toEqual(['ctr', 'run', '--rm', '--runtime', runtimes.tsshim]);
+        // The docs pull busybox:latest from a registry; here the fixture busybox stands in for it (no network).
+        const args = argv.slice(1).map((a) => (a === 'docker.io/library/busybox:latest' ? suite.fixtures.image : a));
+        expect(args).toContain(suite.fixtures.image);
+        const shimsSeen = new Set<number>();
+        const watching = setInterval(() => {
+          for (const s of suite.containerd.shims(shimBinaryName(runtimes.tsshim))) shimsSeen.add(s.pid);
+        }, 25);
+        try {
+          expect(await suite.containerd.ctrOk(args, { namespace: 'k8s.io' })).toBe('hello from tsshim\n');
+        } finally {
+          clearInterval(watching);
+        }
+        expect(shimsSeen.size).toBeGreaterThan(0);
+        expect(await waitFor(() => suite.containerd.shims(shimBinaryName(runtimes.tsshim)).length === 0, 10_000)).toBe(true);
+      });
+    },
+    { onlyVersions: versions, extraToml: `\n${readDoc(snippet)}` },
+  );
 }
 
 podSnippetSuite('containerd-1.x.toml', ['1.6', '1.7']);

@@ -19,7 +19,10 @@ describeEachContainerd('exec through tsshim', (suite) => {
     expect(r.stderr).toContain('err\n');
     expect(r.code).toBe(5);
     await events.waitForOutput(/\/tasks\/exit [^\n]*"id":"e1"[^\n]*\n/);
-    const lines = events.stdout().split('\n').filter((l) => l.includes('/tasks/') && l.includes('e1'));
+    const lines = events
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('/tasks/') && l.includes('e1'));
     expect(lines.map((l) => /\/tasks\/[a-z-]+/.exec(l)![0])).toEqual(['/tasks/exec-added', '/tasks/exec-started', '/tasks/exit']);
     expect(lines[2]).toMatch(/"exit_status":5/);
     await events.stop();
@@ -66,10 +69,12 @@ describeEachContainerd('exec through tsshim', (suite) => {
     await runDetached(containerd, suite.fixtures.image, 'ex5');
     await containerd.ctrOk(['task', 'exec', '--detach', '--exec-id', 'quick', 'ex5', 'true']);
     await containerd.ctrOk(['task', 'exec', '--detach', '--exec-id', 'slow', 'ex5', 'sleep', '600']);
-    expect(await eventually(async () => {
-      const r = await containerd.ctr(['task', 'kill', '--exec-id', 'quick', 'ex5']);
-      return r.code !== 0 && /not found/.test(r.stderr);
-    }, 10_000)).toBe(true);
+    expect(
+      await eventually(async () => {
+        const r = await containerd.ctr(['task', 'kill', '--exec-id', 'quick', 'ex5']);
+        return r.code !== 0 && /not found/.test(r.stderr);
+      }, 10_000),
+    ).toBe(true);
     const ps = await containerd.ctrOk(['task', 'ps', 'ex5']);
     expect(ps).toMatch(/slow/); // the exec pid is annotated with its exec id (ProcessDetails)
     await containerd.ctrOk(['task', 'kill', '--exec-id', 'slow', '-s', 'SIGKILL', 'ex5']);
@@ -87,14 +92,17 @@ describeEachContainerd('exec through tsshim', (suite) => {
     await containerd.ctrOk(['containers', 'delete', 'ex6']);
   });
 
-  it('publishes init\'s exit after the exits of its execs', async () => {
+  it("publishes init's exit after the exits of its execs", async () => {
     const { containerd } = suite;
     await runDetached(containerd, suite.fixtures.image, 'ex7');
     await containerd.ctrOk(['task', 'exec', '--detach', '--exec-id', 'long', 'ex7', 'sleep', '600']);
     const events = await containerd.subscribeEvents();
     await containerd.ctrOk(['task', 'kill', '-s', 'SIGKILL', 'ex7']);
     await events.waitForOutput(/\/tasks\/exit [^\n]*"id":"ex7"[^\n]*\n/);
-    const exits = events.stdout().split('\n').filter((l) => l.includes('/tasks/exit'));
+    const exits = events
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('/tasks/exit'));
     expect(exits.map((l) => /"id":"([^"]+)"/.exec(l)?.[1])).toEqual(['long', 'ex7']);
     await events.stop();
     await containerd.ctrOk(['task', 'delete', 'ex7']);

@@ -4,7 +4,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import {
-  describeEachContainerd, eventually, isAlive, readProcessStat, runtimes, shimBinaryName, taskRow, waitFor,
+  describeEachContainerd,
+  eventually,
+  isAlive,
+  readProcessStat,
+  runtimes,
+  shimBinaryName,
+  taskRow,
+  waitFor,
 } from './harness/index.js';
 import type { Containerd } from './harness/index.js';
 
@@ -56,8 +63,20 @@ describeEachContainerd('grouped containers share one tsshim', (suite) => {
   it('the io.containerd.runc.v2.group annotation groups too, and wins over the sandbox id', async () => {
     const { containerd } = suite;
     const image = suite.fixtures.image;
-    await containerd.ctrOk(['run', '-d', '--runtime', runtime, '--annotation', 'io.containerd.runc.v2.group=grp1',
-      '--annotation', 'io.kubernetes.cri.sandbox-id=other', image, 'rA', 'sleep', '600']);
+    await containerd.ctrOk([
+      'run',
+      '-d',
+      '--runtime',
+      runtime,
+      '--annotation',
+      'io.containerd.runc.v2.group=grp1',
+      '--annotation',
+      'io.kubernetes.cri.sandbox-id=other',
+      image,
+      'rA',
+      'sleep',
+      '600',
+    ]);
     await runInGroup(containerd, image, 'rB', 'io.containerd.runc.v2.group=grp1');
     const a = (await taskRow(containerd, 'rA'))!;
     const b = (await taskRow(containerd, 'rB'))!;
@@ -77,8 +96,12 @@ describeEachContainerd('grouped containers share one tsshim', (suite) => {
     const shim = readProcessStat(a.pid)!.ppid;
     process.kill(shim, 'SIGKILL');
     expect(await waitFor(() => !isAlive(a.pid) && !isAlive(b.pid), 15_000)).toBe(true);
-    expect(await eventually(async () =>
-      (await taskRow(containerd, 'cA'))?.status !== 'RUNNING' && (await taskRow(containerd, 'cB'))?.status !== 'RUNNING', 15_000)).toBe(true);
+    expect(
+      await eventually(
+        async () => (await taskRow(containerd, 'cA'))?.status !== 'RUNNING' && (await taskRow(containerd, 'cB'))?.status !== 'RUNNING',
+        15_000,
+      ),
+    ).toBe(true);
     for (const id of ['cA', 'cB']) {
       await containerd.ctr(['task', 'delete', id]);
       await containerd.ctrOk(['containers', 'delete', id]);

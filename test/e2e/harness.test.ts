@@ -5,11 +5,23 @@ import { existsSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  MissingContainerdError, copyRootfs, distDir, describeEachContainerd, descendantsOf, findShimProcesses, isAlive, listProcesses,
-  mountsUnder, runtimes, selectedContainerdVersions, shimBinaryName, shimIdentity, waitFor,
+  MissingContainerdError,
+  copyRootfs,
+  distDir,
+  describeEachContainerd,
+  descendantsOf,
+  findShimProcesses,
+  isAlive,
+  listProcesses,
+  mountsUnder,
+  runtimes,
+  selectedContainerdVersions,
+  shimBinaryName,
+  shimIdentity,
+  waitFor,
 } from './harness/index.js';
 
-const runtime = process.env['TSSHIM_E2E_RUNTIME'] ?? runtimes.runc;
+const runtime = process.env.TSSHIM_E2E_RUNTIME ?? runtimes.runc;
 const shimBinary = shimBinaryName(runtime);
 
 describe('harness configuration', () => {
@@ -96,11 +108,15 @@ describeEachContainerd('harness', (suite) => {
   });
 });
 
-describeEachContainerd('harness with CRI', (suite) => {
-  it('loads the CRI plugin with the fixture pause image as sandbox image', async () => {
-    const plugins = await suite.containerd.ctrOk(['plugins', 'ls']);
-    expect(plugins).toMatch(/io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok/);
-    const report = await suite.containerd.stop();
-    expect(report.problems).toEqual([]);
-  });
-}, { criEnabled: true, importImage: false });
+describeEachContainerd(
+  'harness with CRI',
+  (suite) => {
+    it('loads the CRI plugin with the fixture pause image as sandbox image', async () => {
+      const plugins = await suite.containerd.ctrOk(['plugins', 'ls']);
+      expect(plugins).toMatch(/io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok/);
+      const report = await suite.containerd.stop();
+      expect(report.problems).toEqual([]);
+    });
+  },
+  { criEnabled: true, importImage: false },
+);

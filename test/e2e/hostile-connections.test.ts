@@ -61,12 +61,14 @@ describeEachContainerd('hostile connections', (suite) => {
 
     // Completing every frame gets each an answer (its data is zeros: InvalidArgument), however many
     // the daemon buffers at a time; all 200 MiB pass through it.
-    const answers = await Promise.all(hostile.map(async (c, i) => {
-      const answer = c.answer(1);
-      await writes[i];
-      await c.write(new Uint8Array(1));
-      return answer;
-    }));
+    const answers = await Promise.all(
+      hostile.map(async (c, i) => {
+        const answer = c.answer(1);
+        await writes[i];
+        await c.write(new Uint8Array(1));
+        return answer;
+      }),
+    );
     for (const answer of answers) expect(describeAnswer(answer)).toMatch(/^InvalidArgument: unmarshal request error/);
     const again = await fresh.call('State', stateRequest(id));
     expect(describeAnswer(again)).toBe('OK: ');
@@ -75,9 +77,11 @@ describeEachContainerd('hostile connections', (suite) => {
     // complete 4 MiB requests afterwards leaves garbage until V8 collects it (not asserted).
     const peak = procStatusBytes(shimPid, 'VmHWM');
     const rssAfter = procStatusBytes(shimPid, 'VmRSS');
-    console.log(`daemon RSS: before ${(rssBefore / MB).toFixed(1)} MB, holding ${CONNECTIONS} partial frames ` +
-      `${(rssHolding / MB).toFixed(1)} MB (peak ${(peakHolding / MB).toFixed(1)} MB); after the ${CONNECTIONS} frames were ` +
-      `completed and answered ${(rssAfter / MB).toFixed(1)} MB (peak ${(peak / MB).toFixed(1)} MB)`);
+    console.log(
+      `daemon RSS: before ${(rssBefore / MB).toFixed(1)} MB, holding ${CONNECTIONS} partial frames ` +
+        `${(rssHolding / MB).toFixed(1)} MB (peak ${(peakHolding / MB).toFixed(1)} MB); after the ${CONNECTIONS} frames were ` +
+        `completed and answered ${(rssAfter / MB).toFixed(1)} MB (peak ${(peak / MB).toFixed(1)} MB)`,
+    );
     expect(rssHolding).toBeLessThan(100 * MB);
     expect(peakHolding).toBeLessThan(100 * MB);
   });

@@ -21,8 +21,20 @@ wait
 
 describeEachContainerd('stdio through tsshim', (suite) => {
   it('10 MiB written just before exit all reach ctr', async () => {
-    const r = await suite.containerd.ctr(['run', '--rm', '--runtime', runtime, suite.fixtures.image, 'big1',
-      'sh', '-c', 'head -c 10485760 /dev/zero | tr "\\\\000" x; echo; echo end'], { timeoutMs: 60_000 });
+    const r = await suite.containerd.ctr(
+      [
+        'run',
+        '--rm',
+        '--runtime',
+        runtime,
+        suite.fixtures.image,
+        'big1',
+        'sh',
+        '-c',
+        'head -c 10485760 /dev/zero | tr "\\\\000" x; echo; echo end',
+      ],
+      { timeoutMs: 60_000 },
+    );
     expect(r.code).toBe(0);
     expect(r.stdout.length).toBe(10 * 1024 * 1024 + '\nend\n'.length);
     expect(r.stdout.endsWith('x\nend\n')).toBe(true);
@@ -30,8 +42,16 @@ describeEachContainerd('stdio through tsshim', (suite) => {
 
   it('a reader that goes away does not stop the container; a later `ctr task attach` sees new output', async () => {
     const { containerd } = suite;
-    const first = containerd.spawnCtr(['run', '--runtime', runtime, suite.fixtures.image, 'att1',
-      'sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick-$i; echo $i > /tmp/ticks; sleep 0.2; done']);
+    const first = containerd.spawnCtr([
+      'run',
+      '--runtime',
+      runtime,
+      suite.fixtures.image,
+      'att1',
+      'sh',
+      '-c',
+      'i=0; while true; do i=$((i+1)); echo tick-$i; echo $i > /tmp/ticks; sleep 0.2; done',
+    ]);
     await first.waitForOutput(/tick-3/);
     // The loop also counts its ticks in a file, read through the init's root, to see it go on without a reader.
     const init = (await taskRow(containerd, 'att1'))!.pid;
@@ -65,8 +85,19 @@ describeEachContainerd('stdio through tsshim', (suite) => {
     const dir = await mkdtemp('/tmp/tsshim-log-');
     try {
       const file = join(dir, 'sub', 'out.log');
-      const r = await suite.containerd.ctr(['run', '--rm', '--runtime', runtime, '--log-uri', `file://${file}`, suite.fixtures.image, 'flog1',
-        'sh', '-c', 'echo line-out; echo line-err >&2']);
+      const r = await suite.containerd.ctr([
+        'run',
+        '--rm',
+        '--runtime',
+        runtime,
+        '--log-uri',
+        `file://${file}`,
+        suite.fixtures.image,
+        'flog1',
+        'sh',
+        '-c',
+        'echo line-out; echo line-err >&2',
+      ]);
       expect(r.code, r.stderr).toBe(0);
       const text = await readFile(file, 'utf8');
       expect(text.split('\n').sort()).toEqual(['', 'line-err', 'line-out']);
@@ -81,8 +112,19 @@ describeEachContainerd('stdio through tsshim', (suite) => {
       const bin = join(dir, 'logger.sh');
       await writeFile(bin, loggerScript(dir));
       await chmod(bin, 0o755);
-      const r = await suite.containerd.ctr(['run', '--rm', '--runtime', runtime, '--log-uri', `binary://${bin}?mode=test`, suite.fixtures.image, 'blog1',
-        'sh', '-c', 'echo to-out; echo to-err >&2']);
+      const r = await suite.containerd.ctr([
+        'run',
+        '--rm',
+        '--runtime',
+        runtime,
+        '--log-uri',
+        `binary://${bin}?mode=test`,
+        suite.fixtures.image,
+        'blog1',
+        'sh',
+        '-c',
+        'echo to-out; echo to-err >&2',
+      ]);
       expect(r.code, r.stderr).toBe(0);
       expect(await eventually(async () => (await readFile(join(dir, 'stdout'), 'utf8').catch(() => '')) === 'to-out\n', 10_000)).toBe(true);
       expect(await readFile(join(dir, 'stderr'), 'utf8')).toBe('to-err\n');
@@ -98,10 +140,19 @@ describeEachContainerd('stdio through tsshim', (suite) => {
   });
 
   it('an unknown log URI scheme is refused with a message naming the scheme', async () => {
-    const r = await suite.containerd.ctr(['run', '--rm', '--runtime', runtime, '--log-uri', 'gopher://x/y', suite.fixtures.image, 'bad1', 'true']);
+    const r = await suite.containerd.ctr([
+      'run',
+      '--rm',
+      '--runtime',
+      runtime,
+      '--log-uri',
+      'gopher://x/y',
+      suite.fixtures.image,
+      'bad1',
+      'true',
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/gopher/);
     await suite.containerd.ctr(['containers', 'delete', 'bad1']);
   });
 });
-

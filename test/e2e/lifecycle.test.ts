@@ -3,12 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import {
-  cgroupDir, describeEachContainerd, eventually, removeContainer, runtimes, taskRow,
-} from './harness/index.js';
+import { cgroupDir, describeEachContainerd, eventually, removeContainer, runtimes, taskRow } from './harness/index.js';
 
 const runtime = runtimes.tsshim;
-
 
 describeEachContainerd('task lifecycle through tsshim', (suite) => {
   it('pause and resume: PAUSED state, events, and a paused process does not run', async () => {
@@ -25,7 +22,11 @@ describeEachContainerd('task lifecycle through tsshim', (suite) => {
     await containerd.ctrOk(['task', 'resume', 'pz1']);
     expect((await taskRow(containerd, 'pz1'))?.status).toBe('RUNNING');
     await events.waitForOutput(/\/tasks\/resumed/);
-    const topics = events.stdout().split('\n').filter((l) => l.includes('pz1')).map((l) => /\/tasks\/[a-z-]+/.exec(l)?.[0]);
+    const topics = events
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('pz1'))
+      .map((l) => /\/tasks\/[a-z-]+/.exec(l)?.[0]);
     expect(topics).toEqual(['/tasks/paused', '/tasks/resumed']);
     await events.stop();
     await removeContainer(containerd, 'pz1');
@@ -44,10 +45,25 @@ describeEachContainerd('task lifecycle through tsshim', (suite) => {
 
   it('ctr task metrics reports the container cgroup (limit, usage, pids)', async () => {
     const { containerd } = suite;
-    await containerd.ctrOk(['run', '-d', '--runtime', runtime, '--memory-limit', String(64 << 20), suite.fixtures.image, 'mt1', 'sleep', '600']);
+    await containerd.ctrOk([
+      'run',
+      '-d',
+      '--runtime',
+      runtime,
+      '--memory-limit',
+      String(64 << 20),
+      suite.fixtures.image,
+      'mt1',
+      'sleep',
+      '600',
+    ]);
     const row = (await taskRow(containerd, 'mt1'))!;
     const out = await containerd.ctrOk(['task', 'metrics', '--format', 'json', 'mt1']);
-    const metrics = JSON.parse(out) as { memory?: { usage?: { limit?: number; usage?: number } }; pids?: { current?: number }; cpu?: { usage?: { total?: number } } };
+    const metrics = JSON.parse(out) as {
+      memory?: { usage?: { limit?: number; usage?: number } };
+      pids?: { current?: number };
+      cpu?: { usage?: { total?: number } };
+    };
     const memDir = cgroupDir(row.pid, 'memory');
     expect(metrics.memory?.usage?.limit).toBe(Number(readFileSync(`${memDir}/memory.limit_in_bytes`, 'utf8')));
     expect(metrics.memory?.usage?.limit).toBe(64 << 20);
@@ -60,10 +76,24 @@ describeEachContainerd('task lifecycle through tsshim', (suite) => {
   it('an OOM kill publishes /tasks/oom before /tasks/exit with status 137', async () => {
     const { containerd } = suite;
     const events = await containerd.subscribeEvents();
-    await containerd.ctrOk(['run', '-d', '--runtime', runtime, '--memory-limit', String(16 << 20), suite.fixtures.image, 'oom1',
-      'sh', '-c', 'x=aaaaaaaa; while true; do x="$x$x"; done']);
+    await containerd.ctrOk([
+      'run',
+      '-d',
+      '--runtime',
+      runtime,
+      '--memory-limit',
+      String(16 << 20),
+      suite.fixtures.image,
+      'oom1',
+      'sh',
+      '-c',
+      'x=aaaaaaaa; while true; do x="$x$x"; done',
+    ]);
     await events.waitForOutput(/\/tasks\/exit [^\n]*oom1[^\n]*\n/, 60_000);
-    const lines = events.stdout().split('\n').filter((l) => l.includes('oom1') && /\/tasks\/(oom|exit)/.test(l));
+    const lines = events
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('oom1') && /\/tasks\/(oom|exit)/.test(l));
     expect(lines.map((l) => /\/tasks\/[a-z]+/.exec(l)![0])).toEqual(['/tasks/oom', '/tasks/exit']);
     expect(lines[1]).toMatch(/"exit_status":137/);
     await events.stop();
@@ -91,9 +121,12 @@ describeEachContainerd('task lifecycle through tsshim', (suite) => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const reaped = (): boolean => containerd.logs().split('\n')
-      .some((l) => l.includes('reaper: reaped an exit nobody waits for') && l.includes('"id":"orph1"'));
-    expect(await eventually(async () => reaped(), 30_000), 'no reaper line with the task id in containerd\'s log').toBe(true);
+    const reaped = (): boolean =>
+      containerd
+        .logs()
+        .split('\n')
+        .some((l) => l.includes('reaper: reaped an exit nobody waits for') && l.includes('"id":"orph1"'));
+    expect(await eventually(async () => reaped(), 30_000), "no reaper line with the task id in containerd's log").toBe(true);
     await removeContainer(containerd, 'orph1');
   });
 });

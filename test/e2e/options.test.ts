@@ -9,11 +9,20 @@ import { RuncOptionsType, packAny } from '../../src/api/index.js';
 import type { containerd as api } from '../../src/api/index.js';
 import { ContainerdClient } from './clients/containerd.js';
 import {
-  copyRootfs, describeEachContainerd, eventually, isAlive, recordingRunc, removeContainer, runtimes, shimBinaryName, shimIdentity, waitFor,
+  copyRootfs,
+  describeEachContainerd,
+  eventually,
+  isAlive,
+  recordingRunc,
+  removeContainer,
+  runtimes,
+  shimBinaryName,
+  shimIdentity,
+  waitFor,
 } from './harness/index.js';
 import type { ContainerdSuite } from './harness/index.js';
 
-const runtime = process.env['TSSHIM_E2E_RUNTIME'] ?? runtimes.tsshim;
+const runtime = process.env.TSSHIM_E2E_RUNTIME ?? runtimes.tsshim;
 
 function runcOptions(options: api.runc.v1.IOptions): { typeUrl: string; value: Buffer } {
   const any = packAny(RuncOptionsType, options);
@@ -74,7 +83,7 @@ describeEachContainerd('runtime options through tsshim', (suite: ContainerdSuite
     await containerd.ctrOk(['containers', 'delete', 'opt1']);
   });
 
-  it('systemd_cgroup passes --systemd-cgroup to runc; runc\'s own error comes back when systemd is not there', async () => {
+  it("systemd_cgroup passes --systemd-cgroup to runc; runc's own error comes back when systemd is not there", async () => {
     const { containerd } = suite;
     const recorder = recordingRunc(containerd.tempDir, 'runc-sd1');
     const created = createTask('sd1', { binaryName: recorder.path, systemdCgroup: true }, 'exec sleep 600');
@@ -89,10 +98,11 @@ describeEachContainerd('runtime options through tsshim', (suite: ContainerdSuite
     const { containerd } = suite;
     const name = `tsshim-e2e-shimcg-${process.pid}-${containerd.version.replace('.', '')}`;
     // Every cgroup v1 hierarchy (the Go shim wants the group in each), or the one v2 tree.
-    const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup']
+    const roots = existsSync('/sys/fs/cgroup/cgroup.controllers')
+      ? ['/sys/fs/cgroup']
       : readdirSync('/sys/fs/cgroup', { withFileTypes: true })
-        .filter((e) => e.isDirectory() && e.name !== 'unified' && existsSync(join('/sys/fs/cgroup', e.name, 'cgroup.procs')))
-        .map((e) => join('/sys/fs/cgroup', e.name));
+          .filter((e) => e.isDirectory() && e.name !== 'unified' && existsSync(join('/sys/fs/cgroup', e.name, 'cgroup.procs')))
+          .map((e) => join('/sys/fs/cgroup', e.name));
     const dirs = roots.map((root) => join(root, name));
     for (const dir of dirs) {
       mkdirSync(dir);
@@ -111,7 +121,12 @@ describeEachContainerd('runtime options through tsshim', (suite: ContainerdSuite
       expect(await waitFor(() => !isAlive(shim.pid), 10_000)).toBe(true);
     } finally {
       // Best effort: after a failure the shim may still be inside (the suite's cleanup kills it).
-      for (const dir of dirs) try { rmdirSync(dir); } catch { /* busy */ }
+      for (const dir of dirs)
+        try {
+          rmdirSync(dir);
+        } catch {
+          /* busy */
+        }
     }
   });
 
@@ -126,10 +141,25 @@ describeEachContainerd('runtime options through tsshim', (suite: ContainerdSuite
     // the container's root, which is what io_uid/io_gid are for (runc cannot chown it from inside).
     async function userNamespaced(id: string): Promise<void> {
       const rootfs = await copyRootfs(join(containerd.tempDir, `rootfs-${id}`));
-      await writeFile(join(rootfs, 'run.sh'), '#!/bin/sh\necho "pipe-group-inside=$(stat -L -c %g /proc/self/fd/1)"\necho reopened > /dev/stdout\n');
+      await writeFile(
+        join(rootfs, 'run.sh'),
+        '#!/bin/sh\necho "pipe-group-inside=$(stat -L -c %g /proc/self/fd/1)"\necho reopened > /dev/stdout\n',
+      );
       await chmod(join(rootfs, 'run.sh'), 0o755);
-      await containerd.ctrOk(['run', '-d', '--runtime', runtime, '--uidmap', '0:1000:65536', '--gidmap', '0:1000:65536',
-        '--rootfs', rootfs, id, '/run.sh']);
+      await containerd.ctrOk([
+        'run',
+        '-d',
+        '--runtime',
+        runtime,
+        '--uidmap',
+        '0:1000:65536',
+        '--gidmap',
+        '0:1000:65536',
+        '--rootfs',
+        rootfs,
+        id,
+        '/run.sh',
+      ]);
       expect(await eventually(async () => (await grpc().get(ns, id)).status === 'STOPPED', 10_000)).toBe(true);
       await containerd.ctrOk(['task', 'delete', id]);
     }
@@ -141,25 +171,28 @@ describeEachContainerd('runtime options through tsshim', (suite: ContainerdSuite
     expect((await grpc().wait(ns, 'uid1')).exitStatus, await readFile(owned, 'utf8')).toBe(0);
     expect(await readFile(owned, 'utf8')).toBe('pipe-group-inside=0\nreopened\n');
     await finish('uid1');
-
   });
 });
 
 // crun refuses this host's hybrid cgroup layout (so does it under the Go shim): its containerd
 // runs with the cgroup v2 hierarchy hidden. bookworm's crun 1.8.1 also refuses the newer OCI spec
 // version that containerd 1.7 and 2.x write ("unknown version specified"), so this runs on 1.6.
-describeEachContainerd('binary_name through tsshim', (suite: ContainerdSuite) => {
-  const { grpc, createTask, finish } = helpersFor(suite);
+describeEachContainerd(
+  'binary_name through tsshim',
+  (suite: ContainerdSuite) => {
+    const { grpc, createTask, finish } = helpersFor(suite);
 
-  it('binary_name runs the container with crun', async () => {
-    const ns = suite.containerd.namespace;
-    await createTask('crun1', { binaryName: 'crun' }, 'exec sleep 600');
-    await grpc().start(ns, 'crun1');
-    expect((await grpc().get(ns, 'crun1')).status).toBe('RUNNING');
-    // crun keeps its own state layout under the runtime root (runc writes state.json instead).
-    const state = join('/run/containerd/runc', ns, 'crun1');
-    expect(readdirSync(state)).toContain('status');
-    expect(existsSync(join(state, 'state.json'))).toBe(false);
-    await finish('crun1');
-  });
-}, { hideUnifiedCgroup: true, onlyVersions: ['1.6'] });
+    it('binary_name runs the container with crun', async () => {
+      const ns = suite.containerd.namespace;
+      await createTask('crun1', { binaryName: 'crun' }, 'exec sleep 600');
+      await grpc().start(ns, 'crun1');
+      expect((await grpc().get(ns, 'crun1')).status).toBe('RUNNING');
+      // crun keeps its own state layout under the runtime root (runc writes state.json instead).
+      const state = join('/run/containerd/runc', ns, 'crun1');
+      expect(readdirSync(state)).toContain('status');
+      expect(existsSync(join(state, 'state.json'))).toBe(false);
+      await finish('crun1');
+    });
+  },
+  { hideUnifiedCgroup: true, onlyVersions: ['1.6'] },
+);

@@ -19,11 +19,16 @@ function requireSea(): void {
 
 /** The shim processes serving container `id` (start and delete have exited by the time ctr returns). */
 function shimPidsFor(containerd: Containerd, id: string): number[] {
-  return containerd.shims().filter((p) => shimIdentity(p).id === id).map((p) => p.pid);
+  return containerd
+    .shims()
+    .filter((p) => shimIdentity(p).id === id)
+    .map((p) => p.pid);
 }
 
 function environ(pid: number): Map<string, string> {
-  const entries = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)
+  const entries = readFileSync(`/proc/${pid}/environ`, 'utf8')
+    .split('\0')
+    .filter(Boolean)
     .map((kv): [string, string] => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]);
   return new Map(entries);
 }
@@ -57,28 +62,41 @@ async function detachedLifecycle(suite: ContainerdSuite, id: string, onRunning?:
   }
 }
 
-describeEachContainerd('single executable', (suite) => {
-  it('ctr run --rm: output and exit status come through', async () => {
-    requireSea();
-    const r = await suite.containerd.ctr(['run', '--rm', '--runtime', runtime, suite.fixtures.image, 'sea-rm',
-      'sh', '-c', 'echo hello-from-sea; exit 3']);
-    expect(r.stdout).toContain('hello-from-sea');
-    expect(r.code).toBe(3);
-    expect(shimPidsFor(suite.containerd, 'sea-rm')).toEqual([]);
-  });
-
-  it('run -d, exec, kill, delete; the shim daemon is the executable itself and loads the extracted addon', async () => {
-    requireSea();
-    await detachedLifecycle(suite, 'sea-d', (shimPid) => {
-      // No node or launcher in between: the daemon's argv[0] is the shim's name, its image the SEA.
-      expect(readFileSync(`/proc/${shimPid}/cmdline`, 'utf8').split('\0')[0]).toBe('containerd-shim-tsshim-v2');
-      const addons = readdirSync(addonDir).filter((f) => /^addon-[0-9a-f]{64}\.node$/.test(f));
-      expect(addons.length).toBeGreaterThan(0);
-      const maps = readFileSync(`/proc/${shimPid}/maps`, 'utf8');
-      expect(addons.some((f) => maps.includes(join(addonDir, f)))).toBe(true);
+describeEachContainerd(
+  'single executable',
+  (suite) => {
+    it('ctr run --rm: output and exit status come through', async () => {
+      requireSea();
+      const r = await suite.containerd.ctr([
+        'run',
+        '--rm',
+        '--runtime',
+        runtime,
+        suite.fixtures.image,
+        'sea-rm',
+        'sh',
+        '-c',
+        'echo hello-from-sea; exit 3',
+      ]);
+      expect(r.stdout).toContain('hello-from-sea');
+      expect(r.code).toBe(3);
+      expect(shimPidsFor(suite.containerd, 'sea-rm')).toEqual([]);
     });
-  });
-}, { pathPrefix: [seaDir] });
+
+    it('run -d, exec, kill, delete; the shim daemon is the executable itself and loads the extracted addon', async () => {
+      requireSea();
+      await detachedLifecycle(suite, 'sea-d', (shimPid) => {
+        // No node or launcher in between: the daemon's argv[0] is the shim's name, its image the SEA.
+        expect(readFileSync(`/proc/${shimPid}/cmdline`, 'utf8').split('\0')[0]).toBe('containerd-shim-tsshim-v2');
+        const addons = readdirSync(addonDir).filter((f) => /^addon-[0-9a-f]{64}\.node$/.test(f));
+        expect(addons.length).toBeGreaterThan(0);
+        const maps = readFileSync(`/proc/${shimPid}/maps`, 'utf8');
+        expect(addons.some((f) => maps.includes(join(addonDir, f)))).toBe(true);
+      });
+    });
+  },
+  { pathPrefix: [seaDir] },
+);
 
 // A Node 20 single executable applies NODE_OPTIONS itself (the launcher unsets it before Node starts):
 // with V8 flags there, start must still print only its address, and the daemon run with start's own flags.
@@ -87,17 +105,21 @@ const foreignNodeOptions = '--max-old-space-size=100 --stack-trace-limit=7';
 // code runs, which containerd would read as part of start's output (a known limit of the executable).
 const caBundle = '/etc/ssl/certs/ca-certificates.crt';
 const caCertsEnv: Record<string, string> = existsSync(caBundle) ? { NODE_EXTRA_CA_CERTS: caBundle } : {};
-describeEachContainerd('single executable under a containerd whose environment has NODE_OPTIONS', (suite) => {
-  it('start ignores them; the daemon gets start\'s NODE_OPTIONS, not containerd\'s', async () => {
-    requireSea();
-    const r = await suite.containerd.ctr(['run', '--rm', '--runtime', runtime, suite.fixtures.image, 'sea-opts-rm', 'echo', 'ok-opts']);
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toContain('ok-opts');
-    expect(r.code).toBe(0);
-    await detachedLifecycle(suite, 'sea-opts-d', (shimPid) => {
-      const env = environ(shimPid);
-      expect(env.get('NODE_OPTIONS')).toBe(daemonNodeFlags.join(' '));
-      expect(env.has('NODE_EXTRA_CA_CERTS')).toBe(false);
+describeEachContainerd(
+  'single executable under a containerd whose environment has NODE_OPTIONS',
+  (suite) => {
+    it("start ignores them; the daemon gets start's NODE_OPTIONS, not containerd's", async () => {
+      requireSea();
+      const r = await suite.containerd.ctr(['run', '--rm', '--runtime', runtime, suite.fixtures.image, 'sea-opts-rm', 'echo', 'ok-opts']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain('ok-opts');
+      expect(r.code).toBe(0);
+      await detachedLifecycle(suite, 'sea-opts-d', (shimPid) => {
+        const env = environ(shimPid);
+        expect(env.get('NODE_OPTIONS')).toBe(daemonNodeFlags.join(' '));
+        expect(env.has('NODE_EXTRA_CA_CERTS')).toBe(false);
+      });
     });
-  });
-}, { pathPrefix: [seaDir], env: { NODE_OPTIONS: foreignNodeOptions, ...caCertsEnv } });
+  },
+  { pathPrefix: [seaDir], env: { NODE_OPTIONS: foreignNodeOptions, ...caCertsEnv } },
+);

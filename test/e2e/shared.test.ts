@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import {
-  describeEachContainerd, eventually, isAlive, listProcesses, mountsUnder, readProcessStat, runtimes, taskRow, waitFor,
+  describeEachContainerd,
+  eventually,
+  isAlive,
+  listProcesses,
+  mountsUnder,
+  readProcessStat,
+  runtimes,
+  taskRow,
+  waitFor,
 } from './harness/index.js';
 import type { Containerd } from './harness/index.js';
 
@@ -82,7 +90,9 @@ describeEachContainerd('shared mode: one daemon per namespace', (suite) => {
       await events.waitForOutput(new RegExp(`/tasks/exit .*"container_id":"${id}".*"exit_status":\\d+`), 30_000);
     }
     // Each task is gone from containerd, each init is dead, no mount of a bundle is left.
-    expect(await eventually(async () => (await Promise.all(ids.map((id) => taskRow(containerd, id)))).every((t) => t === undefined), 20_000)).toBe(true);
+    expect(
+      await eventually(async () => (await Promise.all(ids.map((id) => taskRow(containerd, id)))).every((t) => t === undefined), 20_000),
+    ).toBe(true);
     expect(await waitFor(() => inits.every((pid) => !isAlive(pid)), 10_000)).toBe(true);
     const taskDir = join(containerd.state, 'io.containerd.runtime.v2.task', containerd.namespace);
     expect(mountsUnder(taskDir)).toEqual([]);

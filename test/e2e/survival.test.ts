@@ -8,7 +8,16 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { ContainerdClient } from './clients/containerd.js';
 import {
-  copyRootfs, descendantsOf, describeEachContainerd, eventually, isAlive, runCommand, runtimes, shimBinaryName, shimIdentity, taskRow,
+  copyRootfs,
+  descendantsOf,
+  describeEachContainerd,
+  eventually,
+  isAlive,
+  runCommand,
+  runtimes,
+  shimBinaryName,
+  shimIdentity,
+  taskRow,
   waitFor,
 } from './harness/index.js';
 import type { Containerd } from './harness/index.js';
@@ -105,14 +114,24 @@ describeEachContainerd('survival', (suite) => {
     let wake: (() => void) | undefined;
     const openReader = (): Socket => {
       const socket = new Socket({ fd: openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
-      socket.setEncoding('utf8').on('data', (text: string) => { received += text; wake?.(); });
+      socket.setEncoding('utf8').on('data', (text: string) => {
+        received += text;
+        wake?.();
+      });
       return socket;
     };
-    const receivedLine = (n: number): Promise<void> => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`line-${n} not received; last: ${received.slice(-40)}`)), 30_000);
-      wake = () => { if (received.includes(`line-${n}\n`)) { clearTimeout(timer); wake = undefined; resolve(); } };
-      wake();
-    });
+    const receivedLine = (n: number): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`line-${n} not received; last: ${received.slice(-40)}`)), 30_000);
+        wake = () => {
+          if (received.includes(`line-${n}\n`)) {
+            clearTimeout(timer);
+            wake = undefined;
+            resolve();
+          }
+        };
+        wake();
+      });
     let reader = openReader();
     const grpc = new ContainerdClient(containerd.address);
     await grpc.create(ns, 'flow1', { stdout: fifo, stderr: fifo });

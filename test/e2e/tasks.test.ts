@@ -4,7 +4,19 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { ContainerdClient } from './clients/containerd.js';
 import {
-  copyRootfs, descendantsOf, describeEachContainerd, eventually, findZombies, isAlive, parseTaskList, readProcess, readProcessStat, runtimes, shimBinaryName, shimIdentity, waitFor,
+  copyRootfs,
+  descendantsOf,
+  describeEachContainerd,
+  eventually,
+  findZombies,
+  isAlive,
+  parseTaskList,
+  readProcess,
+  readProcessStat,
+  runtimes,
+  shimBinaryName,
+  shimIdentity,
+  waitFor,
 } from './harness/index.js';
 
 const runtime = runtimes.tsshim;
@@ -79,11 +91,16 @@ describeEachContainerd('tasks through tsshim', (suite) => {
     await containerd.ctrOk(['containers', 'delete', 'life1']);
     await events.stop();
 
-    const topics = events.stdout().split('\n')
+    const topics = events
+      .stdout()
+      .split('\n')
       .filter((l) => /\/tasks\//.test(l) && /"?life1"?/.test(l))
       .map((l) => /\/tasks\/[a-z-]+/.exec(l)![0]);
     expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
-    const exitLine = events.stdout().split('\n').find((l) => l.includes('/tasks/exit') && l.includes('life1'))!;
+    const exitLine = events
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('/tasks/exit') && l.includes('life1'))!;
     // Killed by SIGKILL: 128 + 9.
     expect(exitLine).toMatch(/"exit_status":137/);
   });
@@ -100,12 +117,25 @@ describeEachContainerd('tasks through tsshim', (suite) => {
     const { containerd } = suite;
     // Init starts background children and exits: they are killed with the PID namespace and
     // reparented to the shim (the subreaper), which must reap them.
-    await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'orph1', 'sh', '-c',
-      'for i in $(seq 50); do sleep 300 & done; sleep 0.2; exit 0']);
+    await containerd.ctrOk([
+      'run',
+      '-d',
+      '--runtime',
+      runtime,
+      suite.fixtures.image,
+      'orph1',
+      'sh',
+      '-c',
+      'for i in $(seq 50); do sleep 300 & done; sleep 0.2; exit 0',
+    ]);
     const shim = containerd.shims(shimName).find((s) => shimIdentity(s).id === 'orph1')!;
     expect(shim).toBeDefined();
-    expect(await eventually(async () =>
-      parseTaskList(await containerd.ctrOk(['task', 'ls'])).find((t) => t.id === 'orph1')?.status === 'STOPPED', 10_000)).toBe(true);
+    expect(
+      await eventually(
+        async () => parseTaskList(await containerd.ctrOk(['task', 'ls'])).find((t) => t.id === 'orph1')?.status === 'STOPPED',
+        10_000,
+      ),
+    ).toBe(true);
     await waitFor(() => descendantsOf([shim.pid]).length === 0, 10_000);
     expect(findZombies(shim.pid)).toEqual([]);
     expect(descendantsOf([shim.pid])).toEqual([]);
@@ -134,7 +164,9 @@ describeEachContainerd('tasks through tsshim', (suite) => {
         if (signal !== undefined) {
           // The trap is set before sh starts its sleep.
           const pid = (await grpc.get(ns, id)).pid;
-          expect(await waitFor(() => [readProcess(pid), ...descendantsOf([pid])].some((p) => p?.cmdline.join(' ') === 'sleep 600'), 10_000)).toBe(true);
+          expect(
+            await waitFor(() => [readProcess(pid), ...descendantsOf([pid])].some((p) => p?.cmdline.join(' ') === 'sleep 600'), 10_000),
+          ).toBe(true);
           await containerd.ctrOk(['task', 'kill', '-s', String(signal), id]);
         }
         expect((await grpc.wait(ns, id)).exitStatus, id).toBe(status);
@@ -167,12 +199,15 @@ describeEachContainerd('tasks through tsshim', (suite) => {
       // Every exit is queued before its container's delete event: once those came, all exits did.
       for (const id of ids) await events.next((e) => e.event?.kind === 'TaskDelete' && e.event.containerId === id);
       const exits = events.received.flatMap(({ event }) =>
-        event?.kind === 'TaskExit' && ids.includes(event.containerId) ? [`${event.containerId}/${event.id} ${event.exitStatus}`] : []);
-      expect(exits.sort()).toEqual([
-        ...inits.map(([id, status]) => `${id}/${id} ${status}`),
-        ...execs.map(([execId, status]) => `st-ex/${execId} ${status}`),
-        'st-ex/st-ex 137',
-      ].sort());
+        event?.kind === 'TaskExit' && ids.includes(event.containerId) ? [`${event.containerId}/${event.id} ${event.exitStatus}`] : [],
+      );
+      expect(exits.sort()).toEqual(
+        [
+          ...inits.map(([id, status]) => `${id}/${id} ${status}`),
+          ...execs.map(([execId, status]) => `st-ex/${execId} ${status}`),
+          'st-ex/st-ex 137',
+        ].sort(),
+      );
     } finally {
       events.close();
       grpc.close();
@@ -183,4 +218,3 @@ describeEachContainerd('tasks through tsshim', (suite) => {
 function socketsNow(): string[] {
   return existsSync(shimSocketDir) ? readdirSync(shimSocketDir).sort() : [];
 }
-

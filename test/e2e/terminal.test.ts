@@ -52,7 +52,18 @@ class Tmux {
 
 describeEachContainerd('terminals through tsshim', (suite) => {
   it('ctr run -t: the process has a pty (/dev/pts/N) and its output comes back', async () => {
-    const r = await ctrUnderPty(suite.containerd, ['run', '-t', '--rm', '--runtime', runtime, suite.fixtures.image, 'tty1', 'sh', '-c', 'tty; echo done']);
+    const r = await ctrUnderPty(suite.containerd, [
+      'run',
+      '-t',
+      '--rm',
+      '--runtime',
+      runtime,
+      suite.fixtures.image,
+      'tty1',
+      'sh',
+      '-c',
+      'tty; echo done',
+    ]);
     expect(r.stdout, r.stdout + r.stderr).toMatch(/\/dev\/pts\/\d+\r*\n/);
     expect(r.stdout).toMatch(/done/);
     expect(r.code).toBe(0);
@@ -76,7 +87,11 @@ describeEachContainerd('terminals through tsshim', (suite) => {
     try {
       const cmd = ctrCommandLine(containerd, ['run', '-t', '--rm', '--runtime', runtime, suite.fixtures.image, 'tty3', 'sh']);
       const env = { ...process.env, TERM: 'xterm' };
-      const started = await runCommand('tmux', ['-L', tmux.socket, '-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', '80', '-y', '24', cmd], { env, timeoutMs: 10_000 });
+      const started = await runCommand(
+        'tmux',
+        ['-L', tmux.socket, '-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', '80', '-y', '24', cmd],
+        { env, timeoutMs: 10_000 },
+      );
       expect(started.code, started.stderr).toBe(0);
       await tmux.run(['set-option', '-g', 'status', 'off']);
       await tmux.waitFor(/#\s*$/m);

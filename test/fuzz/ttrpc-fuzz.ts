@@ -4,11 +4,18 @@
 // bound, its fd count is back to where it was, and a valid State of the target container answers.
 // Deterministic for a seed (printed), so a failing run can be replayed with TSSHIM_FUZZ_SEED.
 import { readFileSync, readdirSync } from 'node:fs';
-import { JsonTypeUrl, Status, containerd as api, encodeMessage, google, packJsonAny, type TaskMethodName, taskMethods } from '../../src/api/index.js';
-import { Flags, MAX_DATA_LENGTH, MessageType, encodeRequest } from 'ttrpc-ts';
 import {
-  RawTtrpcConnection, TASK_SERVICE, decodeState, describeAnswer, frameBytes, stateRequest,
-} from '../e2e/clients/raw-ttrpc.js';
+  JsonTypeUrl,
+  Status,
+  containerd as api,
+  encodeMessage,
+  type google,
+  packJsonAny,
+  type TaskMethodName,
+  taskMethods,
+} from '../../src/api/index.js';
+import { Flags, MAX_DATA_LENGTH, MessageType, encodeRequest } from 'ttrpc-ts';
+import { RawTtrpcConnection, TASK_SERVICE, decodeState, describeAnswer, frameBytes, stateRequest } from '../e2e/clients/raw-ttrpc.js';
 import { waitFor } from '../e2e/harness/wait.js';
 
 export interface FuzzOptions {
@@ -84,7 +91,10 @@ const decoys = ['decoy-a', 'decoy.b', 'dc_3'];
 const invalidIds = ['', '../../x', 'a/b', '-lead', 'x'.repeat(77), 'nul\0byte', 'ünï', ' '];
 
 class FrameGenerator {
-  constructor(readonly random: () => number, private readonly liveId: string) {}
+  constructor(
+    readonly random: () => number,
+    private readonly liveId: string,
+  ) {}
 
   int(n: number): number {
     return Math.floor(this.random() * n);
@@ -119,11 +129,16 @@ class FrameGenerator {
 
   any(): google.protobuf.IAny {
     switch (this.int(5)) {
-      case 0: return packJsonAny(JsonTypeUrl.OciProcess, { args: ['true'], cwd: '/' });
-      case 1: return { type_url: JsonTypeUrl.OciProcess, value: Buffer.from('{"args": [') };
-      case 2: return { type_url: 'example.com/Bogus', value: this.bytes(this.int(16)) };
-      case 3: return { type_url: 'containerd.runc.v1.Options', value: this.bytes(this.int(24)) };
-      default: return { type_url: JsonTypeUrl.OciLinuxResources, value: Buffer.from(JSON.stringify({ cpu: { shares: this.int(1024) } })) };
+      case 0:
+        return packJsonAny(JsonTypeUrl.OciProcess, { args: ['true'], cwd: '/' });
+      case 1:
+        return { type_url: JsonTypeUrl.OciProcess, value: Buffer.from('{"args": [') };
+      case 2:
+        return { type_url: 'example.com/Bogus', value: this.bytes(this.int(16)) };
+      case 3:
+        return { type_url: 'containerd.runc.v1.Options', value: this.bytes(this.int(24)) };
+      default:
+        return { type_url: JsonTypeUrl.OciLinuxResources, value: Buffer.from(JSON.stringify({ cpu: { shares: this.int(1024) } })) };
     }
   }
 
@@ -132,19 +147,31 @@ class FrameGenerator {
     const t = api.task.v2;
     const id = this.id(method);
     switch (method) {
-      case 'State': case 'Start': case 'Delete': case 'Wait':
+      case 'State':
+      case 'Start':
+      case 'Delete':
+      case 'Wait':
         return encodeMessage(t.StateRequest, { id, execId: this.execId() });
       case 'Create':
         // No rootfs mounts and a bundle that does not exist: nothing is mounted or written.
         return encodeMessage(t.CreateTaskRequest, {
-          id, bundle: '/nonexistent/fuzz/bundle', terminal: this.chance(0.2), stdin: this.path(), stdout: this.path(),
-          stderr: this.path(), options: this.chance(0.5) ? this.any() : null,
+          id,
+          bundle: '/nonexistent/fuzz/bundle',
+          terminal: this.chance(0.2),
+          stdin: this.path(),
+          stdout: this.path(),
+          stderr: this.path(),
+          options: this.chance(0.5) ? this.any() : null,
         });
       case 'Kill':
         return encodeMessage(t.KillRequest, { id, execId: this.execId(), signal: this.int(70), all: this.chance(0.3) });
       case 'Exec':
         return encodeMessage(t.ExecProcessRequest, {
-          id, execId: this.execId(), terminal: this.chance(0.2), stdout: this.path(), spec: this.chance(0.9) ? this.any() : null,
+          id,
+          execId: this.execId(),
+          terminal: this.chance(0.2),
+          stdout: this.path(),
+          spec: this.chance(0.9) ? this.any() : null,
         });
       case 'ResizePty':
         return encodeMessage(t.ResizePtyRequest, { id, execId: this.execId(), width: this.int(0x10000), height: this.int(0x10000) });
@@ -153,7 +180,11 @@ class FrameGenerator {
       case 'Update':
         return encodeMessage(t.UpdateTaskRequest, { id, resources: this.chance(0.9) ? this.any() : null, annotations: { k: 'v' } });
       case 'Checkpoint':
-        return encodeMessage(t.CheckpointTaskRequest, { id, path: '/nonexistent/fuzz/ckpt', options: this.chance(0.5) ? this.any() : null });
+        return encodeMessage(t.CheckpointTaskRequest, {
+          id,
+          path: '/nonexistent/fuzz/ckpt',
+          options: this.chance(0.5) ? this.any() : null,
+        });
       case 'Shutdown':
         return encodeMessage(t.ShutdownRequest, { id, now: this.chance(0.5) });
       default:
@@ -169,10 +200,18 @@ class FrameGenerator {
     for (let i = 0; i < edits && bytes.length > 0; i++) {
       const at = this.int(bytes.length);
       switch (this.int(5)) {
-        case 0: bytes[at] = (bytes[at] as number) ^ (1 << this.int(8)); break;
-        case 1: bytes[at] = this.pick([0x00, 0x7f, 0x80, 0xff, 0x0a, 0x12]); break;
-        case 2: bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + 1 + this.int(4))]); break;
-        case 3: bytes = Buffer.concat([bytes.subarray(0, at), this.bytes(1 + this.int(8)), bytes.subarray(at)]); break;
+        case 0:
+          bytes[at] = (bytes[at] as number) ^ (1 << this.int(8));
+          break;
+        case 1:
+          bytes[at] = this.pick([0x00, 0x7f, 0x80, 0xff, 0x0a, 0x12]);
+          break;
+        case 2:
+          bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + 1 + this.int(4))]);
+          break;
+        case 3:
+          bytes = Buffer.concat([bytes.subarray(0, at), this.bytes(1 + this.int(8)), bytes.subarray(at)]);
+          break;
         default: {
           // A length-like varint: 0xffffffff.
           bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]), bytes.subarray(at)]);
@@ -197,12 +236,13 @@ function nextFrame(gen: FrameGenerator, c: FuzzConnection): { bytes: Uint8Array;
   c.nextStreamId += 2;
   const envelope = (payload: Uint8Array, service = TASK_SERVICE, name: string = method): Uint8Array =>
     encodeRequest({
-      service, method: name, payload,
+      service,
+      method: name,
+      payload,
       timeoutNano: gen.chance(0.1) ? gen.pick([1, 1000, 1e9, Number.MAX_SAFE_INTEGER]) : 0,
       metadata: gen.chance(0.1) ? [{ key: 'containerd-namespace', value: gen.pick(['default', '', 'x'.repeat(300)]) }] : [],
     });
-  const request = (data: Uint8Array, type = MessageType.Request, flags = 0, id = streamId): Uint8Array =>
-    frameBytes(id, type, flags, data);
+  const request = (data: Uint8Array, type = MessageType.Request, flags = 0, id = streamId): Uint8Array => frameBytes(id, type, flags, data);
   const roll = gen.random() * 97;
   if (roll < 20) return { bytes: request(envelope(gen.payload(method))), poisons: false };
   if (roll < 40) return { bytes: request(envelope(gen.mutate(gen.payload(method)))), poisons: false };
@@ -226,8 +266,11 @@ function nextFrame(gen: FrameGenerator, c: FuzzConnection): { bytes: Uint8Array;
   }
   if (roll < 88) {
     // Unknown service or method.
-    const data = envelope(gen.payload(method), gen.pick([TASK_SERVICE, 'containerd.task.v3.Task', 'nope.Svc', '']),
-      gen.pick(['Nope', '', 'state', method]));
+    const data = envelope(
+      gen.payload(method),
+      gen.pick([TASK_SERVICE, 'containerd.task.v3.Task', 'nope.Svc', '']),
+      gen.pick(['Nope', '', 'state', method]),
+    );
     return { bytes: request(data), poisons: false };
   }
   if (roll < 92) {
@@ -265,9 +308,19 @@ export async function fuzzDaemon(options: FuzzOptions): Promise<FuzzReport> {
     throw new Error(`fuzz (seed ${seed}, after ${report.framesSent} frames): ${what}`);
   };
   const report: FuzzReport = {
-    seed, framesSent: 0, batches: 0, connections: 0, answersByCode: {}, unexpected: [],
-    rssBefore: procStatusBytes(pid, 'VmRSS'), rssMax: 0, rssAfter: 0,
-    fdsBefore: fdCount(pid), fdsAfter: 0, elapsedMs: 0, stoppedByTimeLimit: false,
+    seed,
+    framesSent: 0,
+    batches: 0,
+    connections: 0,
+    answersByCode: {},
+    unexpected: [],
+    rssBefore: procStatusBytes(pid, 'VmRSS'),
+    rssMax: 0,
+    rssAfter: 0,
+    fdsBefore: fdCount(pid),
+    fdsAfter: 0,
+    elapsedMs: 0,
+    stoppedByTimeLimit: false,
   };
   report.rssMax = report.rssBefore;
 
@@ -294,25 +347,38 @@ export async function fuzzDaemon(options: FuzzOptions): Promise<FuzzReport> {
       if (i % 50 === 49) await new Promise((resolve) => setImmediate(resolve));
     }
     // Give every connection a last valid State so its answers up to there can be awaited, then close it.
-    await Promise.all(open.map(async (c) => {
-      if (!c.poisoned && c.conn.open && c.nextStreamId < 0xfffffff0) {
-        const streamId = c.nextStreamId;
-        const answer = c.conn.answer(streamId);
-        void c.conn.write(frameBytes(streamId, MessageType.Request, 0, encodeRequest({
-          service: TASK_SERVICE, method: 'State', payload: stateRequest(containerId), timeoutNano: 0, metadata: [],
-        })));
-        await withTimeout(answer, 5000);
-      }
-      for (const answer of c.conn.takeUnclaimedAnswers()) {
-        const described = describeAnswer(answer);
-        const name = described.split(':')[0] as string;
-        report.answersByCode[name] = (report.answersByCode[name] ?? 0) + 1;
-        if (['Unknown', 'Internal'].includes(name) && report.unexpected.length < 20 && !report.unexpected.includes(described)) {
-          report.unexpected.push(described);
+    await Promise.all(
+      open.map(async (c) => {
+        if (!c.poisoned && c.conn.open && c.nextStreamId < 0xfffffff0) {
+          const streamId = c.nextStreamId;
+          const answer = c.conn.answer(streamId);
+          void c.conn.write(
+            frameBytes(
+              streamId,
+              MessageType.Request,
+              0,
+              encodeRequest({
+                service: TASK_SERVICE,
+                method: 'State',
+                payload: stateRequest(containerId),
+                timeoutNano: 0,
+                metadata: [],
+              }),
+            ),
+          );
+          await withTimeout(answer, 5000);
         }
-      }
-      await c.conn.close();
-    }));
+        for (const answer of c.conn.takeUnclaimedAnswers()) {
+          const described = describeAnswer(answer);
+          const name = described.split(':')[0] as string;
+          report.answersByCode[name] = (report.answersByCode[name] ?? 0) + 1;
+          if (['Unknown', 'Internal'].includes(name) && report.unexpected.length < 20 && !report.unexpected.includes(described)) {
+            report.unexpected.push(described);
+          }
+        }
+        await c.conn.close();
+      }),
+    );
     report.batches++;
     await checkDaemon();
   }
@@ -341,8 +407,10 @@ export async function fuzzDaemon(options: FuzzOptions): Promise<FuzzReport> {
       await checker.close();
     }
     if (report.batches % 5 === 0 || report.framesSent >= options.frames) {
-      log(`fuzz: ${report.framesSent} frames, ${report.batches} batches, RSS ${(procStatusBytes(pid, 'VmRSS') / 1e6).toFixed(1)} MB, ` +
-        `fds ${fdCount(pid)}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      log(
+        `fuzz: ${report.framesSent} frames, ${report.batches} batches, RSS ${(procStatusBytes(pid, 'VmRSS') / 1e6).toFixed(1)} MB, ` +
+          `fds ${fdCount(pid)}, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
     }
   }
 }

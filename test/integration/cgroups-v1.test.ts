@@ -20,7 +20,13 @@ const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
 
 const num = (path: string): number => Number(readFileSync(path, 'utf8').trim());
 const keyed = (path: string): Record<string, number> =>
-  Object.fromEntries(readFileSync(path, 'utf8').trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k!, Number(v)]));
+  Object.fromEntries(
+    readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .map(([k, v]) => [k!, Number(v)]),
+  );
 
 /** cgroups this file created, removed at the end (after their processes are gone). */
 const created: string[] = [];
@@ -57,7 +63,6 @@ afterAll(async () => {
   for (const dir of created.reverse()) await removeCgroupDir(dir);
 });
 
-
 describe('cgroup v1 host', () => {
   const name = `tsshim-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
@@ -71,14 +76,17 @@ describe('cgroup v1 host', () => {
     writeFileSync(join(paths.get('pids')!, 'pids.max'), '50');
     writeFileSync(join(paths.get('cpu')!, 'cpu.cfs_quota_us'), '20000');
     // Burn some CPU under a 20% quota (so it is throttled), touch 8 MiB, then sleep.
-    const child = spawnIn(paths, `python3 -c '
+    const child = spawnIn(
+      paths,
+      `python3 -c '
 import time
 a = bytearray(8 << 20)
 for i in range(0, len(a), 4096): a[i] = 1
 t = time.time()
 while time.time() - t < 0.5: pass
 print("ready", flush=True)
-time.sleep(60)'`);
+time.sleep(60)'`,
+    );
     const pid = child.pid!;
     await new Promise<void>((resolve, reject) => {
       child.stdout!.once('data', () => resolve());
@@ -97,11 +105,11 @@ time.sleep(60)'`);
     expect(m.memory?.usage?.limit).toBe(32 << 20);
     expect(m.memory?.usage?.usage).toBe(num(join(mem, 'memory.usage_in_bytes')));
     expect(m.memory?.usage?.max).toBe(num(join(mem, 'memory.max_usage_in_bytes')));
-    expect(m.memory?.totalRss).toBe(stat['total_rss']);
+    expect(m.memory?.totalRss).toBe(stat.total_rss);
     expect(m.memory?.totalRss).toBeGreaterThanOrEqual(8 << 20);
-    expect(m.memory?.totalInactiveFile).toBe(stat['total_inactive_file']);
-    expect(m.memory?.totalPgFault).toBe(stat['total_pgfault']);
-    expect(m.memory?.totalPgMajFault ?? 0).toBe(stat['total_pgmajfault']);
+    expect(m.memory?.totalInactiveFile).toBe(stat.total_inactive_file);
+    expect(m.memory?.totalPgFault).toBe(stat.total_pgfault);
+    expect(m.memory?.totalPgMajFault ?? 0).toBe(stat.total_pgmajfault);
     expect(m.memory?.hierarchicalMemoryLimit).toBe(32 << 20);
     expect(m.memoryOomControl?.oomKill ?? 0).toBe(0);
 
@@ -109,10 +117,10 @@ time.sleep(60)'`);
     expect(m.cpu?.usage?.total).toBe(num(join(acct, 'cpuacct.usage')));
     expect(m.cpu?.usage?.total).toBeGreaterThan(0);
     const ticks = keyed(join(acct, 'cpuacct.stat'));
-    expect(m.cpu?.usage?.user).toBe(ticks['user']! * 10_000_000);
+    expect(m.cpu?.usage?.user).toBe(ticks.user! * 10_000_000);
     const cpu = keyed(join(paths.get('cpu')!, 'cpu.stat'));
-    expect(m.cpu?.throttling?.throttledPeriods).toBe(cpu['nr_throttled']);
-    expect(m.cpu?.throttling?.throttledTime).toBe(cpu['throttled_time']);
+    expect(m.cpu?.throttling?.throttledPeriods).toBe(cpu.nr_throttled);
+    expect(m.cpu?.throttling?.throttledTime).toBe(cpu.throttled_time);
 
     expect(m.pids).toEqual(expect.objectContaining({ current: 1, limit: 50 }));
     child.kill('SIGKILL');
@@ -129,12 +137,15 @@ time.sleep(60)'`);
     let ooms = 0;
     const watcher = watchOOM(cg, () => ooms++, logger);
     try {
-      const child = spawnIn(paths, `python3 -c 'a = []
-while True: a.append(bytearray(1 << 20))'`);
+      const child = spawnIn(
+        paths,
+        `python3 -c 'a = []
+while True: a.append(bytearray(1 << 20))'`,
+      );
       const exit = await exited(child);
       expect(exit.signal).toBe('SIGKILL');
       await until(() => ooms > 0, 'the OOM notification');
-      expect(keyed(join(mem, 'memory.oom_control'))['oom_kill']).toBeGreaterThanOrEqual(1);
+      expect(keyed(join(mem, 'memory.oom_control')).oom_kill).toBeGreaterThanOrEqual(1);
       const m = unpackAny(CgroupsV1MetricsType, await cg.metrics());
       expect(m.memoryOomControl?.oomKill).toBeGreaterThanOrEqual(1);
       expect(m.memory?.usage?.failcnt ?? 0).toBe(num(join(mem, 'memory.failcnt')));

@@ -21,7 +21,13 @@ const dir = join(UNIFIED, `tsshim-test-${process.pid}-${Math.random().toString(3
 let child: ChildProcess | undefined;
 
 const keyed = (path: string): Record<string, number> =>
-  Object.fromEntries(readFileSync(path, 'utf8').trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k!, Number(v)]));
+  Object.fromEntries(
+    readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .map(([k, v]) => [k!, Number(v)]),
+  );
 
 afterAll(async () => {
   if (child && child.exitCode === null && child.signalCode === null) {
@@ -35,12 +41,19 @@ describe('cgroup v2 group in the unified hierarchy', () => {
   it('reads cpu usage and pressure, and no OOM watch without the memory controller', async () => {
     expect(existsSync(join(UNIFIED, 'cgroup.controllers'))).toBe(true);
     mkdirSync(dir);
-    child = spawn('sh', ['-c', `echo $$ > ${dir}/cgroup.procs && exec python3 -c '
+    child = spawn(
+      'sh',
+      [
+        '-c',
+        `echo $$ > ${dir}/cgroup.procs && exec python3 -c '
 import time
 t = time.time()
 while time.time() - t < 0.3: pass
 print("ready", flush=True)
-time.sleep(60)'`], { stdio: ['ignore', 'pipe', 'inherit'] });
+time.sleep(60)'`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await new Promise<void>((resolve, reject) => {
       child!.stdout!.once('data', () => resolve());
       child!.once('exit', () => reject(new Error('the test process exited early')));
@@ -55,9 +68,9 @@ time.sleep(60)'`], { stdio: ['ignore', 'pipe', 'inherit'] });
     expect(any.type_url).toBe('io.containerd.cgroups.v2.Metrics');
     const m = unpackAny(CgroupsV2MetricsType, any);
     const cpu = keyed(join(dir, 'cpu.stat'));
-    expect(m.cpu?.usageUsec).toBe(cpu['usage_usec']);
-    expect(m.cpu?.userUsec).toBe(cpu['user_usec']);
-    expect(m.cpu?.systemUsec).toBe(cpu['system_usec']);
+    expect(m.cpu?.usageUsec).toBe(cpu.usage_usec);
+    expect(m.cpu?.userUsec).toBe(cpu.user_usec);
+    expect(m.cpu?.systemUsec).toBe(cpu.system_usec);
     expect(m.cpu?.usageUsec).toBeGreaterThan(0);
     expect(m.cpu?.psi?.some).not.toBeNull(); // cpu.pressure exists in every group
     expect(m.pids?.current ?? 0).toBe(0); // no pids controller here: Go reads 0 as well
@@ -68,7 +81,7 @@ time.sleep(60)'`], { stdio: ['ignore', 'pipe', 'inherit'] });
   });
 
   it("delivers the kernel's cgroup.events change to fs.watch when the group empties", async () => {
-    expect(keyed(join(dir, 'cgroup.events'))['populated']).toBe(1);
+    expect(keyed(join(dir, 'cgroup.events')).populated).toBe(1);
     const changed = new Promise<void>((resolve) => {
       const w = watch(join(dir, 'cgroup.events'), () => {
         w.close();
@@ -77,6 +90,6 @@ time.sleep(60)'`], { stdio: ['ignore', 'pipe', 'inherit'] });
     });
     child!.kill('SIGKILL');
     await changed;
-    expect(keyed(join(dir, 'cgroup.events'))['populated']).toBe(0);
+    expect(keyed(join(dir, 'cgroup.events')).populated).toBe(0);
   });
 });

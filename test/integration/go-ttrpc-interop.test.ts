@@ -87,8 +87,12 @@ function goPeer(series: Series): Promise<{ peer: string; version: string }> {
     found = new Promise((resolve, reject) => {
       execFile('bash', [join(repo, 'scripts/ttrpc-go-peer.sh'), series], { timeout: 600_000 }, (error, out, err) => {
         if (error) {
-          reject(new Error(`scripts/ttrpc-go-peer.sh ${series} could not build the Go peer (it needs Debian's archive: ` +
-            `sid for ttrpc 1.2 and its Go, bookworm for 1.1; scripts/ensure-deps.sh configures sid):\n${err}`));
+          reject(
+            new Error(
+              `scripts/ttrpc-go-peer.sh ${series} could not build the Go peer (it needs Debian's archive: ` +
+                `sid for ttrpc 1.2 and its Go, bookworm for 1.1; scripts/ensure-deps.sh configures sid):\n${err}`,
+            ),
+          );
           return;
         }
         const [peer, version] = out.trim().split(' ') as [string, string];
@@ -107,7 +111,10 @@ const sleepUntilAborted = (signal: AbortSignal): Promise<never> =>
     signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
 
-function startTsServer(path: string, authorize: (socket: import('node:net').Socket) => boolean): Promise<{ server: TtrpcServer; net: Server }> {
+function startTsServer(
+  path: string,
+  authorize: (socket: import('node:net').Socket) => boolean,
+): Promise<{ server: TtrpcServer; net: Server }> {
   const server = new TtrpcServer({ authorize });
   registerService(server, EchoServed, {
     Echo: async (value) => value,
@@ -143,21 +150,46 @@ const readCredentials = (fd: number) => native().getPeerCred(fd);
 
 const goClientScenarios: Record<Series, string[]> = {
   '1.2': [
-    'unary', 'metadata', 'error-code-message-details', 'unimplemented', 'deadline-propagated', 'deadline-exceeded',
-    'cancelled', 'request-at-limit', 'response-at-limit', 'concurrent-200', 'server-stream', 'server-stream-error',
-    'client-stream', 'bidi-stream', 'concurrent-streams-50', 'stream-deadline-exceeded', 'response-over-limit',
+    'unary',
+    'metadata',
+    'error-code-message-details',
+    'unimplemented',
+    'deadline-propagated',
+    'deadline-exceeded',
+    'cancelled',
+    'request-at-limit',
+    'response-at-limit',
+    'concurrent-200',
+    'server-stream',
+    'server-stream-error',
+    'client-stream',
+    'bidi-stream',
+    'concurrent-streams-50',
+    'stream-deadline-exceeded',
+    'response-over-limit',
   ],
   // ttrpc 1.1 has no streams, and sends frames over the limit (ttrpc-ts refuses them and goes on).
   '1.1': [
-    'unary', 'metadata', 'error-code-message-details', 'unimplemented', 'deadline-propagated', 'deadline-exceeded',
-    'cancelled', 'request-at-limit', 'request-over-limit', 'response-at-limit', 'concurrent-200', 'response-over-limit',
+    'unary',
+    'metadata',
+    'error-code-message-details',
+    'unimplemented',
+    'deadline-propagated',
+    'deadline-exceeded',
+    'cancelled',
+    'request-at-limit',
+    'request-over-limit',
+    'response-at-limit',
+    'concurrent-200',
+    'response-over-limit',
   ],
 };
 
 const runGoClient = async (peer: string, path: string): Promise<{ lines: string[]; code: number | null }> =>
   new Promise((resolve) => {
     const child = execFile(peer, ['client', path], { timeout: 120_000, maxBuffer: 1 << 20 }, (_error, out) =>
-      resolve({ lines: out.trim().split('\n'), code: child.exitCode }));
+      resolve({ lines: out.trim().split('\n'), code: child.exitCode }),
+    );
   });
 
 describe.each(['1.2', '1.1'] as const)('Go ttrpc %s client -> ttrpc-ts server', (series) => {
@@ -218,7 +250,10 @@ describe.each(['1.2', '1.1'] as const)('ttrpc-ts client -> Go ttrpc %s server', 
   });
 
   const codeOf = async (promise: Promise<unknown>): Promise<[Code, string]> => {
-    const error = await promise.then(() => undefined, (thrown: unknown) => thrown);
+    const error = await promise.then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
     expect(error).toBeInstanceOf(TtrpcError);
     return [(error as TtrpcError).code, (error as TtrpcError).message];
   };
@@ -264,7 +299,8 @@ describe.each(['1.2', '1.1'] as const)('ttrpc-ts client -> Go ttrpc %s server', 
 
   it('a request of exactly 4 MiB is served; one over it is refused before sending', async () => {
     const frameLength = (n: number): number =>
-      encodeRequest({ service: SERVICE, method: 'Length', payload: stringValue.encode('x'.repeat(n)), timeoutNano: 0, metadata: [] }).length;
+      encodeRequest({ service: SERVICE, method: 'Length', payload: stringValue.encode('x'.repeat(n)), timeoutNano: 0, metadata: [] })
+        .length;
     let n = MAX_DATA_LENGTH - 100;
     n += MAX_DATA_LENGTH - frameLength(n);
     n += MAX_DATA_LENGTH - frameLength(n);
@@ -370,7 +406,10 @@ describe.each(['1.2', '1.1'] as const)('ttrpc-ts client -> Go ttrpc %s server', 
   // ResourceExhausted and goes on.
   (series === '1.1' ? it : noTest)('a response over 4 MiB from Go 1.1: the client refuses it and the connection goes on', async () => {
     const [code, message] = await codeOf(echo.Size(String(MAX_DATA_LENGTH - 9)));
-    expect([code, message]).toEqual([Code.ResourceExhausted, `message length ${MAX_DATA_LENGTH + 1} exceed maximum message size of ${MAX_DATA_LENGTH}`]);
+    expect([code, message]).toEqual([
+      Code.ResourceExhausted,
+      `message length ${MAX_DATA_LENGTH + 1} exceed maximum message size of ${MAX_DATA_LENGTH}`,
+    ]);
     expect(await echo.Echo('still here')).toBe('still here');
   });
 

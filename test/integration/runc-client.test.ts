@@ -38,7 +38,9 @@ async function makeBundle(name: string, args: string[], terminal = false): Promi
 function client(bundle: string): Runc {
   // A private XDG_RUNTIME_DIR shows where exec's temporary process file goes (and that it goes away).
   return new Runc({
-    binary: RUNC, root: join(dir, 'runc-root'), logPath: join(bundle, 'log.json'),
+    binary: RUNC,
+    root: join(dir, 'runc-root'),
+    logPath: join(bundle, 'log.json'),
     env: { ...process.env, XDG_RUNTIME_DIR: join(dir, 'xdg'), NOTIFY_SOCKET: '/nonexistent/notify' },
   });
 }
@@ -46,10 +48,14 @@ function client(bundle: string): Runc {
 /** Polls `runc state` until `want` (runc answers immediately; the container moves on its own). */
 async function waitForStatus(runc: Runc, id: string, want: RuncState['status']): Promise<RuncState> {
   let last: RuncState | undefined;
-  await eventually(async () => {
-    last = await runc.state(id);
-    return last.status === want;
-  }, 30_000, 20);
+  await eventually(
+    async () => {
+      last = await runc.state(id);
+      return last.status === want;
+    },
+    30_000,
+    20,
+  );
   if (last?.status !== want) throw new Error(`container ${id} stayed ${last?.status}, wanted ${want}`);
   return last;
 }
@@ -62,8 +68,12 @@ async function openOutputFifo(path: string): Promise<{ writeFd: number; text: ()
   const writeFd = openSync(path, constants.O_WRONLY);
   const reader = new Socket({ fd: readFd, readable: true, writable: false });
   let out = '';
-  reader.on('data', (b: Buffer) => { out += b.toString('utf8'); });
-  reader.on('error', () => { /* EOF/close races are irrelevant to the assertions */ });
+  reader.on('data', (b: Buffer) => {
+    out += b.toString('utf8');
+  });
+  reader.on('error', () => {
+    /* EOF/close races are irrelevant to the assertions */
+  });
   return { writeFd, text: () => out, close: () => reader.destroy() };
 }
 
@@ -117,9 +127,17 @@ describe('runc client', () => {
       const execOut = join(dir, 'exec-out');
       const execFd = openSync(execOut, 'w');
       try {
-        await runc.exec(id, {
-          args: ['sh', '-c', 'echo hello from exec'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 }, terminal: false,
-        }, { pidFile: join(bundle, 'e1.pid'), stdio: ['ignore', execFd, execFd] });
+        await runc.exec(
+          id,
+          {
+            args: ['sh', '-c', 'echo hello from exec'],
+            cwd: '/',
+            env: ['PATH=/bin'],
+            user: { uid: 0, gid: 0 },
+            terminal: false,
+          },
+          { pidFile: join(bundle, 'e1.pid'), stdio: ['ignore', execFd, execFd] },
+        );
       } finally {
         closeSync(execFd);
       }
@@ -133,15 +151,28 @@ describe('runc client', () => {
       const stopped = await waitForStatus(runc, id, 'stopped');
       expect(stopped.pid).toBe(0);
 
-      const again = await runc.kill(id, 9).then(() => undefined, (e: unknown) => e);
+      const again = await runc.kill(id, 9).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(again).toBeInstanceOf(RuncError);
       expect(isNotFoundKillError(again)).toBe(true);
 
       await runc.delete(id);
-      const gone = await runc.state(id).then(() => undefined, (e: unknown) => e);
+      const gone = await runc.state(id).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(gone).toBeInstanceOf(RuncError);
       expect((gone as RuncError).message).toMatch(/^OCI runtime state failed: .*does not exist/);
-      expect(isNotFoundKillError(await runc.kill(id, 15).then(() => undefined, (e: unknown) => e))).toBe(true);
+      expect(
+        isNotFoundKillError(
+          await runc.kill(id, 15).then(
+            () => undefined,
+            (e: unknown) => e,
+          ),
+        ),
+      ).toBe(true);
     } finally {
       output.close();
     }
@@ -158,8 +189,10 @@ describe('runc client', () => {
     let master: number;
     try {
       const receiving = socket.receiveMaster({ signal: giveUp.signal });
-      await runc.create(id, { bundle, pidFile: join(bundle, 'init.pid'), consoleSocket: socket.path })
-        .catch((err: unknown) => { giveUp.abort(err); throw err; });
+      await runc.create(id, { bundle, pidFile: join(bundle, 'init.pid'), consoleSocket: socket.path }).catch((err: unknown) => {
+        giveUp.abort(err);
+        throw err;
+      });
       master = await receiving;
     } finally {
       await socket.close();
@@ -167,8 +200,12 @@ describe('runc client', () => {
     expect(await readdir(join(dir, 'xdg'))).toEqual([]);
     const tty = new ReadStream(master);
     let out = '';
-    tty.on('data', (b: Buffer) => { out += b.toString('utf8'); });
-    tty.on('error', () => { /* EIO once the container side closes */ });
+    tty.on('data', (b: Buffer) => {
+      out += b.toString('utf8');
+    });
+    tty.on('error', () => {
+      /* EIO once the container side closes */
+    });
     try {
       await runc.start(id);
       await waitForText(() => out, 'hello-tty');
@@ -189,14 +226,17 @@ describe('runc client', () => {
     }
   });
 
-  it('surfaces runc\'s own message when create fails', async () => {
+  it("surfaces runc's own message when create fails", async () => {
     const id = `tsshim-it-bad-${suffix}`;
     const bundle = await makeBundle('bad', ['/no/such/binary']);
     const runc = client(bundle);
     created.push({ runc, id });
     // An earlier error in the same log must not be reported for this invocation.
     await writeFile(join(bundle, 'log.json'), '{"level":"error","msg":"stale error from before"}\n');
-    const err = await runc.create(id, { bundle, pidFile: join(bundle, 'init.pid') }).then(() => undefined, (e: unknown) => e);
+    const err = await runc.create(id, { bundle, pidFile: join(bundle, 'init.pid') }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(RuncError);
     const runcErr = err as RuncError;
     expect(runcErr.command).toBe('create');
@@ -215,7 +255,10 @@ describe('runc client', () => {
 
   it('fails with a RuncError when the binary does not exist', async () => {
     const runc = new Runc({ binary: join(dir, 'no-runc'), root: join(dir, 'runc-root'), logPath: join(dir, 'x.json') });
-    const err = await runc.state('x').then(() => undefined, (e: unknown) => e);
+    const err = await runc.state('x').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(RuncError);
     expect((err as RuncError).message).toMatch(/^OCI runtime state failed: cannot run .*ENOENT/);
   });

@@ -7,7 +7,18 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, rmdirSync, statSync, writeFileSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -43,7 +54,10 @@ const alive = (pid: number): boolean => {
 };
 
 /** Our daemons and spares: every process started for this test's containerd address. */
-const ours = (): number[] => listProcesses().filter((p) => p.state !== 'Z' && p.cmdline.includes(grpcAddress)).map((p) => p.pid);
+const ours = (): number[] =>
+  listProcesses()
+    .filter((p) => p.state !== 'Z' && p.cmdline.includes(grpcAddress))
+    .map((p) => p.pid);
 
 afterAll(async () => {
   daemons.push(...ours());
@@ -61,7 +75,10 @@ afterAll(async () => {
 function makeBundle(id: string): { dir: string; readLog: () => string } {
   const dir = join(tmp, id);
   mkdirSync(dir);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', annotations: { 'io.kubernetes.cri.sandbox-id': `pod-${id}` } }));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ ociVersion: '1.0.2', annotations: { 'io.kubernetes.cri.sandbox-id': `pod-${id}` } }),
+  );
   if (spawnSync('mkfifo', [join(dir, 'log')]).status !== 0) throw new Error('mkfifo failed');
   // Read-write and non-blocking: a reader is present when the daemon opens it, and reads never wait.
   const fd = openSync(join(dir, 'log'), constants.O_RDWR | constants.O_NONBLOCK);
@@ -105,14 +122,24 @@ interface Run {
  * Runs `start` as containerd 2.3's Command builds it and waits for EOF on its output, as CombinedOutput
  * does. `spares: false` is TSSHIM_SPARES=0 (start spawns the daemon itself and leaves no spare).
  */
-function runStart(id: string, bundle: string, stdin: Uint8Array, opts: { debug: boolean; containerd: string; spares: boolean }): Promise<Run> {
+function runStart(
+  id: string,
+  bundle: string,
+  stdin: Uint8Array,
+  opts: { debug: boolean; containerd: string; spares: boolean },
+): Promise<Run> {
   const args = ['-namespace', namespace, '-address', grpcAddress, '-publish-binary', opts.containerd, '-id', id, '-bundle', bundle];
   if (opts.debug) args.push('-debug');
   args.push('start');
   const child = spawn(shim, args, {
     cwd: bundle,
     env: {
-      ...process.env, GOMAXPROCS: '2', MAX_SHIM_VERSION: '2', TTRPC_ADDRESS: `${grpcAddress}.ttrpc`, GRPC_ADDRESS: grpcAddress, NAMESPACE: namespace,
+      ...process.env,
+      GOMAXPROCS: '2',
+      MAX_SHIM_VERSION: '2',
+      TTRPC_ADDRESS: `${grpcAddress}.ttrpc`,
+      GRPC_ADDRESS: grpcAddress,
+      NAMESPACE: namespace,
       TSSHIM_SPARES: opts.spares ? '1' : '0',
     },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -120,7 +147,9 @@ function runStart(id: string, bundle: string, stdin: Uint8Array, opts: { debug: 
   const out: Buffer[] = [];
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => out.push(b));
-  child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
   child.stdin.end(stdin);
   // 'close' waits for both pipes to reach EOF: a daemon that inherited them would hang it.
   return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout: Buffer.concat(out), stderr })));
@@ -140,7 +169,9 @@ function params(id: string, extra: containerd.runtime.bootstrap.v1.IBootstrapPar
 
 /** A cgroup for shim_cgroup: on cgroup v1 in the memory and pids hierarchies, on v2 the one tree. */
 function makeShimCgroup(name: string): string[] {
-  const dirs = isUnifiedHost('/sys/fs/cgroup') ? [join('/sys/fs/cgroup', name)] : ['memory', 'pids'].map((c) => join('/sys/fs/cgroup', c, name));
+  const dirs = isUnifiedHost('/sys/fs/cgroup')
+    ? [join('/sys/fs/cgroup', name)]
+    : ['memory', 'pids'].map((c) => join('/sys/fs/cgroup', c, name));
   for (const dir of dirs) {
     mkdirSync(dir);
     cgroupDirs.push(dir);
@@ -169,7 +200,11 @@ interface LogLine {
   msg: string;
   method?: string;
 }
-const logLines = (text: string): LogLine[] => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as LogLine);
+const logLines = (text: string): LogLine[] =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as LogLine);
 
 /** Waits for a spare daemon of this test's containerd address (not `notPid`) to listen; its pid. */
 async function awaitSpare(notPid?: number): Promise<number> {
@@ -248,7 +283,9 @@ describe('start as containerd 2.3 runs it', () => {
     const cgroups = makeShimCgroup(cgroupName);
     const fake = fakeContainerd();
     const stdin = params(id, {
-      logLevel: boot.LogLevel.LOG_LEVEL_DEBUG, socketDir, extensions: [{ value: packAny(RuncOptionsType, { shimCgroup: `/${cgroupName}` }) }],
+      logLevel: boot.LogLevel.LOG_LEVEL_DEBUG,
+      socketDir,
+      extensions: [{ value: packAny(RuncOptionsType, { shimCgroup: `/${cgroupName}` }) }],
     });
     const run = await runStart(id, bundle.dir, stdin, { debug: false, containerd: fake.path, spares: true });
     expect(run.stderr).toBe('');
@@ -275,10 +312,15 @@ describe('start as containerd 2.3 runs it', () => {
     const never = join(tmp, 'never');
     // A BootstrapParams cut short: socket_dir is readable before the cut, the rest is not.
     const whole = params(id, { socketDir: never, extensions: [{ value: packAny(RuncOptionsType, { shimCgroup: '/x' }) }] });
-    const run = await runStart(id, bundle.dir, whole.subarray(0, whole.length - 3), { debug: false, containerd: fakeContainerd().path, spares: true });
+    const run = await runStart(id, bundle.dir, whole.subarray(0, whole.length - 3), {
+      debug: false,
+      containerd: fakeContainerd().path,
+      spares: true,
+    });
     expect(run.status).toBe(1);
-    expect(run.stdout.toString() + run.stderr)
-      .toMatch(/^start: stdin is neither runtime options \(a google.protobuf.Any\) nor containerd 2.3's BootstrapParams: .*\(\d+ bytes starting 0a0563\S*\)\n$/);
+    expect(run.stdout.toString() + run.stderr).toMatch(
+      /^start: stdin is neither runtime options \(a google.protobuf.Any\) nor containerd 2.3's BootstrapParams: .*\(\d+ bytes starting 0a0563\S*\)\n$/,
+    );
     expect(existsSync(never)).toBe(false);
     expect(existsSync(join(bundle.dir, 'address'))).toBe(false);
     expect(findSpareDaemons(grpcAddress).map((p) => p.pid)).toEqual([spare]); // it stays a spare
@@ -288,7 +330,11 @@ describe('start as containerd 2.3 runs it', () => {
     const id = 'ctr-e';
     const bundle = makeBundle(id);
     const tooLong = `/tmp/${'x'.repeat(40)}`;
-    const run = await runStart(id, bundle.dir, params(id, { socketDir: tooLong }), { debug: false, containerd: fakeContainerd().path, spares: false });
+    const run = await runStart(id, bundle.dir, params(id, { socketDir: tooLong }), {
+      debug: false,
+      containerd: fakeContainerd().path,
+      spares: false,
+    });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/socket_dir "\/tmp\/x+" is 45 bytes; at most 42/);
     expect(existsSync(tooLong)).toBe(false);

@@ -6,9 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { errnoOf } from '../../src/sys/errno.js';
 import * as mountopts from '../../src/sys/mountopts.js';
-import {
-  EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, native, type SysError,
-} from '../../src/sys/native.js';
+import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, native, type SysError } from '../../src/sys/native.js';
 import { afterNextIoPoll } from '../e2e/harness/wait.js';
 
 const n = native();
@@ -189,9 +187,7 @@ describe('eventfd and pollReadable', () => {
 
   it('lets the callback poll the same fd again', async () => {
     const efd = n.eventfd(1, EFD_CLOEXEC);
-    const twice = await new Promise<number>((resolve) =>
-      n.pollReadable(efd, () => n.pollReadable(efd, () => resolve(2))),
-    );
+    const twice = await new Promise<number>((resolve) => n.pollReadable(efd, () => n.pollReadable(efd, () => resolve(2))));
     expect(twice).toBe(2);
     n.closeFd(efd);
   });

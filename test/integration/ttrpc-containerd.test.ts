@@ -44,7 +44,10 @@ function encodeForwardRequest(timestamp: Timestamp, topic: string, typeUrl: stri
 
 /** containerd.events.TaskOOM{container_id=1}. */
 function encodeTaskOOM(containerId: string): Uint8Array {
-  return protobuf.Writer.create().uint32((1 << 3) | 2).string(containerId).finish();
+  return protobuf.Writer.create()
+    .uint32((1 << 3) | 2)
+    .string(containerId)
+    .finish();
 }
 
 function now(): Timestamp {
@@ -113,7 +116,16 @@ describe('ttrpc client against containerd 1.6', () => {
     // A tmpfs over /run in a private mount namespace: containerd's compiled-in /run/containerd paths stay private.
     containerd = spawn(
       'unshare',
-      ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/containerd && exec "$0" --config "$1"', CONTAINERD, configPath],
+      [
+        '-m',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/containerd && exec "$0" --config "$1"',
+        CONTAINERD,
+        configPath,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     containerdWatch = watch(containerd);
@@ -149,7 +161,11 @@ describe('ttrpc client against containerd 1.6', () => {
       expect(reply).toEqual(new Uint8Array(0)); // google.protobuf.Empty
       await sleep(200);
     }
-    const line = ctrWatch.output().split('\n').find((l) => l.includes(containerId)) ?? '';
+    const line =
+      ctrWatch
+        .output()
+        .split('\n')
+        .find((l) => l.includes(containerId)) ?? '';
     expect(line).toContain(NAMESPACE);
     expect(line).toContain('/tasks/oom');
   });

@@ -16,7 +16,10 @@ const npm = (args: string[], cwd: string): string =>
   execFileSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, encoding: 'utf8', timeout: 180_000 });
 
 it('npm pack, npm install <tgz> offline into an empty project, and the README example runs there', () => {
-  const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', scratch], packageDir)) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', scratch], packageDir)) as Array<{
+    filename: string;
+    files: Array<{ path: string }>;
+  }>;
   const tarball = join(scratch, packed[0]!.filename);
   const files = packed[0]!.files.map((f) => f.path).sort();
   expect(files).toContain('dist/index.js');

@@ -17,8 +17,10 @@ const git = (...args: string[]): string => execFileSync('git', args, { cwd: repo
 
 /** The -v text, as the Go shim lays it out, for a revision matching `revision`. */
 function versionPattern(revision: string): RegExp {
-  return new RegExp(`^containerd-shim-tsshim-v2:\\n  Version:  ${version.replace(/\./g, '\\.')}\\n  Revision: ${revision}\\n` +
-    `  Node version: ${process.version.replace(/\./g, '\\.')}\\n\\n$`);
+  return new RegExp(
+    `^containerd-shim-tsshim-v2:\\n  Version:  ${version.replace(/\./g, '\\.')}\\n  Revision: ${revision}\\n` +
+      `  Node version: ${process.version.replace(/\./g, '\\.')}\\n\\n$`,
+  );
 }
 
 function dashV(binary: string): string {
@@ -52,7 +54,7 @@ describe('-v', () => {
     }
   });
 
-  it('run from the sources, the manager reports package.json\'s version and revision unknown', () => {
+  it("run from the sources, the manager reports package.json's version and revision unknown", () => {
     const manager = new RuncShimManager();
     expect({ version: manager.version, revision: manager.revision }).toEqual({ version, revision: 'unknown' });
   });
@@ -85,6 +87,8 @@ describe('README "Error messages": what the binary run by hand prints', () => {
     expect(sources).toContain('tsshim: the spare daemon ended while it handled start\\n');
     expect(readme).toContain('| `tsshim: the spare daemon ended while it handled start` |');
     expect(sources).toContain("start: stdin is neither runtime options (a google.protobuf.Any) nor containerd 2.3's BootstrapParams: ");
-    expect(readme).toContain('| `start: stdin is neither runtime options (a google.protobuf.Any) nor containerd 2.3\'s BootstrapParams ...` |');
+    expect(readme).toContain(
+      "| `start: stdin is neither runtime options (a google.protobuf.Any) nor containerd 2.3's BootstrapParams ...` |",
+    );
   });
 });

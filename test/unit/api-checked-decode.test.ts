@@ -10,7 +10,9 @@ describe('checked field reads in the generated decoders', () => {
   it('a string whose length runs past the payload is an error naming the field', () => {
     // field 1 (id), wire type 2, length 0xFFFFFFFF as a varint, then 2 bytes.
     const bytes = hex('0a ffffffff0f 6869');
-    expect(() => task.StateRequest.decode(bytes)).toThrow(/containerd\.task\.v2\.StateRequest\.id: length 4294967295 runs past the end of the message \(2 bytes left\)/);
+    expect(() => task.StateRequest.decode(bytes)).toThrow(
+      /containerd\.task\.v2\.StateRequest\.id: length 4294967295 runs past the end of the message \(2 bytes left\)/,
+    );
     // The same from a plain Uint8Array (protobufjs' other reader).
     expect(() => task.StateRequest.decode(new Uint8Array(bytes))).toThrow(/StateRequest\.id: length 4294967295/);
   });
@@ -48,7 +50,11 @@ describe('checked field reads in the generated decoders', () => {
 
   it('well-formed messages still round-trip, unknown fields are skipped', () => {
     const bytes = encodeMessage(task.CreateTaskRequest, {
-      id: 'c1', bundle: '/b', rootfs: [{ type: 'overlay', source: 'o', options: ['ro'] }], terminal: true, stdout: '/f',
+      id: 'c1',
+      bundle: '/b',
+      rootfs: [{ type: 'overlay', source: 'o', options: ['ro'] }],
+      terminal: true,
+      stdout: '/f',
       options: { type_url: 'x', value: new Uint8Array([1, 2]) },
     });
     const unknown = Buffer.concat([bytes, hex('f801 07')]); // field 31, varint

@@ -1,8 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import {
-  AnyTypeError, DecodeError, GO_ZERO_TIME_SECONDS, JsonTypeUrl, RuncOptionsType, Status, TASK_SERVICE_V2, TaskExitType, Topic,
-  buildTaskEvent, containerd, decodeMessage, google, encodeForwardRequest, encodeMessage, fromTimestamp, goZeroTimestamp,
-  isAnyOf, isZeroTime, packAny, packJsonAny, taskMethods, toTimestamp, toTimestampOrZero, unpackAny, unpackJsonAny,
+  AnyTypeError,
+  DecodeError,
+  GO_ZERO_TIME_SECONDS,
+  JsonTypeUrl,
+  RuncOptionsType,
+  Status,
+  TASK_SERVICE_V2,
+  TaskExitType,
+  Topic,
+  buildTaskEvent,
+  containerd,
+  decodeMessage,
+  google,
+  encodeForwardRequest,
+  encodeMessage,
+  fromTimestamp,
+  goZeroTimestamp,
+  isAnyOf,
+  isZeroTime,
+  packAny,
+  packJsonAny,
+  taskMethods,
+  toTimestamp,
+  toTimestampOrZero,
+  unpackAny,
+  unpackJsonAny,
 } from '../../src/api/index.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -22,7 +45,9 @@ describe('DeleteResponse (the `delete` subcommand stdout)', () => {
 
   it('encodes to the same bytes', () => {
     const out = encodeMessage(task.DeleteResponse, {
-      pid: 14738, exitStatus: 137, exitedAt: { seconds: 1700000000, nanos: 999999999 },
+      pid: 14738,
+      exitStatus: 137,
+      exitedAt: { seconds: 1700000000, nanos: 999999999 },
     });
     expect(out.subarray(0, 8).toString('hex')).toBe('0892731089011a0c');
     expect(out.equals(bytes)).toBe(true);
@@ -74,8 +99,10 @@ describe('Timestamp', () => {
 describe('Any', () => {
   // docs/protocol.md §3.1: what `ctr --runc-binary /usr/sbin/runc` writes to `start`'s stdin.
   const startStdin = Buffer.concat([
-    hex('0a1a'), Buffer.from('containerd.runc.v1.Options'),
-    hex('1210 320e'), Buffer.from('/usr/sbin/runc'),
+    hex('0a1a'),
+    Buffer.from('containerd.runc.v1.Options'),
+    hex('1210 320e'),
+    Buffer.from('/usr/sbin/runc'),
   ]);
 
   it('unpacks the runc Options that `start` reads from stdin', () => {
@@ -114,7 +141,11 @@ describe('Any', () => {
 describe('events', () => {
   it('builds a TaskExit Any that decodes back', () => {
     const ev = buildTaskEvent(Topic.TaskExit, {
-      containerId: 'c1', id: 'c1', pid: 4242, exitStatus: 137, exitedAt: { seconds: 1700000000, nanos: 5 },
+      containerId: 'c1',
+      id: 'c1',
+      pid: 4242,
+      exitStatus: 137,
+      exitedAt: { seconds: 1700000000, nanos: 5 },
     });
     expect(ev.topic).toBe('/tasks/exit');
     expect(ev.event.type_url).toBe('containerd.events.TaskExit');
@@ -143,8 +174,7 @@ describe('Task service table', () => {
   it('has the 17 methods and the Status enum values containerd uses', () => {
     expect(TASK_SERVICE_V2).toBe('containerd.task.v2.Task');
     expect(Object.keys(taskMethods)).toHaveLength(17);
-    expect([Status.UNKNOWN, Status.CREATED, Status.RUNNING, Status.STOPPED, Status.PAUSED, Status.PAUSING])
-      .toEqual([0, 1, 2, 3, 4, 5]);
+    expect([Status.UNKNOWN, Status.CREATED, Status.RUNNING, Status.STOPPED, Status.PAUSED, Status.PAUSING]).toEqual([0, 1, 2, 3, 4, 5]);
     // Empty responses encode to zero bytes (the ttrpc frame is then empty).
     expect(encodeMessage(taskMethods.Kill.response, {}).length).toBe(0);
     const state = decodeMessage(taskMethods.State.request, hex('0a02 6331 1202 6531'));

@@ -5,34 +5,62 @@ import { parseStraceExecs, tallyExecs } from '../../bench/execs.js';
 import { parseOptions, UsageError } from '../../bench/options.js';
 import { residentShims, shimProcesses, shimRole } from '../../bench/processes.js';
 import {
-  formatRatio, ratioFor, readmeEnd, readmeStart, renderMarkdown, renderRatioTable, renderReadmeSection, renderVersionTable,
-  replaceReadmeSection, toJson,
+  formatRatio,
+  ratioFor,
+  readmeEnd,
+  readmeStart,
+  renderMarkdown,
+  renderRatioTable,
+  renderReadmeSection,
+  renderVersionTable,
+  replaceReadmeSection,
+  toJson,
 } from '../../bench/report.js';
 import type { BenchReport, Row } from '../../bench/report.js';
 import { central, median, percentile, ratioOf } from '../../bench/stats.js';
 import { escapeXml, ratioX, renderRatioSvg } from '../../bench/svg.js';
 
 const runRm: Row = {
-  key: 'run-rm', metric: 'ctr run --rm true', unit: 'ms',
-  figures: { tsshim: { samples: [120, 100, 110] }, shared: { samples: [90, 95] }, cold: { samples: [300] }, go: { samples: [100, 100, 100] } },
+  key: 'run-rm',
+  metric: 'ctr run --rm true',
+  unit: 'ms',
+  figures: {
+    tsshim: { samples: [120, 100, 110] },
+    shared: { samples: [90, 95] },
+    cold: { samples: [300] },
+    go: { samples: [100, 100, 100] },
+  },
   baselines: { cold: { samples: [150] } },
   targets: { tsshim: 1.15, shared: 1.05 },
 };
 const pss: Row = {
-  key: 'pss-10', metric: 'idle PSS / container (10)', unit: 'MiB',
+  key: 'pss-10',
+  metric: 'idle PSS / container (10)',
+  unit: 'MiB',
   figures: { tsshim: { value: 6.8 }, shared: { value: 1.2 }, cold: { unavailable: 'failed' }, go: { value: 3.4 } },
 };
 const counts: Row = {
-  key: 'node-procs', metric: 'Node processes started / container', unit: 'count',
-  figures: { tsshim: { value: 1 }, shared: { value: 0 }, go: { value: 0 } }, chart: false,
+  key: 'node-procs',
+  metric: 'Node processes started / container',
+  unit: 'count',
+  figures: { tsshim: { value: 1 }, shared: { value: 0 }, go: { value: 0 } },
+  chart: false,
 };
 
 function report(): BenchReport {
   return {
-    date: '2026-12-01 16:00 UTC', quick: false, runtimes: ['tsshim', 'shared', 'cold'], notes: [],
+    date: '2026-12-01 16:00 UTC',
+    quick: false,
+    runtimes: ['tsshim', 'shared', 'cold'],
+    notes: [],
     versions: [
       { containerd: '1.6', fullVersion: '1.6.20', rows: [runRm, pss, counts], notes: ['host: 2 CPUs'] },
-      { containerd: '2.1', fullVersion: '2.1.9', rows: [{ ...runRm, figures: { ...runRm.figures, tsshim: { samples: [200] } } }], notes: ['host: 2 CPUs', 'only 2.1'] },
+      {
+        containerd: '2.1',
+        fullVersion: '2.1.9',
+        rows: [{ ...runRm, figures: { ...runRm.figures, tsshim: { samples: [200] } } }],
+        notes: ['host: 2 CPUs', 'only 2.1'],
+      },
     ],
   };
 }
@@ -59,7 +87,7 @@ describe('bench statistics', () => {
 });
 
 describe('bench ratios and tables', () => {
-  it('divides by the Go figure, or by the runtime\'s own baseline (cold runs beside its own Go shim)', () => {
+  it("divides by the Go figure, or by the runtime's own baseline (cold runs beside its own Go shim)", () => {
     expect(ratioFor(runRm, 'tsshim')).toBeCloseTo(1.1);
     expect(ratioFor(runRm, 'shared')).toBeCloseTo(0.925);
     expect(ratioFor(runRm, 'cold')).toBeCloseTo(2);
@@ -81,7 +109,9 @@ describe('bench ratios and tables', () => {
   it('puts every version side by side in the ratio table, with the targets', () => {
     const lines = renderRatioTable(report()).split('\n');
     expect(lines[0]).toMatch(/1\.6 tsshim\s+1\.6 shared\s+1\.6 cold\s+2\.1 tsshim\s+2\.1 shared\s+2\.1 cold\s+target$/);
-    expect(lines[2]).toMatch(/^ctr run --rm true\s+1\.10x\s+0\.93x\s+2\.00x\s+2\.00x\s+0\.93x\s+2\.00x\s+tsshim <= 1\.15x, shared <= 1\.05x$/);
+    expect(lines[2]).toMatch(
+      /^ctr run --rm true\s+1\.10x\s+0\.93x\s+2\.00x\s+2\.00x\s+0\.93x\s+2\.00x\s+tsshim <= 1\.15x, shared <= 1\.05x$/,
+    );
     // A metric 2.1 did not measure leaves its cells empty.
     expect(lines.find((l) => l.startsWith('idle PSS'))).toMatch(/2\.00x\s+0\.35x\s+-$/);
   });
@@ -103,11 +133,15 @@ describe('bench ratios and tables', () => {
   });
 
   it('writes JSON with the samples, medians, p90 and ratios', () => {
-    const json = JSON.parse(toJson(report())) as { versions: { rows: { key: string; figures: Record<string, { median?: number; p90?: number }>; ratios: Record<string, number | null> }[] }[] };
+    const json = JSON.parse(toJson(report())) as {
+      versions: {
+        rows: { key: string; figures: Record<string, { median?: number; p90?: number }>; ratios: Record<string, number | null> }[];
+      }[];
+    };
     const row = json.versions[0]!.rows.find((r) => r.key === 'run-rm')!;
-    expect(row.figures['tsshim']).toMatchObject({ median: 110, p90: 120 });
-    expect(row.ratios['tsshim']).toBeCloseTo(1.1);
-    expect(json.versions[0]!.rows.find((r) => r.key === 'pss-10')!.ratios['cold']).toBeNull();
+    expect(row.figures.tsshim).toMatchObject({ median: 110, p90: 120 });
+    expect(row.ratios.tsshim).toBeCloseTo(1.1);
+    expect(json.versions[0]!.rows.find((r) => r.key === 'pss-10')!.ratios.cold).toBeNull();
   });
 });
 
@@ -122,7 +156,7 @@ describe('bench SVG chart', () => {
     expect(svg).toContain('<title>1.6 tsshim shared: 0.35x</title>');
     // Target ticks: run-rm has two targets per version.
     expect(svg.match(/stroke="#c53030"/g)).toHaveLength(4);
-    expect(ratioX(1) - ratioX(1 / 8)).toBeCloseTo((ratioX(32) - ratioX(1)) * 3 / 5);
+    expect(ratioX(1) - ratioX(1 / 8)).toBeCloseTo(((ratioX(32) - ratioX(1)) * 3) / 5);
     expect(ratioX(1000)).toBe(ratioX(32));
     expect(ratioX(0.001)).toBe(ratioX(1 / 8));
     expect(ratioX(2) - ratioX(1)).toBeCloseTo(ratioX(4) - ratioX(2));
@@ -154,9 +188,16 @@ describe('bench options and process accounting', () => {
       'execve("/usr/local/bin/runc", ["runc"], 0x1 /* 3 vars */) = -1 ENOENT (No such file or directory)',
       '+++ exited with 0 +++',
     ].join('\n');
-    const records = [...parseStraceExecs(10, text), { pid: 11, file: '/usr/bin/node' }, { pid: 12, file: '/usr/sbin/runc' },
-      { pid: 13, file: '/usr/bin/containerd-shim-runc-v2' }];
-    expect(records.slice(0, 2)).toEqual([{ pid: 10, file: '/tmp/d/dist/containerd-shim-tsshim-v2' }, { pid: 10, file: '/usr/bin/node' }]);
+    const records = [
+      ...parseStraceExecs(10, text),
+      { pid: 11, file: '/usr/bin/node' },
+      { pid: 12, file: '/usr/sbin/runc' },
+      { pid: 13, file: '/usr/bin/containerd-shim-runc-v2' },
+    ];
+    expect(records.slice(0, 2)).toEqual([
+      { pid: 10, file: '/tmp/d/dist/containerd-shim-tsshim-v2' },
+      { pid: 10, file: '/usr/bin/node' },
+    ]);
     expect(tallyExecs(records, 'tsshim', 2)).toEqual({ lifecycles: 2, node: 2, shimProcesses: 2, runc: 1, all: 5 });
     expect(tallyExecs(records, 'go', 1).shimProcesses).toBe(1);
   });
@@ -174,7 +215,17 @@ describe('bench shim process accounting', () => {
   // Pids that do not exist: /proc/<pid>/exe cannot be read, so argv alone decides.
   const proc = (pid: number, cmdline: string[], comm = 'x') => ({ pid, ppid: 1, state: 'S', comm, cmdline });
   const all = [
-    proc(900001, ['containerd-shim-tsshim-v2', '--v8-pool-size=1', '/r/dist/current/shim.mjs', '-namespace', 'bench', '-id', 'a', '-address', address]),
+    proc(900001, [
+      'containerd-shim-tsshim-v2',
+      '--v8-pool-size=1',
+      '/r/dist/current/shim.mjs',
+      '-namespace',
+      'bench',
+      '-id',
+      'a',
+      '-address',
+      address,
+    ]),
     proc(900002, ['containerd-shim-tsshim-v2', '/r/dist/current/shim.mjs', '-address', address, 'spare']),
     proc(900003, ['/usr/bin/containerd-shim-runc-v2', '-namespace', 'bench', '-id', 'b', '-address', address]),
     proc(900004, ['/bin/sh', '/r/dist/containerd-shim-tsshim-v2', '-namespace', 'bench', '-address', address, '-id', 'c', 'start']),
@@ -186,10 +237,14 @@ describe('bench shim process accounting', () => {
     proc(900009, ['containerd-shim-tsshim-v2', '/r/dist/current/shim.mjs', '-address', address, 'spare', '   ']),
   ];
 
-  it('finds the shims of one containerd by -address, spares included, not ctr, runc or another containerd\'s', () => {
+  it("finds the shims of one containerd by -address, spares included, not ctr, runc or another containerd's", () => {
     expect(shimProcesses(address, all).map((p) => [p.pid, p.family, p.role])).toEqual([
-      [900001, 'tsshim', 'daemon'], [900002, 'tsshim', 'spare'], [900003, 'go', 'daemon'], [900004, 'tsshim', 'start'],
-      [900008, 'tsshim', 'daemon'], [900009, 'tsshim', 'spare'],
+      [900001, 'tsshim', 'daemon'],
+      [900002, 'tsshim', 'spare'],
+      [900003, 'go', 'daemon'],
+      [900004, 'tsshim', 'start'],
+      [900008, 'tsshim', 'daemon'],
+      [900009, 'tsshim', 'spare'],
     ]);
     expect(residentShims(address, 'tsshim', all).map((p) => p.pid)).toEqual([900001, 900002, 900008, 900009]);
     expect(residentShims(address, 'go', all).map((p) => p.pid)).toEqual([900003]);

@@ -21,7 +21,13 @@ const v2 = { root: join(fixtures, 'v2/sys'), procRoot: join(fixtures, 'v2/proc')
 const num = (path: string): number => Number(readFileSync(path, 'utf8').trim());
 /** A flat-keyed file of a fixture cgroup as numbers. */
 const keyed = (path: string): Record<string, number> =>
-  Object.fromEntries(readFileSync(path, 'utf8').trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k!, Number(v)]));
+  Object.fromEntries(
+    readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .map(([k, v]) => [k!, Number(v)]),
+  );
 
 describe('parseProcCgroup', () => {
   it('splits v1 controllers (combined and named hierarchies) and finds the unified path', () => {
@@ -63,12 +69,12 @@ describe('v1 metrics', () => {
     // cpu: cpuacct.usage in ns, cpuacct.stat in USER_HZ ticks -> ns, cpu.stat throttling
     const acct = keyed(join(dir('cpuacct'), 'cpuacct.stat'));
     expect(m.cpu?.usage?.total).toBe(num(join(dir('cpuacct'), 'cpuacct.usage')));
-    expect(m.cpu?.usage?.user).toBe(acct['user']! * 10_000_000);
-    expect(m.cpu?.usage?.kernel).toBe(acct['system']! * 10_000_000);
+    expect(m.cpu?.usage?.user).toBe(acct.user! * 10_000_000);
+    expect(m.cpu?.usage?.kernel).toBe(acct.system! * 10_000_000);
     const cpuStat = keyed(join(dir('cpu'), 'cpu.stat'));
-    expect(m.cpu?.throttling?.periods).toBe(cpuStat['nr_periods']);
-    expect(m.cpu?.throttling?.throttledPeriods).toBe(cpuStat['nr_throttled']);
-    expect(m.cpu?.throttling?.throttledTime).toBe(cpuStat['throttled_time']);
+    expect(m.cpu?.throttling?.periods).toBe(cpuStat.nr_periods);
+    expect(m.cpu?.throttling?.throttledPeriods).toBe(cpuStat.nr_throttled);
+    expect(m.cpu?.throttling?.throttledTime).toBe(cpuStat.throttled_time);
     expect(m.cpu?.throttling?.throttledPeriods).toBeGreaterThan(0);
 
     // memory: what CRI reads, then every memory.stat field
@@ -77,12 +83,12 @@ describe('v1 metrics', () => {
     expect(m.memory?.usage?.limit).toBe(64 * 1024 * 1024);
     expect(m.memory?.usage?.max).toBe(num(join(dir('memory'), 'memory.max_usage_in_bytes')));
     expect(m.memory?.usage?.failcnt).toBe(0);
-    expect(m.memory?.totalRss).toBe(stat['total_rss']);
-    expect(m.memory?.totalInactiveFile).toBe(stat['total_inactive_file']);
-    expect(m.memory?.totalPgFault).toBe(stat['total_pgfault']);
-    expect(m.memory?.totalPgMajFault).toBe(stat['total_pgmajfault']);
-    expect(m.memory?.pgPgIn).toBe(stat['pgpgin']);
-    expect(m.memory?.hierarchicalMemoryLimit).toBe(stat['hierarchical_memory_limit']);
+    expect(m.memory?.totalRss).toBe(stat.total_rss);
+    expect(m.memory?.totalInactiveFile).toBe(stat.total_inactive_file);
+    expect(m.memory?.totalPgFault).toBe(stat.total_pgfault);
+    expect(m.memory?.totalPgMajFault).toBe(stat.total_pgmajfault);
+    expect(m.memory?.pgPgIn).toBe(stat.pgpgin);
+    expect(m.memory?.hierarchicalMemoryLimit).toBe(stat.hierarchical_memory_limit);
     // 2^63 - 4096 ("no limit" in v1) is exact as a double and on the wire
     expect(m.memory?.hierarchicalSwapLimit).toBe(2 ** 63 - 4096);
     expect(m.memory?.swap?.limit).toBe(2 ** 63 - 4096);
@@ -133,24 +139,52 @@ describe('v2 metrics', () => {
     expect(any.type_url).toBe('io.containerd.cgroups.v2.Metrics');
     const m = unpackAny(CgroupsV2MetricsType, any);
     const cpu = keyed(join(dir, 'cpu.stat'));
-    expect(m.cpu).toEqual(expect.objectContaining({
-      usageUsec: cpu['usage_usec'], userUsec: cpu['user_usec'], systemUsec: cpu['system_usec'],
-      nrPeriods: 412, nrThrottled: 57, throttledUsec: 1934220,
-    }));
+    expect(m.cpu).toEqual(
+      expect.objectContaining({
+        usageUsec: cpu.usage_usec,
+        userUsec: cpu.user_usec,
+        systemUsec: cpu.system_usec,
+        nrPeriods: 412,
+        nrThrottled: 57,
+        throttledUsec: 1934220,
+      }),
+    );
     expect(m.cpu?.psi?.some).toEqual(expect.objectContaining({ avg10: 1.52, avg60: 0.87, avg300: 0.21, total: 3412789 }));
     expect(m.cpu?.psi?.full?.total).toBe(120034);
 
     const mem = keyed(join(dir, 'memory.stat'));
-    expect(m.memory).toEqual(expect.objectContaining({
-      usage: num(join(dir, 'memory.current')), usageLimit: 67108864, maxUsage: 41943040,
-      anon: mem['anon'], inactiveFile: mem['inactive_file'], pgfault: mem['pgfault'], pgmajfault: mem['pgmajfault'],
-      file: mem['file'], kernelStack: mem['kernel_stack'], slab: mem['slab'], sock: mem['sock'], shmem: mem['shmem'],
-      fileMapped: mem['file_mapped'], fileDirty: mem['file_dirty'], fileWriteback: mem['file_writeback'],
-      anonThp: mem['anon_thp'], inactiveAnon: mem['inactive_anon'], activeAnon: mem['active_anon'],
-      activeFile: mem['active_file'], slabReclaimable: mem['slab_reclaimable'], slabUnreclaimable: mem['slab_unreclaimable'],
-      pgscan: 1204, pgsteal: 1180, pgrefill: 77, pgactivate: 510, pgdeactivate: 64, thpFaultAlloc: 1,
-      swapUsage: 0,
-    }));
+    expect(m.memory).toEqual(
+      expect.objectContaining({
+        usage: num(join(dir, 'memory.current')),
+        usageLimit: 67108864,
+        maxUsage: 41943040,
+        anon: mem.anon,
+        inactiveFile: mem.inactive_file,
+        pgfault: mem.pgfault,
+        pgmajfault: mem.pgmajfault,
+        file: mem.file,
+        kernelStack: mem.kernel_stack,
+        slab: mem.slab,
+        sock: mem.sock,
+        shmem: mem.shmem,
+        fileMapped: mem.file_mapped,
+        fileDirty: mem.file_dirty,
+        fileWriteback: mem.file_writeback,
+        anonThp: mem.anon_thp,
+        inactiveAnon: mem.inactive_anon,
+        activeAnon: mem.active_anon,
+        activeFile: mem.active_file,
+        slabReclaimable: mem.slab_reclaimable,
+        slabUnreclaimable: mem.slab_unreclaimable,
+        pgscan: 1204,
+        pgsteal: 1180,
+        pgrefill: 77,
+        pgactivate: 510,
+        pgdeactivate: 64,
+        thpFaultAlloc: 1,
+        swapUsage: 0,
+      }),
+    );
     // "max" is MaxUint64 in Go; decoded as a double it is 2^64
     expect(m.memory?.swapLimit).toBe(2 ** 64);
     expect(m.memory?.psi?.full?.total).toBe(80334);
@@ -161,7 +195,10 @@ describe('v2 metrics', () => {
       expect.objectContaining({ major: 8, minor: 16, rbytes: 4096, rios: 1 }),
     ]);
     expect(m.io?.psi?.some?.avg10).toBe(0.31);
-    expect(m.hugetlb.map((h) => [h.pagesize, h.current, h.max])).toEqual([['1GB', 0, 0], ['2MB', 0, 2 ** 64]]);
+    expect(m.hugetlb.map((h) => [h.pagesize, h.current, h.max])).toEqual([
+      ['1GB', 0, 0],
+      ['2MB', 0, 2 ** 64],
+    ]);
     expect(m.rdma).not.toBeNull();
   });
 

@@ -18,7 +18,10 @@ const memoryEvents = (oom: number, oomKill: number): string => `low 0\nhigh 0\nm
  */
 function inotifyDelivered(file: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => { w.close(); reject(new Error(`no inotify event for ${file}`)); }, 5_000);
+    const timer = setTimeout(() => {
+      w.close();
+      reject(new Error(`no inotify event for ${file}`));
+    }, 5_000);
     const w = watch(file, { persistent: false }, () => {
       clearTimeout(timer);
       w.close();
@@ -93,10 +96,14 @@ describe('watchOOM on cgroup v2', () => {
 
   it('ends when memory.events disappears, and survives a throwing handler', async () => {
     let calls = 0;
-    watcher = watchOOM(new CgroupV2(dir), () => {
-      calls++;
-      throw new Error('handler bug');
-    }, logger);
+    watcher = watchOOM(
+      new CgroupV2(dir),
+      () => {
+        calls++;
+        throw new Error('handler bug');
+      },
+      logger,
+    );
     writeFileSync(join(dir, 'memory.events'), memoryEvents(1, 1));
     await until(() => calls === 1, 'the handler');
     expect(watcher.closed).toBe(false);

@@ -53,7 +53,8 @@ describe('layers', () => {
       for (const m of text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
         const spec = m[1]!;
         const own = spec.startsWith('./') && !relative(join(ttrpcPackage, 'src'), join(dirname(file), spec)).startsWith('..');
-        if (!own && !spec.startsWith('node:') && !spec.startsWith('protobufjs/')) outside.push(`${relative(ttrpcPackage, file)} imports ${spec}`);
+        if (!own && !spec.startsWith('node:') && !spec.startsWith('protobufjs/'))
+          outside.push(`${relative(ttrpcPackage, file)} imports ${spec}`);
       }
       // Examples in comments may mention containerd's service names; code may not.
       const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');

@@ -13,7 +13,8 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 test('npm install leaves the tracked package-lock.json unchanged', () => {
   // With the workspace packages' manifests, which the lock records too.
   mkdirSync(join(scratch, 'packages', 'ttrpc-ts'), { recursive: true });
-  for (const file of ['package.json', 'package-lock.json', 'packages/ttrpc-ts/package.json']) copyFileSync(join(repo, file), join(scratch, file));
+  for (const file of ['package.json', 'package-lock.json', 'packages/ttrpc-ts/package.json'])
+    copyFileSync(join(repo, file), join(scratch, file));
   // The lock alone, from npm's cache where it can: the same resolution ensure-deps' `npm install` does.
   execFileSync('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], {
     cwd: scratch,

@@ -1,32 +1,90 @@
 import { describe, expect, it } from 'vitest';
 import {
-  checkpointArgs, createArgs, deleteArgs, execArgs, featuresArgs, globalArgs, killArgs, pauseArgs, psArgs, restoreArgs,
-  resumeArgs, startArgs, stateArgs, updateArgs,
+  checkpointArgs,
+  createArgs,
+  deleteArgs,
+  execArgs,
+  featuresArgs,
+  globalArgs,
+  killArgs,
+  pauseArgs,
+  psArgs,
+  restoreArgs,
+  resumeArgs,
+  startArgs,
+  stateArgs,
+  updateArgs,
 } from '../../src/runc/argv.js';
 
 describe('runc argv', () => {
   it('global flags: root, JSON log, optional systemd cgroup', () => {
-    expect(globalArgs({ root: '/run/containerd/runc/default', logPath: '/b/log.json' }))
-      .toEqual(['--root', '/run/containerd/runc/default', '--log', '/b/log.json', '--log-format', 'json']);
-    expect(globalArgs({ root: '/r/ns', logPath: '/b/log.json', systemdCgroup: true }))
-      .toEqual(['--root', '/r/ns', '--log', '/b/log.json', '--log-format', 'json', '--systemd-cgroup']);
+    expect(globalArgs({ root: '/run/containerd/runc/default', logPath: '/b/log.json' })).toEqual([
+      '--root',
+      '/run/containerd/runc/default',
+      '--log',
+      '/b/log.json',
+      '--log-format',
+      'json',
+    ]);
+    expect(globalArgs({ root: '/r/ns', logPath: '/b/log.json', systemdCgroup: true })).toEqual([
+      '--root',
+      '/r/ns',
+      '--log',
+      '/b/log.json',
+      '--log-format',
+      'json',
+      '--systemd-cgroup',
+    ]);
     // `-info` asks for features with neither, as the Go shim does.
     expect(globalArgs({})).toEqual([]);
   });
 
   it('create', () => {
-    expect(createArgs('c1', { bundle: '/b', pidFile: '/b/init.pid' }))
-      .toEqual(['create', '--bundle', '/b', '--pid-file', '/b/init.pid', 'c1']);
-    expect(createArgs('c1', { bundle: '/b', pidFile: '/b/init.pid', consoleSocket: '/tmp/pty1/pty.sock', noPivot: true, noNewKeyring: true }))
-      .toEqual(['create', '--bundle', '/b', '--pid-file', '/b/init.pid', '--console-socket', '/tmp/pty1/pty.sock',
-        '--no-pivot', '--no-new-keyring', 'c1']);
+    expect(createArgs('c1', { bundle: '/b', pidFile: '/b/init.pid' })).toEqual([
+      'create',
+      '--bundle',
+      '/b',
+      '--pid-file',
+      '/b/init.pid',
+      'c1',
+    ]);
+    expect(
+      createArgs('c1', { bundle: '/b', pidFile: '/b/init.pid', consoleSocket: '/tmp/pty1/pty.sock', noPivot: true, noNewKeyring: true }),
+    ).toEqual([
+      'create',
+      '--bundle',
+      '/b',
+      '--pid-file',
+      '/b/init.pid',
+      '--console-socket',
+      '/tmp/pty1/pty.sock',
+      '--no-pivot',
+      '--no-new-keyring',
+      'c1',
+    ]);
   });
 
   it('exec is always detached with a process file', () => {
-    expect(execArgs('c1', { processFile: '/tmp/runc-process1', pidFile: '/b/e1.pid' }))
-      .toEqual(['exec', '--process', '/tmp/runc-process1', '--detach', '--pid-file', '/b/e1.pid', 'c1']);
-    expect(execArgs('c1', { processFile: '/p', pidFile: '/b/e1.pid', consoleSocket: '/s' }))
-      .toEqual(['exec', '--process', '/p', '--detach', '--pid-file', '/b/e1.pid', '--console-socket', '/s', 'c1']);
+    expect(execArgs('c1', { processFile: '/tmp/runc-process1', pidFile: '/b/e1.pid' })).toEqual([
+      'exec',
+      '--process',
+      '/tmp/runc-process1',
+      '--detach',
+      '--pid-file',
+      '/b/e1.pid',
+      'c1',
+    ]);
+    expect(execArgs('c1', { processFile: '/p', pidFile: '/b/e1.pid', consoleSocket: '/s' })).toEqual([
+      'exec',
+      '--process',
+      '/p',
+      '--detach',
+      '--pid-file',
+      '/b/e1.pid',
+      '--console-socket',
+      '/s',
+      'c1',
+    ]);
   });
 
   it('kill takes the signal as a number after the id', () => {
@@ -49,23 +107,93 @@ describe('runc argv', () => {
   });
 
   it('checkpoint', () => {
-    expect(checkpointArgs('c1', { imagePath: '/img', workPath: '/work' }))
-      .toEqual(['checkpoint', '--image-path', '/img', '--work-path', '/work', 'c1']);
-    expect(checkpointArgs('c1', {
-      imagePath: '/img', workPath: '/work', parentPath: '/parent', leaveRunning: true, tcpEstablished: true,
-      extUnixSk: true, shellJob: true, fileLocks: true, emptyNamespaces: ['network', 'ipc'], manageCgroupsMode: 'soft',
-    })).toEqual(['checkpoint', '--image-path', '/img', '--work-path', '/work', '--parent-path', '/parent',
-      '--leave-running', '--tcp-established', '--ext-unix-sk', '--shell-job', '--file-locks',
-      '--empty-ns', 'network', '--empty-ns', 'ipc', '--manage-cgroups-mode', 'soft', 'c1']);
+    expect(checkpointArgs('c1', { imagePath: '/img', workPath: '/work' })).toEqual([
+      'checkpoint',
+      '--image-path',
+      '/img',
+      '--work-path',
+      '/work',
+      'c1',
+    ]);
+    expect(
+      checkpointArgs('c1', {
+        imagePath: '/img',
+        workPath: '/work',
+        parentPath: '/parent',
+        leaveRunning: true,
+        tcpEstablished: true,
+        extUnixSk: true,
+        shellJob: true,
+        fileLocks: true,
+        emptyNamespaces: ['network', 'ipc'],
+        manageCgroupsMode: 'soft',
+      }),
+    ).toEqual([
+      'checkpoint',
+      '--image-path',
+      '/img',
+      '--work-path',
+      '/work',
+      '--parent-path',
+      '/parent',
+      '--leave-running',
+      '--tcp-established',
+      '--ext-unix-sk',
+      '--shell-job',
+      '--file-locks',
+      '--empty-ns',
+      'network',
+      '--empty-ns',
+      'ipc',
+      '--manage-cgroups-mode',
+      'soft',
+      'c1',
+    ]);
   });
 
   it('restore is detached, without subreaper, bundle last', () => {
-    expect(restoreArgs('c1', { imagePath: '/img', workPath: '/w', bundle: '/b', pidFile: '/b/init.pid' }))
-      .toEqual(['restore', '--image-path', '/img', '--work-path', '/w', '--detach', '--pid-file', '/b/init.pid',
-        '--no-subreaper', '--bundle', '/b', 'c1']);
-    expect(restoreArgs('c1', {
-      imagePath: '/img', workPath: '/w', parentPath: '/pp', bundle: '/b', pidFile: '/b/init.pid', noPivot: true, consoleSocket: '/s',
-    })).toEqual(['restore', '--image-path', '/img', '--work-path', '/w', '--parent-path', '/pp', '--detach', '--pid-file',
-      '/b/init.pid', '--no-subreaper', '--no-pivot', '--console-socket', '/s', '--bundle', '/b', 'c1']);
+    expect(restoreArgs('c1', { imagePath: '/img', workPath: '/w', bundle: '/b', pidFile: '/b/init.pid' })).toEqual([
+      'restore',
+      '--image-path',
+      '/img',
+      '--work-path',
+      '/w',
+      '--detach',
+      '--pid-file',
+      '/b/init.pid',
+      '--no-subreaper',
+      '--bundle',
+      '/b',
+      'c1',
+    ]);
+    expect(
+      restoreArgs('c1', {
+        imagePath: '/img',
+        workPath: '/w',
+        parentPath: '/pp',
+        bundle: '/b',
+        pidFile: '/b/init.pid',
+        noPivot: true,
+        consoleSocket: '/s',
+      }),
+    ).toEqual([
+      'restore',
+      '--image-path',
+      '/img',
+      '--work-path',
+      '/w',
+      '--parent-path',
+      '/pp',
+      '--detach',
+      '--pid-file',
+      '/b/init.pid',
+      '--no-subreaper',
+      '--no-pivot',
+      '--console-socket',
+      '/s',
+      '--bundle',
+      '/b',
+      'c1',
+    ]);
   });
 });

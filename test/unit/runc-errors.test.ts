@@ -15,8 +15,9 @@ const createFailure = [
 
 describe('runc log.json parsing', () => {
   it('takes the last error line', () => {
-    expect(lastErrorMessage(createFailure))
-      .toBe('runc create failed: unable to start container process: exec: "nope": executable file not found in $PATH');
+    expect(lastErrorMessage(createFailure)).toBe(
+      'runc create failed: unable to start container process: exec: "nope": executable file not found in $PATH',
+    );
     const two = '{"level":"error","msg":"first"}\n{"level":"info","msg":"x"}\n{"level":"error","msg":"  second \\n"}\n';
     expect(lastErrorMessage(two)).toBe('second');
   });
@@ -29,8 +30,12 @@ describe('runc log.json parsing', () => {
 
   describe('only what this invocation appended', () => {
     let dir: string;
-    beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'runc-log-')); });
-    afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'runc-log-'));
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
 
     it('skips errors of earlier invocations', async () => {
       const log = join(dir, 'log.json');
@@ -85,7 +90,9 @@ describe('kill errors that mean NotFound', () => {
 
 describe('runc output parsing', () => {
   it('state', () => {
-    const s = parseState('{"ociVersion":"1.0.2-dev","id":"c1","pid":42,"status":"running","bundle":"/b","rootfs":"/b/rootfs","created":"2024-01-01T00:00:00Z","owner":""}');
+    const s = parseState(
+      '{"ociVersion":"1.0.2-dev","id":"c1","pid":42,"status":"running","bundle":"/b","rootfs":"/b/rootfs","created":"2024-01-01T00:00:00Z","owner":""}',
+    );
     expect(s.pid).toBe(42);
     expect(s.status).toBe('running');
     expect(() => parseState('{"id":"c1"}')).toThrow();
@@ -100,13 +107,19 @@ describe('runc output parsing', () => {
 
 describe('readPidFile', () => {
   let dir: string;
-  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'runc-pid-')); });
-  afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'runc-pid-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('reads a pid, retrying while the file is missing', async () => {
     const path = join(dir, 'init.pid');
     const reading = readPidFile(path, { attempts: 100, intervalMs: 5 });
-    setTimeout(() => { void writeFile(path, '4242'); }, 20);
+    setTimeout(() => {
+      void writeFile(path, '4242');
+    }, 20);
     expect(await reading).toBe(4242);
   });
 

@@ -18,8 +18,12 @@ const address = 'unix:///run/containerd/s/abc';
 
 describe('start output', () => {
   it('is the plain address for containerd 1.x', () => {
-    expect(bootstrapOutput(address, fakeContainerd('c16', 'containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1'), {}, dir)).toBe(address);
-    expect(bootstrapOutput(address, fakeContainerd('c17', 'containerd github.com/containerd/containerd 1.7.24~ds1 x'), {}, dir)).toBe(address);
+    expect(
+      bootstrapOutput(address, fakeContainerd('c16', 'containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1'), {}, dir),
+    ).toBe(address);
+    expect(bootstrapOutput(address, fakeContainerd('c17', 'containerd github.com/containerd/containerd 1.7.24~ds1 x'), {}, dir)).toBe(
+      address,
+    );
   });
 
   it('is bootstrap JSON version 3 for containerd 2.x', () => {

@@ -10,7 +10,9 @@ describe('encodeDeleteResponse', () => {
     const exitedAt = new Date(1_795_449_862_459);
     const mine = encodeDeleteResponse({ pid: 12345, exitStatus: 137, exitedAt });
     const generated = containerd.task.v2.DeleteResponse.encode({
-      pid: 12345, exitStatus: 137, exitedAt: { seconds: 1_795_449_862, nanos: 459_000_000 },
+      pid: 12345,
+      exitStatus: 137,
+      exitedAt: { seconds: 1_795_449_862, nanos: 459_000_000 },
     }).finish();
     expect(Buffer.from(mine).toString('hex')).toBe(Buffer.from(generated).toString('hex'));
   });

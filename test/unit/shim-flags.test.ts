@@ -4,12 +4,34 @@ import { groupSocketPath, unixAddress } from '../../src/shim/address.js';
 
 describe('shim flags', () => {
   it('parses the start argv containerd passes', () => {
-    const f = parseFlags(['-namespace', 'k8s.io', '-address', '/run/containerd/containerd.sock', '-publish-binary', '/usr/bin/containerd', '-id', 'abc', '-debug', 'start']);
-    expect(f).toMatchObject({ namespace: 'k8s.io', address: '/run/containerd/containerd.sock', publishBinary: '/usr/bin/containerd', id: 'abc', debug: true, action: 'start' });
+    const f = parseFlags([
+      '-namespace',
+      'k8s.io',
+      '-address',
+      '/run/containerd/containerd.sock',
+      '-publish-binary',
+      '/usr/bin/containerd',
+      '-id',
+      'abc',
+      '-debug',
+      'start',
+    ]);
+    expect(f).toMatchObject({
+      namespace: 'k8s.io',
+      address: '/run/containerd/containerd.sock',
+      publishBinary: '/usr/bin/containerd',
+      id: 'abc',
+      debug: true,
+      action: 'start',
+    });
   });
 
   it('parses the delete argv with -bundle, and the daemon argv without an action', () => {
-    expect(parseFlags(['-namespace', 'n', '-id', 'x', '-bundle', '/b', 'delete'])).toMatchObject({ bundle: '/b', action: 'delete', debug: false });
+    expect(parseFlags(['-namespace', 'n', '-id', 'x', '-bundle', '/b', 'delete'])).toMatchObject({
+      bundle: '/b',
+      action: 'delete',
+      debug: false,
+    });
     expect(parseFlags(['-namespace', 'n', '-id', 'x', '-address', '/a']).action).toBe('');
   });
 

@@ -28,14 +28,22 @@ async function fakeContainerd(failFirst: number) {
       const req = containerd.services.events.ttrpc.v1.ForwardRequest.decode(payload);
       const env = req.envelope!;
       const exit = containerd.events.TaskExit.decode(env.event!.value!);
-      received.push({ topic: env.topic ?? '', namespace: env.namespace ?? '', seconds: Number(env.timestamp?.seconds ?? 0), containerId: exit.containerId });
+      received.push({
+        topic: env.topic ?? '',
+        namespace: env.namespace ?? '',
+        seconds: Number(env.timestamp?.seconds ?? 0),
+        containerId: exit.containerId,
+      });
       return new Uint8Array();
     },
   });
   const net: Server = createServer();
   server.serve(net);
   await new Promise<void>((resolve) => net.listen(path, resolve));
-  cleanups.push(async () => { await server.close(); rmSync(dir, { recursive: true, force: true }); });
+  cleanups.push(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   return { path, received, calls: () => calls };
 }
 
@@ -72,7 +80,10 @@ describe('event publisher', () => {
 
   it('only queues in publish() while containerd is unreachable; close() gives up after its timeout and accounts for every event', async () => {
     const logged: Array<{ msg: string; dropped?: number }> = [];
-    const logger = pino({ level: 'debug' }, { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string; dropped?: number }) });
+    const logger = pino(
+      { level: 'debug' },
+      { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string; dropped?: number }) },
+    );
     const publisher = new EventPublisher({ ttrpcAddress: '/nonexistent/c.sock.ttrpc', namespace: 'ns1', logger, retryStepMs: 1000 });
     for (let i = 0; i < 100; i++) publisher.publish(exitEvent(`e${i}`));
     // Nothing was tried yet, so nothing failed or was dropped: publish() returned before any connection attempt.

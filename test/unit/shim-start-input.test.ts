@@ -44,11 +44,38 @@ function bootstrapOf(input: StartInput) {
 
 /** Unknown fields of every wire type: varint 20, bytes 21, fixed32 22, fixed64 23, a group 24. */
 const unknownFields = Buffer.from([
-  0xa0, 0x01, 0x96, 0x01, // 20: varint 150
-  0xaa, 0x01, 0x03, 0x61, 0x62, 0x63, // 21: "abc"
-  0xb5, 0x01, 1, 2, 3, 4, // 22: fixed32
-  0xb9, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, // 23: fixed64
-  0xc3, 0x01, 0x08, 0x01, 0xc4, 0x01, // 24: group { 1: varint 1 }
+  0xa0,
+  0x01,
+  0x96,
+  0x01, // 20: varint 150
+  0xaa,
+  0x01,
+  0x03,
+  0x61,
+  0x62,
+  0x63, // 21: "abc"
+  0xb5,
+  0x01,
+  1,
+  2,
+  3,
+  4, // 22: fixed32
+  0xb9,
+  0x01,
+  1,
+  2,
+  3,
+  4,
+  5,
+  6,
+  7,
+  8, // 23: fixed64
+  0xc3,
+  0x01,
+  0x08,
+  0x01,
+  0xc4,
+  0x01, // 24: group { 1: varint 1 }
 ]);
 
 describe('start stdin: BootstrapParams (containerd 2.3+)', () => {
@@ -73,7 +100,8 @@ describe('start stdin: BootstrapParams (containerd 2.3+)', () => {
     const bytes = Buffer.concat([
       unknownFields,
       encodeParams({ ...fullParams, extensions: [] }),
-      Buffer.from([0x42, extension.length]), extension,
+      Buffer.from([0x42, extension.length]),
+      extension,
       unknownFields,
     ]);
     const input = bootstrapOf(decodeStartInput(bytes, ctx));
@@ -89,7 +117,9 @@ describe('start stdin: BootstrapParams (containerd 2.3+)', () => {
   });
 
   it('finds runtimeoptions.v1.Options (prefixed type URL) among extensions of other types', () => {
-    const input = bootstrapOf(decodeStartInput(encodeParams({ ...fullParams, extensions: [{ value: sandboxAny }, { value: criAny }] }), ctx));
+    const input = bootstrapOf(
+      decodeStartInput(encodeParams({ ...fullParams, extensions: [{ value: sandboxAny }, { value: criAny }] }), ctx),
+    );
     expect(input.params.extensions.map((e) => e.typeUrl)).toEqual(['containerd.io/sandbox.v1.SandboxConfig', criAny.type_url]);
     expect(input.options?.typeUrl).toBe(criAny.type_url);
     expect(decodeStartOptions(input).shimCgroup).toBe('/from/toml');
@@ -110,15 +140,16 @@ describe('start stdin: BootstrapParams (containerd 2.3+)', () => {
     expect(bootstrapOf(decodeStartInput(empty, ctx)).params.socketDir).toBeUndefined();
   });
 
-  it('reads a BootstrapParams that holds only instance_id and namespace (an Any\'s shape) by its content', () => {
+  it("reads a BootstrapParams that holds only instance_id and namespace (an Any's shape) by its content", () => {
     const input = decodeStartInput(encodeParams({ instanceId: 'task-1', namespace: 'k8s.io' }), ctx);
     expect(input.form).toBe('bootstrap');
     expect(input.options).toBeUndefined();
   });
 
   it('refuses BootstrapParams for another task or namespace', () => {
-    expect(() => decodeStartInput(encodeParams({ ...fullParams, instanceId: 'other' }), ctx))
-      .toThrow('BootstrapParams on stdin is for "k8s.io/other", but the flags say "k8s.io/task-1"');
+    expect(() => decodeStartInput(encodeParams({ ...fullParams, instanceId: 'other' }), ctx)).toThrow(
+      'BootstrapParams on stdin is for "k8s.io/other", but the flags say "k8s.io/task-1"',
+    );
     expect(() => decodeStartInput(encodeParams({ ...fullParams, namespace: 'default' }), ctx)).toThrow(/"default\/task-1"/);
   });
 });
@@ -157,7 +188,11 @@ describe('start stdin: anything else is a clear error', () => {
     ['field number 0', Buffer.from([0x02, 0x00]), /invalid field number 0/],
     ['an unmatched end of group', Buffer.from([0x0c]), /end of group 1 without its start/],
     ['protobuf without instance_id', Buffer.from([0x58, 0x01, 0x62, 0x01, 0x78]), /fields 11, 12 but no instance_id/],
-    ['a broken extension', Buffer.concat([encodeParams({ ...fullParams, extensions: [] }), Buffer.from([0x42, 0x02, 0x0a, 0x05])]), /overruns|claims/],
+    [
+      'a broken extension',
+      Buffer.concat([encodeParams({ ...fullParams, extensions: [] }), Buffer.from([0x42, 0x02, 0x0a, 0x05])]),
+      /overruns|claims/,
+    ],
   ];
   for (const [what, bytes, reason] of cases) {
     it(`refuses ${what}`, () => {
@@ -182,10 +217,19 @@ describe('start stdin: anything else is a clear error', () => {
 });
 
 describe('log_level', () => {
-  it('maps every LogLevel to the daemon\'s level and an unknown number to the nearest one', () => {
+  it("maps every LogLevel to the daemon's level and an unknown number to the nearest one", () => {
     const L = boot.LogLevel;
-    expect([L.LOG_LEVEL_TRACE, L.LOG_LEVEL_DEBUG, L.LOG_LEVEL_INFO, L.LOG_LEVEL_WARN, L.LOG_LEVEL_ERROR, L.LOG_LEVEL_FATAL, L.LOG_LEVEL_PANIC].map(logLevelName))
-      .toEqual(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'fatal']);
+    expect(
+      [
+        L.LOG_LEVEL_TRACE,
+        L.LOG_LEVEL_DEBUG,
+        L.LOG_LEVEL_INFO,
+        L.LOG_LEVEL_WARN,
+        L.LOG_LEVEL_ERROR,
+        L.LOG_LEVEL_FATAL,
+        L.LOG_LEVEL_PANIC,
+      ].map(logLevelName),
+    ).toEqual(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'fatal']);
     expect([-100, -6, -5, 1, 3, 9, 40].map(logLevelName)).toEqual(['trace', 'trace', 'debug', 'info', 'warn', 'error', 'fatal']);
   });
 
@@ -206,7 +250,7 @@ describe('socket_dir', () => {
     expect(requestedSocketDir('/run//c/./s/')).toBe('/run/c/s');
   });
 
-  it('applies containerd\'s rules: absolute, at most 42 bytes (107-byte socket path)', () => {
+  it("applies containerd's rules: absolute, at most 42 bytes (107-byte socket path)", () => {
     const longest = `/${'d'.repeat(maxSocketDirLength - 1)}`;
     expect(maxSocketDirLength).toBe(42);
     expect(requestedSocketDir(longest)).toBe(longest);
@@ -224,8 +268,9 @@ describe('start output to BootstrapParams', () => {
 
   it('encodes BootstrapResult exactly as the generated codec does', () => {
     for (const version of [2, 3, -1]) {
-      expect(Buffer.from(encodeBootstrapResult(version, address)))
-        .toEqual(Buffer.from(boot.BootstrapResult.encode({ version, address, protocol: 'ttrpc' }).finish()));
+      expect(Buffer.from(encodeBootstrapResult(version, address))).toEqual(
+        Buffer.from(boot.BootstrapResult.encode({ version, address, protocol: 'ttrpc' }).finish()),
+      );
     }
   });
 
@@ -248,7 +293,10 @@ describe('start output to BootstrapParams', () => {
   it('keeps the text forms for the stdin of containerd 1.6-2.2', () => {
     const text = (input: StartInput) => Buffer.from(startOutput(address, input, '', {}, dir)).toString();
     expect(text({ form: 'empty', options: undefined })).toBe(address);
-    expect(JSON.parse(Buffer.from(startOutput(address, { form: 'empty', options: undefined }, '', { TSSHIM_BOOTSTRAP_VERSION: '3' }, dir)).toString()))
-      .toEqual({ version: 3, address, protocol: 'ttrpc' });
+    expect(
+      JSON.parse(
+        Buffer.from(startOutput(address, { form: 'empty', options: undefined }, '', { TSSHIM_BOOTSTRAP_VERSION: '3' }, dir)).toString(),
+      ),
+    ).toEqual({ version: 3, address, protocol: 'ttrpc' });
   });
 });

@@ -1,8 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import {
-  MS_BIND, MS_DIRSYNC, MS_MANDLOCK, MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
-  MS_REC, MS_RELATIME, MS_REMOUNT, MS_SHARED, MS_SLAVE, MS_STRICTATIME, MS_SYNCHRONOUS, MS_UNBINDABLE,
-  compactLowerdir, mountPointsUnder, optionsSize, parseMountInfo, parseMountOptions, unescapeMountInfo, unsupportedMountOption,
+  MS_BIND,
+  MS_DIRSYNC,
+  MS_MANDLOCK,
+  MS_NOATIME,
+  MS_NODEV,
+  MS_NODIRATIME,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_PRIVATE,
+  MS_RDONLY,
+  MS_REC,
+  MS_RELATIME,
+  MS_REMOUNT,
+  MS_SHARED,
+  MS_SLAVE,
+  MS_STRICTATIME,
+  MS_SYNCHRONOUS,
+  MS_UNBINDABLE,
+  compactLowerdir,
+  mountPointsUnder,
+  optionsSize,
+  parseMountInfo,
+  parseMountOptions,
+  unescapeMountInfo,
+  unsupportedMountOption,
 } from '../../src/sys/mountopts.js';
 
 describe('parseMountOptions', () => {
@@ -30,10 +52,22 @@ describe('parseMountOptions', () => {
 
   it('knows every containerd flag word', () => {
     const cases: Array<[string, number]> = [
-      ['sync', MS_SYNCHRONOUS], ['dirsync', MS_DIRSYNC], ['remount', MS_REMOUNT], ['mand', MS_MANDLOCK],
-      ['noatime', MS_NOATIME], ['nodiratime', MS_NODIRATIME], ['relatime', MS_RELATIME], ['strictatime', MS_STRICTATIME],
-      ['private', MS_PRIVATE], ['rprivate', MS_PRIVATE | MS_REC], ['shared', MS_SHARED], ['rshared', MS_SHARED | MS_REC],
-      ['slave', MS_SLAVE], ['rslave', MS_SLAVE | MS_REC], ['unbindable', MS_UNBINDABLE], ['runbindable', MS_UNBINDABLE | MS_REC],
+      ['sync', MS_SYNCHRONOUS],
+      ['dirsync', MS_DIRSYNC],
+      ['remount', MS_REMOUNT],
+      ['mand', MS_MANDLOCK],
+      ['noatime', MS_NOATIME],
+      ['nodiratime', MS_NODIRATIME],
+      ['relatime', MS_RELATIME],
+      ['strictatime', MS_STRICTATIME],
+      ['private', MS_PRIVATE],
+      ['rprivate', MS_PRIVATE | MS_REC],
+      ['shared', MS_SHARED],
+      ['rshared', MS_SHARED | MS_REC],
+      ['slave', MS_SLAVE],
+      ['rslave', MS_SLAVE | MS_REC],
+      ['unbindable', MS_UNBINDABLE],
+      ['runbindable', MS_UNBINDABLE | MS_REC],
     ];
     for (const [word, flag] of cases) expect(parseMountOptions([word]), word).toEqual({ flags: flag, data: '' });
     expect(parseMountOptions(['defaults'])).toEqual({ flags: 0, data: '' });
@@ -88,14 +122,19 @@ describe('mountinfo', () => {
     const entries = parseMountInfo(text);
     expect(entries).toHaveLength(7);
     expect(entries[1]).toEqual({
-      id: 30, parentId: 22, mountPoint: '/run/b/rootfs', fsType: 'overlay', source: 'overlay', superOptions: 'rw,lowerdir=/l,upperdir=/u,workdir=/w',
+      id: 30,
+      parentId: 22,
+      mountPoint: '/run/b/rootfs',
+      fsType: 'overlay',
+      source: 'overlay',
+      superOptions: 'rw,lowerdir=/l,upperdir=/u,workdir=/w',
     });
     expect(entries[2]!.fsType).toBe('tmpfs'); // optional fields skipped
     expect(entries[6]).toMatchObject({ mountPoint: '/run/with space', source: 'my\\src' });
     expect(unescapeMountInfo('a\\011b\\012c')).toBe('a\tb\nc');
   });
 
-  it('gives a cgroup v1 hierarchy\'s controllers as its super options (cgroups/join.ts reads them)', () => {
+  it("gives a cgroup v1 hierarchy's controllers as its super options (cgroups/join.ts reads them)", () => {
     const [entry] = parseMountInfo('38 29 0:33 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct');
     expect(entry).toMatchObject({ mountPoint: '/sys/fs/cgroup/cpu,cpuacct', fsType: 'cgroup', superOptions: 'rw,cpu,cpuacct' });
   });

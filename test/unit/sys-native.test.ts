@@ -42,9 +42,11 @@ describe('addon resolution', () => {
 });
 
 describe('errnoOf', () => {
-  it('reads the errno name of the addon\'s errors and of Node\'s, nothing else', () => {
+  it("reads the errno name of the addon's errors and of Node's, nothing else", () => {
     const err = Object.assign(new Error('EPERM: prctl(PR_SET_CHILD_SUBREAPER): Operation not permitted'), {
-      code: 'EPERM', errno: -1, syscall: 'prctl(PR_SET_CHILD_SUBREAPER)',
+      code: 'EPERM',
+      errno: -1,
+      syscall: 'prctl(PR_SET_CHILD_SUBREAPER)',
     });
     expect(errnoOf(err)).toBe('EPERM');
     let fromNode: unknown;

@@ -152,10 +152,13 @@ describe('Reaper (fake process table)', () => {
     const child = spawnTracked('sleep', ['5'], { stdio: 'ignore' });
     const pid = child.pid!;
     const waited: number[] = [];
-    const r = new Reaper({ listChildren: () => [pid], wait4: (p) => {
-      waited.push(p);
-      return null;
-    } });
+    const r = new Reaper({
+      listChildren: () => [pid],
+      wait4: (p) => {
+        waited.push(p);
+        return null;
+      },
+    });
     try {
       r.sweep();
       expect(waited).toEqual([]);

@@ -16,7 +16,11 @@ import type { ContainerDeps, RuncClient } from '../../src/task/deps.js';
 import { Deferred } from '../../src/task/serial.js';
 
 const silent: Logger = {
-  debug() {}, info() {}, warn() {}, error() {}, fatal() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  fatal() {},
   child: () => silent,
 };
 
@@ -109,8 +113,12 @@ class FakeCgroups {
       check: () => {
         for (; this.reported < this.ooms; this.reported++) onOOM();
       },
-      close: () => { closed = true; },
-      get closed() { return closed; },
+      close: () => {
+        closed = true;
+      },
+      get closed() {
+        return closed;
+      },
     };
   };
 }
@@ -133,7 +141,11 @@ beforeEach(() => {
   const cgroups = new FakeCgroups();
   const events: TaskEvent[] = [];
   fx = {
-    bundle, reaper, runc, cgroups, events,
+    bundle,
+    reaper,
+    runc,
+    cgroups,
+    events,
     deps: {
       runcFor: () => runc as unknown as RuncClient,
       reaper,
@@ -149,9 +161,15 @@ afterEach(() => rmSync(fx.bundle, { recursive: true, force: true }));
 
 function params(over: Partial<CreateParams> = {}): CreateParams {
   return {
-    id: 'c1', bundle: fx.bundle, namespace: 'test', rootfs: [],
+    id: 'c1',
+    bundle: fx.bundle,
+    namespace: 'test',
+    rootfs: [],
     stdio: { stdin: '', stdout: '', stderr: '', terminal: false },
-    options: defaultOptions(), checkpoint: '', parentCheckpoint: '', ...over,
+    options: defaultOptions(),
+    checkpoint: '',
+    parentCheckpoint: '',
+    ...over,
   };
 }
 
@@ -168,7 +186,12 @@ function timeline(): string[] {
 }
 
 async function rejection(promise: Promise<unknown>): Promise<{ code: Code; message: string }> {
-  const err = await promise.then(() => { throw new Error('expected a rejection'); }, (e: unknown) => e);
+  const err = await promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e,
+  );
   return err as { code: Code; message: string };
 }
 
@@ -242,7 +265,9 @@ describe('Container requests', () => {
   it('a failed pause rolls back to running and publishes nothing', async () => {
     const c = await Container.create(params(), fx.deps);
     await c.start();
-    fx.runc.hooks.pause = async () => { throw new Error('runc pause: freezer busy'); };
+    fx.runc.hooks.pause = async () => {
+      throw new Error('runc pause: freezer busy');
+    };
     await expect(c.pause()).rejects.toThrow('freezer busy');
     expect(c.init.state).toBe('running');
     expect(timeline()).toEqual(['create', 'start']);
@@ -255,7 +280,9 @@ describe('Container requests', () => {
     const c = await Container.create(params(), fx.deps);
     await c.start();
     const seen: string[] = [];
-    fx.runc.hooks.pause = async () => { seen.push(c.init.state); };
+    fx.runc.hooks.pause = async () => {
+      seen.push(c.init.state);
+    };
     await c.pause();
     seen.push(c.init.state);
     await c.resume();
@@ -268,7 +295,9 @@ describe('Container requests', () => {
     const c = await Container.create(params(), fx.deps);
     await c.start();
     c.addExec('e1', {}, noStdio);
-    fx.runc.hooks.exec = async () => { throw new Error('runc exec: executable file not found'); };
+    fx.runc.hooks.exec = async () => {
+      throw new Error('runc exec: executable file not found');
+    };
     await expect(c.startExec('e1')).rejects.toThrow('executable file not found');
     const exec = c.process('e1');
     expect(exec.state).toBe('created');
@@ -346,7 +375,9 @@ describe('Container requests', () => {
   });
 
   it('a failed create undoes itself: runc delete, no event, the error passed on', async () => {
-    fx.runc.hooks.create = async () => { throw new Error('runc create: no such file: /bin/sh'); };
+    fx.runc.hooks.create = async () => {
+      throw new Error('runc create: no such file: /bin/sh');
+    };
     await expect(Container.create(params(), fx.deps)).rejects.toThrow('/bin/sh');
     expect(fx.runc.calls).toEqual(['create', 'delete --force']);
     expect(fx.events).toEqual([]);

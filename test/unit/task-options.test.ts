@@ -14,8 +14,23 @@ describe('task options', () => {
   });
 
   it('reads containerd.runc.v1.Options', () => {
-    const any = packAny(RuncOptionsType, { binaryName: 'crun', root: '/run/x', systemdCgroup: true, ioUid: 1000, ioGid: 1001, noPivotRoot: true });
-    expect(decodeOptions(any)).toMatchObject({ binaryName: 'crun', root: '/run/x', systemdCgroup: true, ioUid: 1000, ioGid: 1001, noPivotRoot: true, noNewKeyring: false });
+    const any = packAny(RuncOptionsType, {
+      binaryName: 'crun',
+      root: '/run/x',
+      systemdCgroup: true,
+      ioUid: 1000,
+      ioGid: 1001,
+      noPivotRoot: true,
+    });
+    expect(decodeOptions(any)).toMatchObject({
+      binaryName: 'crun',
+      root: '/run/x',
+      systemdCgroup: true,
+      ioUid: 1000,
+      ioGid: 1001,
+      noPivotRoot: true,
+      noNewKeyring: false,
+    });
   });
 
   it('reads containerd.linux.runc.CreateOptions (what the client sends runtimes not named io.containerd.runc.*)', () => {
@@ -62,7 +77,9 @@ describe('task options', () => {
   });
 
   it('start looks for the option types decodeOptions reads, by the names api/ gives them', () => {
-    expect([...startOptionTypes].sort()).toEqual([RuncOptionsType, RuntimeOptionsType, LinuxRuncCreateOptionsType].map((t) => t.typeName).sort());
+    expect([...startOptionTypes].sort()).toEqual(
+      [RuncOptionsType, RuntimeOptionsType, LinuxRuncCreateOptionsType].map((t) => t.typeName).sort(),
+    );
   });
 
   // Hand-built bytes: field 8 (tag 0x42) = "/a", field 9 (tag 0x4a) = "/b". The two packages give
@@ -76,7 +93,10 @@ describe('task options', () => {
   });
 
   it('checkpoint options: the legacy containerd.linux.runc (containerd 1.6/1.7 clients) has work_path = 8, image_path = 9', () => {
-    const o = decodeCheckpointOptions({ type_url: 'containerd.linux.runc.CheckpointOptions', value: Uint8Array.from([0x08, 0x01, ...fields8and9]) });
+    const o = decodeCheckpointOptions({
+      type_url: 'containerd.linux.runc.CheckpointOptions',
+      value: Uint8Array.from([0x08, 0x01, ...fields8and9]),
+    });
     expect(o).toMatchObject({ imagePath: '/b', workPath: '/a', exit: true });
   });
 

@@ -31,9 +31,12 @@ describe('ContainerProcess', () => {
 
   it('answers a request its state does not allow with FailedPrecondition naming the state', () => {
     const proc = initIn('running', 'stopped');
-    expect(() => proc.check('pause')).toThrow(expect.objectContaining({
-      code: Code.FailedPrecondition, message: 'cannot pause init process c1: it is stopped',
-    }));
+    expect(() => proc.check('pause')).toThrow(
+      expect.objectContaining({
+        code: Code.FailedPrecondition,
+        message: 'cannot pause init process c1: it is stopped',
+      }),
+    );
     expect(() => proc.check('delete')).not.toThrow();
   });
 

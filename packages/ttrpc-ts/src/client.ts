@@ -147,7 +147,16 @@ export class TtrpcClient {
       return Promise.reject(new TtrpcError(Code.ResourceExhausted, new OversizedMessageError(request.length).message));
     }
     return new Promise<Uint8Array>((resolve, reject) => {
-      const call: PendingCall = { request, flags: 0, streamId: 0, settled: false, timer: undefined, detachSignal: undefined, resolve, reject };
+      const call: PendingCall = {
+        request,
+        flags: 0,
+        streamId: 0,
+        settled: false,
+        timer: undefined,
+        detachSignal: undefined,
+        resolve,
+        reject,
+      };
       this.open(call, options);
     });
   }
@@ -181,7 +190,8 @@ export class TtrpcClient {
     let localClosed = !desc.streamingClient;
     if (this.isClosedFlag) incoming.fail(closedError());
     else if (options.signal?.aborted) incoming.fail(canceledError());
-    else if (request.length > MAX_DATA_LENGTH) incoming.fail(new TtrpcError(Code.ResourceExhausted, new OversizedMessageError(request.length).message));
+    else if (request.length > MAX_DATA_LENGTH)
+      incoming.fail(new TtrpcError(Code.ResourceExhausted, new OversizedMessageError(request.length).message));
     else this.open(call, options);
     const sendData = (data: Uint8Array, flags: number): Promise<void> => {
       if (call.settled) return Promise.reject(new TtrpcError(Code.FailedPrecondition, 'ttrpc: stream closed'));
@@ -192,13 +202,16 @@ export class TtrpcClient {
     };
     return {
       send: (data) => {
-        if (!desc.streamingClient) return Promise.reject(new TtrpcError(Code.FailedPrecondition, 'ttrpc: cannot send data from a non-streaming client'));
+        if (!desc.streamingClient)
+          return Promise.reject(new TtrpcError(Code.FailedPrecondition, 'ttrpc: cannot send data from a non-streaming client'));
         if (localClosed) return Promise.reject(new TtrpcError(Code.FailedPrecondition, 'ttrpc: stream closed for sending'));
-        if (data.length > MAX_DATA_LENGTH) return Promise.reject(new TtrpcError(Code.ResourceExhausted, new OversizedMessageError(data.length).message));
+        if (data.length > MAX_DATA_LENGTH)
+          return Promise.reject(new TtrpcError(Code.ResourceExhausted, new OversizedMessageError(data.length).message));
         return sendData(data, 0);
       },
       closeSend: () => {
-        if (!desc.streamingClient) return Promise.reject(new TtrpcError(Code.FailedPrecondition, 'ttrpc: cannot close a non-streaming client'));
+        if (!desc.streamingClient)
+          return Promise.reject(new TtrpcError(Code.FailedPrecondition, 'ttrpc: cannot close a non-streaming client'));
         if (localClosed) return Promise.resolve();
         localClosed = true;
         return sendData(new Uint8Array(0), Flags.RemoteClosed | Flags.NoData);

@@ -47,7 +47,9 @@ export interface StreamMethod {
   readonly handler: (stream: ServerStream, ctx: CallContext) => Promise<Uint8Array | undefined | void>;
 }
 
-export type MethodEntry = { readonly kind: 'unary'; readonly handler: UnaryHandler } | { readonly kind: 'stream'; readonly method: StreamMethod };
+export type MethodEntry =
+  | { readonly kind: 'unary'; readonly handler: UnaryHandler }
+  | { readonly kind: 'stream'; readonly method: StreamMethod };
 
 /** Looks up a handler or says why there is none. */
 export interface MethodTable {
@@ -92,10 +94,14 @@ export class ServerConnection {
     budget?: FrameBudget,
   ) {
     this.writer = new FrameWriter(socket);
-    this.reader = new FrameReader({
-      onFrame: (frame) => this.handleFrame(frame),
-      onOversizedFrame: (header) => this.handleOversizedFrame(header),
-    }, MAX_DATA_LENGTH, budget);
+    this.reader = new FrameReader(
+      {
+        onFrame: (frame) => this.handleFrame(frame),
+        onOversizedFrame: (header) => this.handleOversizedFrame(header),
+      },
+      MAX_DATA_LENGTH,
+      budget,
+    );
     this.budget = budget;
     socket.on('data', (chunk: Buffer) => {
       if (!this.reader.push(chunk)) this.waitForBudget();
@@ -249,9 +255,12 @@ export class ServerConnection {
       send: async (payload) => {
         if (!streamingServer) throw new TtrpcError(Code.FailedPrecondition, 'ttrpc: this method does not stream to the client');
         if (this.inflight.get(streamId) !== call) {
-          throw call.controller.signal.aborted ? abortReason(call.controller.signal) : new TtrpcError(Code.FailedPrecondition, 'ttrpc: stream closed');
+          throw call.controller.signal.aborted
+            ? abortReason(call.controller.signal)
+            : new TtrpcError(Code.FailedPrecondition, 'ttrpc: stream closed');
         }
-        if (payload.length > MAX_DATA_LENGTH) throw new TtrpcError(Code.ResourceExhausted, new OversizedMessageError(payload.length).message);
+        if (payload.length > MAX_DATA_LENGTH)
+          throw new TtrpcError(Code.ResourceExhausted, new OversizedMessageError(payload.length).message);
         if (this.closed) throw new TtrpcError(Code.Canceled, 'ttrpc: connection closed');
         this.writer.write(streamId, MessageType.Data, 0, payload);
         if (!this.writer.writable) await this.drained();

@@ -38,10 +38,26 @@ export interface MethodDescriptor<Req, Res, K extends StreamingKind = StreamingK
   readonly response: Codec<Res>;
 }
 
-export const unary = <Req, Res>(request: Codec<Req>, response: Codec<Res>): MethodDescriptor<Req, Res, 'unary'> => ({ kind: 'unary', request, response });
-export const serverStream = <Req, Res>(request: Codec<Req>, response: Codec<Res>): MethodDescriptor<Req, Res, 'server'> => ({ kind: 'server', request, response });
-export const clientStream = <Req, Res>(request: Codec<Req>, response: Codec<Res>): MethodDescriptor<Req, Res, 'client'> => ({ kind: 'client', request, response });
-export const bidiStream = <Req, Res>(request: Codec<Req>, response: Codec<Res>): MethodDescriptor<Req, Res, 'bidi'> => ({ kind: 'bidi', request, response });
+export const unary = <Req, Res>(request: Codec<Req>, response: Codec<Res>): MethodDescriptor<Req, Res, 'unary'> => ({
+  kind: 'unary',
+  request,
+  response,
+});
+export const serverStream = <Req, Res>(request: Codec<Req>, response: Codec<Res>): MethodDescriptor<Req, Res, 'server'> => ({
+  kind: 'server',
+  request,
+  response,
+});
+export const clientStream = <Req, Res>(request: Codec<Req>, response: Codec<Res>): MethodDescriptor<Req, Res, 'client'> => ({
+  kind: 'client',
+  request,
+  response,
+});
+export const bidiStream = <Req, Res>(request: Codec<Req>, response: Codec<Res>): MethodDescriptor<Req, Res, 'bidi'> => ({
+  kind: 'bidi',
+  request,
+  response,
+});
 
 // Any descriptor (Codec's methods are bivariant in their parameter, so every message type fits).
 type AnyDescriptor = MethodDescriptor<unknown, unknown>;
@@ -69,19 +85,26 @@ export interface TypedServerStream<Req, Res> extends AsyncIterable<Req> {
 }
 
 type ClientMethod<D> =
-  D extends MethodDescriptor<infer Req, infer Res, 'unary'> ? (request: Req, options?: CallOptions) => Promise<Res>
-  : D extends MethodDescriptor<infer Req, infer Res, 'server'> ? (request: Req, options?: CallOptions) => TypedClientStream<never, Res>
-  : D extends MethodDescriptor<infer Req, infer Res, 'client' | 'bidi'> ? (options?: CallOptions) => TypedClientStream<Req, Res>
-  : never;
+  D extends MethodDescriptor<infer Req, infer Res, 'unary'>
+    ? (request: Req, options?: CallOptions) => Promise<Res>
+    : D extends MethodDescriptor<infer Req, infer Res, 'server'>
+      ? (request: Req, options?: CallOptions) => TypedClientStream<never, Res>
+      : D extends MethodDescriptor<infer Req, infer Res, 'client' | 'bidi'>
+        ? (options?: CallOptions) => TypedClientStream<Req, Res>
+        : never;
 
 export type TypedClient<M extends Record<string, AnyDescriptor>> = { [K in keyof M]: ClientMethod<M[K]> };
 
 type ServerMethod<D> =
-  D extends MethodDescriptor<infer Req, infer Res, 'unary'> ? (request: Req, ctx: CallContext) => Promise<Res>
-  : D extends MethodDescriptor<infer Req, infer Res, 'server'> ? (request: Req, stream: TypedServerStream<never, Res>, ctx: CallContext) => Promise<void>
-  : D extends MethodDescriptor<infer Req, infer Res, 'client'> ? (stream: TypedServerStream<Req, never>, ctx: CallContext) => Promise<Res>
-  : D extends MethodDescriptor<infer Req, infer Res, 'bidi'> ? (stream: TypedServerStream<Req, Res>, ctx: CallContext) => Promise<void>
-  : never;
+  D extends MethodDescriptor<infer Req, infer Res, 'unary'>
+    ? (request: Req, ctx: CallContext) => Promise<Res>
+    : D extends MethodDescriptor<infer Req, infer Res, 'server'>
+      ? (request: Req, stream: TypedServerStream<never, Res>, ctx: CallContext) => Promise<void>
+      : D extends MethodDescriptor<infer Req, infer Res, 'client'>
+        ? (stream: TypedServerStream<Req, never>, ctx: CallContext) => Promise<Res>
+        : D extends MethodDescriptor<infer Req, infer Res, 'bidi'>
+          ? (stream: TypedServerStream<Req, Res>, ctx: CallContext) => Promise<void>
+          : never;
 
 export type ServiceImplementation<M extends Record<string, AnyDescriptor>> = { [K in keyof M]: ServerMethod<M[K]> };
 
@@ -109,7 +132,10 @@ function typedClientStream<Req, Res>(stream: ClientStream, descriptor: MethodDes
 export function typedClient<M extends Record<string, AnyDescriptor>>(client: TtrpcClient, service: ServiceDefinition<M>): TypedClient<M> {
   const methods: Record<string, unknown> = {};
   for (const [name, descriptor] of Object.entries(service.methods)) {
-    const desc = { streamingClient: descriptor.kind === 'client' || descriptor.kind === 'bidi', streamingServer: descriptor.kind === 'server' || descriptor.kind === 'bidi' };
+    const desc = {
+      streamingClient: descriptor.kind === 'client' || descriptor.kind === 'bidi',
+      streamingServer: descriptor.kind === 'server' || descriptor.kind === 'bidi',
+    };
     if (descriptor.kind === 'unary') {
       methods[name] = async (request: unknown, options?: CallOptions) =>
         descriptor.response.decode(await client.call(service.name, name, descriptor.request.encode(request), options));
@@ -124,7 +150,11 @@ export function typedClient<M extends Record<string, AnyDescriptor>>(client: Ttr
 }
 
 /** Registers an implementation of every method of `service` on `server`. */
-export function registerService<M extends Record<string, AnyDescriptor>>(server: TtrpcServer, service: ServiceDefinition<M>, implementation: ServiceImplementation<M>): void {
+export function registerService<M extends Record<string, AnyDescriptor>>(
+  server: TtrpcServer,
+  service: ServiceDefinition<M>,
+  implementation: ServiceImplementation<M>,
+): void {
   const unaryMethods: Record<string, UnaryHandler> = {};
   const streams: Record<string, StreamMethod> = {};
   for (const [name, descriptor] of Object.entries(service.methods)) {

@@ -161,7 +161,11 @@ describe('TtrpcClient with TtrpcServer over a unix socket', () => {
 
 describe('TtrpcClient against a raw peer', () => {
   /** A server that records requests and lets the test answer them by hand. */
-  async function rawServer(): Promise<{ path: string; requests: Array<{ streamId: number; request: RequestMessage }>; peer: Promise<Socket> }> {
+  async function rawServer(): Promise<{
+    path: string;
+    requests: Array<{ streamId: number; request: RequestMessage }>;
+    peer: Promise<Socket>;
+  }> {
     const path = tempSocketPath();
     const requests: Array<{ streamId: number; request: RequestMessage }> = [];
     const netServer = createServer();

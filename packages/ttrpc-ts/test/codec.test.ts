@@ -56,7 +56,9 @@ describe('envelope', () => {
         '12014d' + // method = "M"
         '1a020102' + // payload
         '208094ebdc03' + // timeout_nano = 1e9 (varint)
-        '2a06' + '0a016b' + '120176', // metadata { key "k", value "v" }
+        '2a06' +
+        '0a016b' +
+        '120176', // metadata { key "k", value "v" }
     );
     expect(hex(encodeRequest({ service: '', method: '', payload: new Uint8Array(0), timeoutNano: 0, metadata: [] }))).toBe('');
   });

@@ -164,7 +164,12 @@ describe('TtrpcServer', () => {
   it('serves a unary method whatever its request flags say, drops Data for it, and refuses Data for a stream never opened', async () => {
     const { path } = await startServer({ svc: { Echo: echo } });
     const peer = await RawPeer.connect(path);
-    peer.send(1, encodeRequest({ service: 'svc', method: 'Echo', payload: enc('flagged'), timeoutNano: 0, metadata: [] }), MessageType.Request, Flags.RemoteOpen);
+    peer.send(
+      1,
+      encodeRequest({ service: 'svc', method: 'Echo', payload: enc('flagged'), timeoutNano: 0, metadata: [] }),
+      MessageType.Request,
+      Flags.RemoteOpen,
+    );
     peer.send(1, enc('data for a unary call'), MessageType.Data, 0);
     peer.send(3, enc('data on a stream never opened'), MessageType.Data, Flags.RemoteClosed);
     peer.request(5, 'svc', 'Echo', enc('still here'));
@@ -378,11 +383,20 @@ describe('TtrpcServer', () => {
     let entered = 0;
     let bothEntered!: () => void;
     const handlersEntered = new Promise<void>((resolve) => (bothEntered = resolve));
-    const enter = (): void => { if (++entered === 2) bothEntered(); };
+    const enter = (): void => {
+      if (++entered === 2) bothEntered();
+    };
     const { path, server } = await startServer({
       svc: {
-        Slow: async () => { enter(); await released; return enc('slow'); },
-        Hang: () => { enter(); return new Promise(() => {}); },
+        Slow: async () => {
+          enter();
+          await released;
+          return enc('slow');
+        },
+        Hang: () => {
+          enter();
+          return new Promise(() => {});
+        },
       },
     });
     const slowPeer = await RawPeer.connect(path);
@@ -418,8 +432,7 @@ async function until(condition: () => boolean): Promise<void> {
 
 describe('TtrpcServer memory bounds', () => {
   const KiB = 1024;
-  const header = (streamId: number, length: number): Uint8Array =>
-    encodeHeader({ length, streamId, type: MessageType.Request, flags: 0 });
+  const header = (streamId: number, length: number): Uint8Array => encodeHeader({ length, streamId, type: MessageType.Request, flags: 0 });
   /** A Request frame for svc/Echo carrying `size` payload bytes, as one buffer. */
   const echoFrame = (streamId: number, size: number): Buffer => {
     const data = encodeRequest({ service: 'svc', method: 'Echo', payload: new Uint8Array(size).fill(7), timeoutNano: 0, metadata: [] });

@@ -4,17 +4,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  Code,
-  Flags,
-  FrameReader,
-  MessageType,
-  TtrpcClient,
-  TtrpcError,
-  TtrpcServer,
-  encodeHeader,
-  encodeRequest,
-} from '../src/index.js';
+import { Code, Flags, FrameReader, MessageType, TtrpcClient, TtrpcError, TtrpcServer, encodeHeader, encodeRequest } from '../src/index.js';
 import type { FrameHeader, StreamMethod, TtrpcServerOptions, UnaryHandler } from '../src/index.js';
 
 const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -80,7 +70,11 @@ async function collect(stream: AsyncIterable<Uint8Array>): Promise<string[]> {
 describe('streams', () => {
   it('server stream: the request is the one message in, then every message out and the end', async () => {
     const { client } = await serve({ CountTo: countTo });
-    expect(await collect(client.stream('svc', 'CountTo', { streamingClient: false, streamingServer: true }, enc('3')))).toEqual(['0', '1', '2']);
+    expect(await collect(client.stream('svc', 'CountTo', { streamingClient: false, streamingServer: true }, enc('3')))).toEqual([
+      '0',
+      '1',
+      '2',
+    ]);
     expect(await collect(client.stream('svc', 'CountTo', { streamingClient: false, streamingServer: true }, enc('0')))).toEqual([]);
   });
 
@@ -99,7 +93,11 @@ describe('streams', () => {
     expect(dec(await stream.recv())).toBe('first');
     const error = await stream.recv().catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(TtrpcError);
-    expect([(error as TtrpcError).code, (error as TtrpcError).message, (error as TtrpcError).details.length]).toEqual([Code.NotFound, 'gone', 1]);
+    expect([(error as TtrpcError).code, (error as TtrpcError).message, (error as TtrpcError).details.length]).toEqual([
+      Code.NotFound,
+      'gone',
+      1,
+    ]);
   });
 
   it('client stream: messages in, then closeSend, then the one answer', async () => {
@@ -134,7 +132,10 @@ describe('streams', () => {
     cleanups.push(() => void socket.destroy());
     await once(socket, 'connect');
     const frames: Array<{ header: FrameHeader; data: string }> = [];
-    const reader = new FrameReader({ onFrame: (f) => frames.push({ header: f.header, data: dec(f.data) ?? '' }), onOversizedFrame: () => {} });
+    const reader = new FrameReader({
+      onFrame: (f) => frames.push({ header: f.header, data: dec(f.data) ?? '' }),
+      onOversizedFrame: () => {},
+    });
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
     const request = encodeRequest({ service: 'svc', method: 'CountTo', payload: enc('1'), timeoutNano: 0, metadata: [] });
     socket.write(encodeHeader({ length: request.length, streamId: 1, type: MessageType.Request, flags: Flags.RemoteClosed }));

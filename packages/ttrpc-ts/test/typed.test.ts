@@ -117,7 +117,9 @@ describe('typed services', () => {
 
   it('refuses an implementation that lacks a method', () => {
     const server = new TtrpcServer();
-    const partial = { Hello: async () => ({ name: '', count: 0 }) } as unknown as Parameters<typeof registerService<typeof Greeter.methods>>[2];
+    const partial = { Hello: async () => ({ name: '', count: 0 }) } as unknown as Parameters<
+      typeof registerService<typeof Greeter.methods>
+    >[2];
     expect(() => registerService(server, Greeter, partial)).toThrow('ttrpc: example.v1.Greeter/Count has no implementation');
   });
 });
@@ -128,12 +130,17 @@ describe('peer credential checks', () => {
     server.register('svc', { Ping: async () => new Uint8Array([1]) });
     const client = await TtrpcClient.connect(await listen(server));
     cleanups.push(() => client.close());
-    return client.call('svc', 'Ping', new Uint8Array(0)).then(() => true, () => false);
+    return client.call('svc', 'Ping', new Uint8Array(0)).then(
+      () => true,
+      () => false,
+    );
   };
-  const reader = (credentials: PeerCredentials) => (fd: number): PeerCredentials => {
-    expect(fd).toBeGreaterThanOrEqual(0);
-    return credentials;
-  };
+  const reader =
+    (credentials: PeerCredentials) =>
+    (fd: number): PeerCredentials => {
+      expect(fd).toBeGreaterThanOrEqual(0);
+      return credentials;
+    };
   const uid = process.geteuid?.() ?? 0;
   const gid = process.getegid?.() ?? 0;
 
@@ -142,8 +149,12 @@ describe('peer credential checks', () => {
     expect(await check(unixSocketRequireSameUser(reader({ pid: 1, uid: uid + 1, gid })))).toBe(false);
     expect(await check(unixSocketRequireSameUser(reader({ pid: 1, uid, gid: gid + 1 })))).toBe(false);
     expect(await check(unixSocketRequireUidGid(-1, gid, reader({ pid: 1, uid: uid + 1, gid })))).toBe(true);
-    expect(await check(unixSocketRequireSameUser(() => {
-      throw new Error('ENOTSOCK');
-    }))).toBe(false);
+    expect(
+      await check(
+        unixSocketRequireSameUser(() => {
+          throw new Error('ENOTSOCK');
+        }),
+      ),
+    ).toBe(false);
   });
 });

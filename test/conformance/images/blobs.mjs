@@ -60,9 +60,22 @@ export class BlobStore {
     try {
       stage(scratch);
       const entries = readdirSync(scratch).sort();
-      const tar = execFileSync('tar', ['--create', '--format=posix', '--numeric-owner', '--sort=name',
-        `--mtime=${EPOCH}`, '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
-        '-C', scratch, '--', ...entries], { maxBuffer: 1 << 28 });
+      const tar = execFileSync(
+        'tar',
+        [
+          '--create',
+          '--format=posix',
+          '--numeric-owner',
+          '--sort=name',
+          `--mtime=${EPOCH}`,
+          '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
+          '-C',
+          scratch,
+          '--',
+          ...entries,
+        ],
+        { maxBuffer: 1 << 28 },
+      );
       const gz = execFileSync('gzip', ['-n', '-9'], { input: tar, maxBuffer: 1 << 28 });
       return { diffId: sha256(tar), descriptor: this.put(gz, mediaType) };
     } finally {
@@ -77,13 +90,16 @@ export class BlobStore {
  * @returns {Descriptor} the manifest, with its platform
  */
 export function manifest(store, media, platform, layers, runConfig) {
-  const config = store.putJson({
-    created: EPOCH,
-    ...platform,
-    config: runConfig,
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-    history: layers.map(() => ({ created: EPOCH, created_by: 'tsshim conformance stand-in' })),
-  }, media.config);
+  const config = store.putJson(
+    {
+      created: EPOCH,
+      ...platform,
+      config: runConfig,
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+      history: layers.map(() => ({ created: EPOCH, created_by: 'tsshim conformance stand-in' })),
+    },
+    media.config,
+  );
   const doc = { schemaVersion: 2, mediaType: media.manifest, config, layers: layers.map((l) => l.descriptor) };
   return { ...store.putJson(doc, media.manifest), platform };
 }

@@ -43,8 +43,9 @@ const label = (p) => [p.os, p.architecture, p.variant].filter(Boolean).join('/')
  * @param {typeof MEDIA.oci} media @param {string} ref @param {import('./blobs.mjs').Platform[]} platforms
  */
 function foreignManifests(media, ref, platforms) {
-  return platforms.map((p) => manifest(store, media, p,
-    [store.layer((root) => stageForeign(root, `${ref} ${label(p)}`), media.layer)], { Env: [PATH_ENV] }));
+  return platforms.map((p) =>
+    manifest(store, media, p, [store.layer((root) => stageForeign(root, `${ref} ${label(p)}`), media.layer)], { Env: [PATH_ENV] }),
+  );
 }
 
 /** @type {Record<string, import('./blobs.mjs').Descriptor>} */
@@ -65,8 +66,10 @@ const shell = { Env: [PATH_ENV], Cmd: ['sh'] };
   const ref = 'ghcr.io/containerd/volume-copy-up:2.2';
   const top = store.layer(stageVolumeCopyUp, MEDIA.oci.layer);
   images[ref] = index(store, MEDIA.oci, [
-    manifest(store, MEDIA.oci, amd64, [busyboxOci, top],
-      { ...shell, Volumes: { '/test_dir': {}, '/:colon_prefixed': {}, '/C:/weird_test_dir': {} } }),
+    manifest(store, MEDIA.oci, amd64, [busyboxOci, top], {
+      ...shell,
+      Volumes: { '/test_dir': {}, '/:colon_prefixed': {}, '/C:/weird_test_dir': {} },
+    }),
     ...foreignManifests(MEDIA.oci, ref, FOREIGN.slice(1)),
   ]);
 }
@@ -100,5 +103,5 @@ for (const tag of ['3.10', '3.6']) {
   images[ref] = index(store, MEDIA.docker, foreignManifests(MEDIA.docker, ref, [windows]));
 }
 
-writeFileSync(join(out, 'images.json'), JSON.stringify(images, null, 2) + '\n');
+writeFileSync(join(out, 'images.json'), `${JSON.stringify(images, null, 2)}\n`);
 process.stderr.write(`conformance: built ${Object.keys(images).length} stand-in images in ${out}\n`);

@@ -45,8 +45,10 @@ netdev:x:82:
 users:x:100:
 nogroup:x:65534:
 `;
-const BUSYBOX_SHADOW = BUSYBOX_PASSWD.split('\n').filter(Boolean)
-  .map((line) => `${line.split(':')[0]}:*:10933:0:99999:7:::`).join('\n') + '\n';
+const BUSYBOX_SHADOW = `${BUSYBOX_PASSWD.split('\n')
+  .filter(Boolean)
+  .map((line) => `${line.split(':')[0]}:*:10933:0:99999:7:::`)
+  .join('\n')}\n`;
 
 // Debian's busybox `nc` ignores SIGTERM, and as PID 1 of a container an
 // unhandled SIGTERM does nothing, so `nc -l` would never stop when the suite

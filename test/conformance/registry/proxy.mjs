@@ -29,7 +29,10 @@ server.on('connect', (req, client, head) => {
     return;
   }
   const upstream = connect(registryPort, '127.0.0.1');
-  const closeBoth = () => { client.destroy(); upstream.destroy(); };
+  const closeBoth = () => {
+    client.destroy();
+    upstream.destroy();
+  };
   upstream.once('connect', () => {
     client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) upstream.write(head);

@@ -54,13 +54,20 @@ async function pushBlob(repo, desc) {
   if (!start.location) throw new Error(`push: no upload location from ${repo}`);
   const url = new URL(start.location, base);
   url.searchParams.set('digest', desc.digest);
-  expect(await call('PUT', url.toString(), blob(desc.digest), { 'content-type': 'application/octet-stream' }), 201, `blob ${desc.digest} to ${repo}`);
+  expect(
+    await call('PUT', url.toString(), blob(desc.digest), { 'content-type': 'application/octet-stream' }),
+    201,
+    `blob ${desc.digest} to ${repo}`,
+  );
 }
 
 /** @param {string} repo @param {string} reference @param {Descriptor} desc */
 async function pushManifest(repo, reference, desc) {
-  expect(await call('PUT', `/v2/${repo}/manifests/${reference}`, blob(desc.digest), { 'content-type': desc.mediaType }),
-    201, `manifest ${reference} to ${repo}`);
+  expect(
+    await call('PUT', `/v2/${repo}/manifests/${reference}`, blob(desc.digest), { 'content-type': desc.mediaType }),
+    201,
+    `manifest ${reference} to ${repo}`,
+  );
 }
 
 /** @type {Record<string, Descriptor>} */

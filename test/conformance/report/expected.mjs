@@ -18,17 +18,19 @@ export class ExpectedFailureError extends Error {}
 export function loadExpected(file) {
   /** @type {Entry[]} */
   const entries = [];
-  readFileSync(file, 'utf8').split('\n').forEach((raw, i) => {
-    const text = raw.trim();
-    if (text === '' || text.startsWith('#')) return;
-    const m = /^(\S+)\s+(both|flaky|tsshim)\s+(\S.*)$/.exec(text);
-    if (!m) throw new ExpectedFailureError(`${file}:${i + 1}: want "NAME both|flaky|tsshim REASON", got: ${text}`);
-    const [, name, scope, reason] = /** @type {[string, string, Entry['scope'], string]} */ (m);
-    if (scope === 'tsshim' && !/\bissue \d+\b/.test(reason)) {
-      throw new ExpectedFailureError(`${file}:${i + 1}: a tsshim entry must name its open issue ("issue N"): ${text}`);
-    }
-    entries.push({ name, scope, reason, line: i + 1 });
-  });
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((raw, i) => {
+      const text = raw.trim();
+      if (text === '' || text.startsWith('#')) return;
+      const m = /^(\S+)\s+(both|flaky|tsshim)\s+(\S.*)$/.exec(text);
+      if (!m) throw new ExpectedFailureError(`${file}:${i + 1}: want "NAME both|flaky|tsshim REASON", got: ${text}`);
+      const [, name, scope, reason] = /** @type {[string, string, Entry['scope'], string]} */ (m);
+      if (scope === 'tsshim' && !/\bissue \d+\b/.test(reason)) {
+        throw new ExpectedFailureError(`${file}:${i + 1}: a tsshim entry must name its open issue ("issue N"): ${text}`);
+      }
+      entries.push({ name, scope, reason, line: i + 1 });
+    });
   return entries;
 }
 
@@ -57,12 +59,14 @@ export function uncovered(failing, entries, usable) {
 export function loadSkipList(file) {
   /** @type {{ name: string, reason: string }[]} */
   const entries = [];
-  readFileSync(file, 'utf8').split('\n').forEach((raw, i) => {
-    const text = raw.trim();
-    if (text === '' || text.startsWith('#')) return;
-    const m = /^(Test\w*)\s+(\S.*)$/.exec(text);
-    if (!m) throw new ExpectedFailureError(`${file}:${i + 1}: want "TestName REASON", got: ${text}`);
-    entries.push({ name: /** @type {string} */ (m[1]), reason: /** @type {string} */ (m[2]) });
-  });
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((raw, i) => {
+      const text = raw.trim();
+      if (text === '' || text.startsWith('#')) return;
+      const m = /^(Test\w*)\s+(\S.*)$/.exec(text);
+      if (!m) throw new ExpectedFailureError(`${file}:${i + 1}: want "TestName REASON", got: ${text}`);
+      entries.push({ name: /** @type {string} */ (m[1]), reason: /** @type {string} */ (m[2]) });
+    });
   return entries;
 }

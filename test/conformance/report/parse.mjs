@@ -50,5 +50,8 @@ export function counts(run) {
 
 /** @param {Run} run @returns {string[]} failing test names, sorted */
 export function failures(run) {
-  return [...run.results.values()].filter((r) => r.outcome === 'fail').map((r) => r.name).sort();
+  return [...run.results.values()]
+    .filter((r) => r.outcome === 'fail')
+    .map((r) => r.name)
+    .sort();
 }

@@ -14,17 +14,29 @@ import { ExpectedFailureError, entryFor, loadExpected, loadSkipList, uncovered }
 
 const { values: opts } = parseArgs({
   options: {
-    expected: { type: 'string' }, markdown: { type: 'string' }, header: { type: 'string', default: '' },
-    tsshim: { type: 'string' }, go: { type: 'string' },
-    'cri-expected': { type: 'string' }, 'cri-skip': { type: 'string' }, 'cri-tsshim': { type: 'string' }, 'cri-go': { type: 'string' },
+    expected: { type: 'string' },
+    markdown: { type: 'string' },
+    header: { type: 'string', default: '' },
+    tsshim: { type: 'string' },
+    go: { type: 'string' },
+    'cri-expected': { type: 'string' },
+    'cri-skip': { type: 'string' },
+    'cri-tsshim': { type: 'string' },
+    'cri-go': { type: 'string' },
   },
 });
 const anyClient = !!(opts.tsshim || opts.go);
 const anyCri = !!(opts['cri-tsshim'] || opts['cri-go']);
-if (!opts.markdown || (!anyClient && !anyCri) || (anyClient && !opts.expected)
-  || (anyCri && (!opts['cri-expected'] || !opts['cri-skip']))) {
-  process.stderr.write('usage: report.mjs --markdown OUT [--header TEXT] --expected FILE [--tsshim DIR] [--go DIR]'
-    + ' --cri-expected FILE --cri-skip FILE [--cri-tsshim DIR] [--cri-go DIR]\n');
+if (
+  !opts.markdown ||
+  (!anyClient && !anyCri) ||
+  (anyClient && !opts.expected) ||
+  (anyCri && (!opts['cri-expected'] || !opts['cri-skip']))
+) {
+  process.stderr.write(
+    'usage: report.mjs --markdown OUT [--header TEXT] --expected FILE [--tsshim DIR] [--go DIR]' +
+      ' --cri-expected FILE --cri-skip FILE [--cri-tsshim DIR] [--cri-go DIR]\n',
+  );
   process.exit(2);
 }
 
@@ -35,7 +47,11 @@ function loadRun(dir) {
   const exitCode = existsSync(codeFile) ? Number(readFileSync(codeFile, 'utf8').trim()) : null;
   const seconds = existsSync(secondsFile) ? Number(readFileSync(secondsFile, 'utf8').trim()) : 0;
   const listFile = join(dir, 'tests.list');
-  const listed = existsSync(listFile) ? readFileSync(listFile, 'utf8').split('\n').filter((l) => l.startsWith('Test')) : [];
+  const listed = existsSync(listFile)
+    ? readFileSync(listFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('Test'))
+    : [];
   const log = join(dir, 'test.log');
   // A run that never got to its suite (the namespace failed early) has no log: no results.
   if (!existsSync(log)) return { results: new Map(), exitCode, seconds };
@@ -59,11 +75,17 @@ function columnsOf(tsshimDir, goDir) {
 const suites = [];
 try {
   if (anyClient) {
-    suites.push({ label: 'client', entries: loadExpected(/** @type {string} */ (opts.expected)), skipped: [], columns: columnsOf(opts.tsshim, opts.go) });
+    suites.push({
+      label: 'client',
+      entries: loadExpected(/** @type {string} */ (opts.expected)),
+      skipped: [],
+      columns: columnsOf(opts.tsshim, opts.go),
+    });
   }
   if (anyCri) {
     suites.push({
-      label: 'CRI', entries: loadExpected(/** @type {string} */ (opts['cri-expected'])),
+      label: 'CRI',
+      entries: loadExpected(/** @type {string} */ (opts['cri-expected'])),
       skipped: loadSkipList(/** @type {string} */ (opts['cri-skip'])).map((s) => s.name),
       columns: columnsOf(opts['cri-tsshim'], opts['cri-go']),
     });
@@ -104,15 +126,24 @@ const failTables = suites.map((s) => {
   return {
     suite: s,
     failing,
-    table: [[`failing test (${s.label})`, ...s.columns.map((c) => c.label)],
-      ...failing.map((t) => [t, ...s.columns.map((c) => cell(s.entries, c.run.results.get(t), c.key))])],
+    table: [
+      [`failing test (${s.label})`, ...s.columns.map((c) => c.label)],
+      ...failing.map((t) => [t, ...s.columns.map((c) => cell(s.entries, c.run.results.get(t), c.key))]),
+    ],
   };
 });
 
 /** @param {string[][]} table */
 function text(table) {
   const widths = table[0]?.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length))) ?? [];
-  return table.map((r) => r.map((v, i) => v.padEnd(widths[i] ?? 0)).join('   ').trimEnd()).join('\n');
+  return table
+    .map((r) =>
+      r
+        .map((v, i) => v.padEnd(widths[i] ?? 0))
+        .join('   ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 /** @param {string[][]} table */
 function markdown(table) {

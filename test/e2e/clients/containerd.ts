@@ -73,17 +73,39 @@ export interface ContainerdEvent {
 }
 
 interface RawProcess {
-  containerId: string; id: string; pid: number; status: string; stdin: string; stdout: string; stderr: string;
-  terminal: boolean; exitStatus: number; exitedAt: TimestampMessage | null; exitReason: string;
+  containerId: string;
+  id: string;
+  pid: number;
+  status: string;
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+  exitStatus: number;
+  exitedAt: TimestampMessage | null;
+  exitReason: string;
 }
-interface RawEnvelope { timestamp: TimestampMessage | null; namespace: string; topic: string; event: WireAny | null }
+interface RawEnvelope {
+  timestamp: TimestampMessage | null;
+  namespace: string;
+  topic: string;
+  event: WireAny | null;
+}
 
 const isStatus = (s: string): s is ProcessStatus => ['UNKNOWN', 'CREATED', 'RUNNING', 'STOPPED', 'PAUSED', 'PAUSING'].includes(s);
 
 function toProcess(p: RawProcess): TaskProcess {
   return {
-    containerId: p.containerId, id: p.id, pid: p.pid, status: isStatus(p.status) ? p.status : 'UNKNOWN', stdin: p.stdin,
-    stdout: p.stdout, stderr: p.stderr, terminal: p.terminal, exitStatus: p.exitStatus, exitedAt: toDate(p.exitedAt),
+    containerId: p.containerId,
+    id: p.id,
+    pid: p.pid,
+    status: isStatus(p.status) ? p.status : 'UNKNOWN',
+    stdin: p.stdin,
+    stdout: p.stdout,
+    stderr: p.stderr,
+    terminal: p.terminal,
+    exitStatus: p.exitStatus,
+    exitedAt: toDate(p.exitedAt),
     exitReason: p.exitReason,
   };
 }
@@ -129,9 +151,17 @@ export class ContainerdClient {
    * Creates the task of a container made with `ctr containers create` (give it `--rootfs DIR`: no
    * mounts are sent), with runtime `options` and stdio paths (plain files are appended to).
    */
-  async create(ns: string, containerId: string, opts: { options?: AnyMessage; stdin?: string; stdout?: string; stderr?: string; terminal?: boolean } = {}): Promise<number> {
+  async create(
+    ns: string,
+    containerId: string,
+    opts: { options?: AnyMessage; stdin?: string; stdout?: string; stderr?: string; terminal?: boolean } = {},
+  ): Promise<number> {
     const { options, ...stdio } = opts;
-    const r = await this.call<{ pid: number }>(this.tasks, 'Create', ns, { containerId, ...stdio, ...(options ? { options: toWireAny(options) } : {}) });
+    const r = await this.call<{ pid: number }>(this.tasks, 'Create', ns, {
+      containerId,
+      ...stdio,
+      ...(options ? { options: toWireAny(options) } : {}),
+    });
     return r.pid;
   }
 
@@ -140,16 +170,29 @@ export class ContainerdClient {
   }
 
   /** Registers an exec process; `processSpec` is the OCI Process JSON (args, env, cwd, user, terminal). */
-  async exec(ns: string, containerId: string, execId: string, processSpec: Record<string, unknown>,
-    stdio: { stdin?: string; stdout?: string; stderr?: string; terminal?: boolean } = {}): Promise<void> {
+  async exec(
+    ns: string,
+    containerId: string,
+    execId: string,
+    processSpec: Record<string, unknown>,
+    stdio: { stdin?: string; stdout?: string; stderr?: string; terminal?: boolean } = {},
+  ): Promise<void> {
     await this.call(this.tasks, 'Exec', ns, {
-      containerId, execId, stdin: stdio.stdin ?? '', stdout: stdio.stdout ?? '', stderr: stdio.stderr ?? '',
-      terminal: stdio.terminal ?? false, spec: toWireAny(jsonAny(specTypeUrls.process, processSpec)),
+      containerId,
+      execId,
+      stdin: stdio.stdin ?? '',
+      stdout: stdio.stdout ?? '',
+      stderr: stdio.stderr ?? '',
+      terminal: stdio.terminal ?? false,
+      spec: toWireAny(jsonAny(specTypeUrls.process, processSpec)),
     });
   }
 
   async deleteProcess(ns: string, containerId: string, execId: string): Promise<WaitResult> {
-    const r = await this.call<{ exitStatus: number; exitedAt: TimestampMessage | null }>(this.tasks, 'DeleteProcess', ns, { containerId, execId });
+    const r = await this.call<{ exitStatus: number; exitedAt: TimestampMessage | null }>(this.tasks, 'DeleteProcess', ns, {
+      containerId,
+      execId,
+    });
     return { exitStatus: r.exitStatus, exitedAt: toDate(r.exitedAt) };
   }
 
@@ -180,14 +223,23 @@ export class ContainerdClient {
    * runtime write to an image path).
    */
   async checkpoint(ns: string, containerId: string, options?: AnyMessage): Promise<string[]> {
-    const r = await this.call<{ descriptors: { mediaType: string }[] }>(this.tasks, 'Checkpoint', ns,
-      { containerId, ...(options ? { options: toWireAny(options) } : {}) }, 120_000);
+    const r = await this.call<{ descriptors: { mediaType: string }[] }>(
+      this.tasks,
+      'Checkpoint',
+      ns,
+      { containerId, ...(options ? { options: toWireAny(options) } : {}) },
+      120_000,
+    );
     return r.descriptors.map((d) => d.mediaType);
   }
 
   /** Task Update with OCI LinuxResources JSON (what `ctr` 1.6 cannot send). */
   async update(ns: string, containerId: string, resources: LinuxResourcesJson, annotations: Record<string, string> = {}): Promise<void> {
-    await this.call(this.tasks, 'Update', ns, { containerId, resources: toWireAny(jsonAny(specTypeUrls.linuxResources, resources)), annotations });
+    await this.call(this.tasks, 'Update', ns, {
+      containerId,
+      resources: toWireAny(jsonAny(specTypeUrls.linuxResources, resources)),
+      annotations,
+    });
   }
 
   async listPids(ns: string, containerId: string): Promise<ProcessInfo[]> {
@@ -199,13 +251,23 @@ export class ContainerdClient {
   async metrics(ns: string, containerIds: readonly string[] = []): Promise<TaskMetric[]> {
     const filters = containerIds.map((id) => `id==${JSON.stringify(id)}`);
     const r = await this.call<{ metrics: { timestamp: TimestampMessage | null; id: string; data: WireAny | null }[] }>(
-      this.tasks, 'Metrics', ns, { filters });
+      this.tasks,
+      'Metrics',
+      ns,
+      { filters },
+    );
     return r.metrics.map((m) => ({ id: m.id, timestamp: toDate(m.timestamp), data: fromWireAny(m.data) }));
   }
 
   /** Waits for the process to exit (default timeout 60 s). */
   async wait(ns: string, containerId: string, execId = '', timeoutMs = 60_000): Promise<WaitResult> {
-    const r = await this.call<{ exitStatus: number; exitedAt: TimestampMessage | null }>(this.tasks, 'Wait', ns, { containerId, execId }, timeoutMs);
+    const r = await this.call<{ exitStatus: number; exitedAt: TimestampMessage | null }>(
+      this.tasks,
+      'Wait',
+      ns,
+      { containerId, execId },
+      timeoutMs,
+    );
     return { exitStatus: r.exitStatus, exitedAt: toDate(r.exitedAt) };
   }
 
@@ -225,9 +287,13 @@ export class ContainerdClient {
       // containerd sends nothing before the first event: publish markers until one comes back.
       const deadline = Date.now() + timeoutMs;
       while (!(await sub.live(250))) {
-        if (Date.now() > deadline) throw new Error(`event subscription in ${ns} not live within ${timeoutMs} ms${sub.failure ? `: ${sub.failure.message}` : ''}`);
+        if (Date.now() > deadline)
+          throw new Error(`event subscription in ${ns} not live within ${timeoutMs} ms${sub.failure ? `: ${sub.failure.message}` : ''}`);
         if (sub.failure) throw sub.failure;
-        await this.call(this.events, 'Publish', ns, { topic: markerTopic, event: toWireAny({ typeUrl: 'google.protobuf.Empty', value: Buffer.alloc(0) }) });
+        await this.call(this.events, 'Publish', ns, {
+          topic: markerTopic,
+          event: toWireAny({ typeUrl: 'google.protobuf.Empty', value: Buffer.alloc(0) }),
+        });
       }
     } catch (e) {
       sub.close();
@@ -254,12 +320,22 @@ export class EventSubscription implements AsyncIterable<ContainerdEvent> {
   private ended = false;
   private readonly waiters = new Set<() => void>();
 
-  constructor(private readonly stream: grpc.ClientReadableStream<unknown>, markerTopic: string, private readonly onClose: () => void) {
+  constructor(
+    private readonly stream: grpc.ClientReadableStream<unknown>,
+    markerTopic: string,
+    private readonly onClose: () => void,
+  ) {
     stream.on('data', (raw: RawEnvelope) => {
       if (raw.topic === markerTopic) this.markerSeen = true;
       else {
         const payload = fromWireAny(raw.event) ?? { typeUrl: '', value: Buffer.alloc(0) };
-        this.received.push({ namespace: raw.namespace, topic: raw.topic, timestamp: toDate(raw.timestamp), payload, event: decodeTaskEvent(payload) });
+        this.received.push({
+          namespace: raw.namespace,
+          topic: raw.topic,
+          timestamp: toDate(raw.timestamp),
+          payload,
+          event: decodeTaskEvent(payload),
+        });
       }
       this.notify();
     });
@@ -285,15 +361,21 @@ export class EventSubscription implements AsyncIterable<ContainerdEvent> {
     const scan = (): boolean => {
       while (this.cursor < this.received.length) {
         const e = this.received[this.cursor++];
-        if (e && predicate(e)) { found = e; return true; }
+        if (e && predicate(e)) {
+          found = e;
+          return true;
+        }
       }
       return this.ended;
     };
     await this.until(scan, timeoutMs);
     if (found) return found;
     const seen = this.received.map((e) => e.topic).join(', ') || 'none';
-    throw new Error(this.ended ? `event stream ended (${this.failure?.message ?? 'closed'}); events so far: ${seen}`
-      : `no matching event within ${timeoutMs} ms; events so far: ${seen}`);
+    throw new Error(
+      this.ended
+        ? `event stream ended (${this.failure?.message ?? 'closed'}); events so far: ${seen}`
+        : `no matching event within ${timeoutMs} ms; events so far: ${seen}`,
+    );
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<ContainerdEvent> {
@@ -326,8 +408,14 @@ export class EventSubscription implements AsyncIterable<ContainerdEvent> {
   private until(condition: () => boolean, timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
-      const done = (): void => { clearTimeout(timer); this.waiters.delete(check); resolve(); };
-      const check = (): void => { if (condition()) done(); };
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve();
+      };
+      const check = (): void => {
+        if (condition()) done();
+      };
       timer = setTimeout(done, timeoutMs);
       this.waiters.add(check);
       check();

@@ -11,7 +11,6 @@ import type * as grpc from '@grpc/grpc-js';
 import { connect, loadService, unary } from './grpc.js';
 import type { ServiceConstructor } from './grpc.js';
 
-
 // Message shapes as decoded (see grpc.ts: int64 as decimal strings, enums by name, absent messages null).
 // Requests accept numbers for int64 fields and may leave fields out.
 
@@ -20,7 +19,12 @@ export type ContainerState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAI
 export type PodSandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
 type Int64In = number | string;
 
-export interface NamespaceOption { network?: NamespaceMode; pid?: NamespaceMode; ipc?: NamespaceMode; targetId?: string }
+export interface NamespaceOption {
+  network?: NamespaceMode;
+  pid?: NamespaceMode;
+  ipc?: NamespaceMode;
+  targetId?: string;
+}
 
 export interface LinuxContainerResources {
   cpuPeriod?: Int64In;
@@ -34,7 +38,12 @@ export interface LinuxContainerResources {
   memorySwapLimitInBytes?: Int64In;
 }
 
-export interface PodSandboxMetadata { name: string; uid: string; namespace: string; attempt?: number }
+export interface PodSandboxMetadata {
+  name: string;
+  uid: string;
+  namespace: string;
+  attempt?: number;
+}
 
 export interface PodSandboxConfig {
   metadata: PodSandboxMetadata;
@@ -71,7 +80,12 @@ export interface ContainerConfig {
   };
 }
 
-export interface VersionInfo { version: string; runtimeName: string; runtimeVersion: string; runtimeApiVersion: string }
+export interface VersionInfo {
+  version: string;
+  runtimeName: string;
+  runtimeVersion: string;
+  runtimeApiVersion: string;
+}
 
 export interface PodSandboxStatus {
   id: string;
@@ -96,8 +110,15 @@ export interface PodSandbox {
 }
 
 export interface DecodedResources {
-  cpuPeriod: string; cpuQuota: string; cpuShares: string; memoryLimitInBytes: string; oomScoreAdj: string;
-  cpusetCpus: string; cpusetMems: string; unified: Record<string, string>; memorySwapLimitInBytes: string;
+  cpuPeriod: string;
+  cpuQuota: string;
+  cpuShares: string;
+  memoryLimitInBytes: string;
+  oomScoreAdj: string;
+  cpusetCpus: string;
+  cpusetMems: string;
+  unified: Record<string, string>;
+  memorySwapLimitInBytes: string;
 }
 
 export interface ContainerStatus {
@@ -131,20 +152,37 @@ export interface Container {
   annotations: Record<string, string>;
 }
 
-interface UInt64Value { value: string }
+interface UInt64Value {
+  value: string;
+}
 export interface ContainerStats {
   attributes: { id: string; metadata: { name: string } | null } | null;
   cpu: { timestamp: string; usageCoreNanoSeconds: UInt64Value | null; usageNanoCores: UInt64Value | null } | null;
   memory: {
-    timestamp: string; workingSetBytes: UInt64Value | null; availableBytes: UInt64Value | null; usageBytes: UInt64Value | null;
-    rssBytes: UInt64Value | null; pageFaults: UInt64Value | null; majorPageFaults: UInt64Value | null;
+    timestamp: string;
+    workingSetBytes: UInt64Value | null;
+    availableBytes: UInt64Value | null;
+    usageBytes: UInt64Value | null;
+    rssBytes: UInt64Value | null;
+    pageFaults: UInt64Value | null;
+    majorPageFaults: UInt64Value | null;
   } | null;
   writableLayer: { usedBytes: UInt64Value | null; inodesUsed: UInt64Value | null } | null;
 }
 
-export interface ExecSyncResult { stdout: string; stderr: string; exitCode: number }
+export interface ExecSyncResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
 
-export interface Image { id: string; repoTags: string[]; repoDigests: string[]; size: string; pinned: boolean }
+export interface Image {
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  size: string;
+  pinned: boolean;
+}
 
 /** The parts of containerd's verbose `info` JSON the tests read (containers and pod sandboxes alike). */
 export interface CriVerboseInfo {
@@ -158,15 +196,16 @@ export interface CriVerboseInfo {
 }
 
 function parseVerboseInfo(what: string, info: Record<string, string>): CriVerboseInfo {
-  const raw = info['info'];
+  const raw = info.info;
   if (raw === undefined) throw new Error(`${what}: verbose status carries no info`);
   const parsed = JSON.parse(raw) as Record<string, unknown>;
-  const object = (v: unknown): Record<string, unknown> | null => (typeof v === 'object' && v !== null ? v as Record<string, unknown> : null);
+  const object = (v: unknown): Record<string, unknown> | null =>
+    typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : null;
   return {
-    pid: typeof parsed['pid'] === 'number' ? parsed['pid'] : 0,
-    runtimeType: typeof parsed['runtimeType'] === 'string' ? parsed['runtimeType'] : '',
-    runtimeOptions: object(parsed['runtimeOptions']),
-    runtimeSpec: object(parsed['runtimeSpec']) as CriVerboseInfo['runtimeSpec'],
+    pid: typeof parsed.pid === 'number' ? parsed.pid : 0,
+    runtimeType: typeof parsed.runtimeType === 'string' ? parsed.runtimeType : '',
+    runtimeOptions: object(parsed.runtimeOptions),
+    runtimeSpec: object(parsed.runtimeSpec) as CriVerboseInfo['runtimeSpec'],
   };
 }
 
@@ -208,7 +247,10 @@ export class CriClient {
 
   /** With `verbose`, `info.info` is containerd's JSON (pid, runtimeType, runtimeOptions, config, ...). */
   async podSandboxStatus(podSandboxId: string, verbose = false): Promise<{ status: PodSandboxStatus; info: Record<string, string> }> {
-    const r = await this.call<{ status: PodSandboxStatus | null; info: Record<string, string> }>('PodSandboxStatus', { podSandboxId, verbose });
+    const r = await this.call<{ status: PodSandboxStatus | null; info: Record<string, string> }>('PodSandboxStatus', {
+      podSandboxId,
+      verbose,
+    });
     if (!r.status) throw new Error(`PodSandboxStatus ${podSandboxId}: no status in the answer`);
     return { status: r.status, info: r.info };
   }
@@ -235,14 +277,21 @@ export class CriClient {
     await this.call('RemoveContainer', { containerId }, 120_000);
   }
 
-  async listContainers(filter: { id?: string; podSandboxId?: string; state?: ContainerState; labelSelector?: Record<string, string> } = {}): Promise<Container[]> {
+  async listContainers(
+    filter: { id?: string; podSandboxId?: string; state?: ContainerState; labelSelector?: Record<string, string> } = {},
+  ): Promise<Container[]> {
     const { state, ...rest } = filter;
-    const r = await this.call<{ containers: Container[] }>('ListContainers', { filter: { ...rest, ...(state ? { state: { state } } : {}) } });
+    const r = await this.call<{ containers: Container[] }>('ListContainers', {
+      filter: { ...rest, ...(state ? { state: { state } } : {}) },
+    });
     return r.containers;
   }
 
   async containerStatus(containerId: string, verbose = false): Promise<{ status: ContainerStatus; info: Record<string, string> }> {
-    const r = await this.call<{ status: ContainerStatus | null; info: Record<string, string> }>('ContainerStatus', { containerId, verbose });
+    const r = await this.call<{ status: ContainerStatus | null; info: Record<string, string> }>('ContainerStatus', {
+      containerId,
+      verbose,
+    });
     if (!r.status) throw new Error(`ContainerStatus ${containerId}: no status in the answer`);
     return { status: r.status, info: r.info };
   }
@@ -274,8 +323,11 @@ export class CriClient {
 
   /** Runs `cmd` in the container and collects its output (timeoutSeconds 0 = none). */
   async execSync(containerId: string, cmd: string[], timeoutSeconds = 30): Promise<ExecSyncResult> {
-    const r = await this.call<{ stdout: Buffer; stderr: Buffer; exitCode: number }>('ExecSync', { containerId, cmd, timeout: timeoutSeconds },
-      (timeoutSeconds === 0 ? 300 : timeoutSeconds + 30) * 1000);
+    const r = await this.call<{ stdout: Buffer; stderr: Buffer; exitCode: number }>(
+      'ExecSync',
+      { containerId, cmd, timeout: timeoutSeconds },
+      (timeoutSeconds === 0 ? 300 : timeoutSeconds + 30) * 1000,
+    );
     return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exitCode: r.exitCode };
   }
 

@@ -24,7 +24,11 @@ const loaderOptions: protoLoader.Options = {
 };
 
 export class GrpcCallError extends Error {
-  constructor(readonly method: string, readonly code: grpc.status, readonly details: string) {
+  constructor(
+    readonly method: string,
+    readonly code: grpc.status,
+    readonly details: string,
+  ) {
     super(`${method}: ${grpc.status[code] ?? code}: ${details}`);
     this.name = 'GrpcCallError';
   }
@@ -35,7 +39,8 @@ export type ServiceConstructor = grpc.ServiceClientConstructor;
 /** Loads `file` (relative to test/e2e/proto) and returns the client constructor of `service` (full name). */
 export function loadService(file: string, service: string): ServiceConstructor {
   let node: unknown = grpc.loadPackageDefinition(protoLoader.loadSync(join(protoDir, file), loaderOptions));
-  for (const part of service.split('.')) node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[part] : undefined;
+  for (const part of service.split('.'))
+    node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[part] : undefined;
   // A service client constructor carries its method table in a static `service` property.
   if (typeof node !== 'function' || !('service' in node)) throw new Error(`${file} defines no service ${service}`);
   return node as ServiceConstructor;
@@ -91,7 +96,12 @@ export function unary<Res>(client: grpc.Client, method: string, request: object,
 }
 
 /** Starts a server-streaming call (no deadline: the caller cancels it). */
-export function serverStream(client: grpc.Client, method: string, request: object, opts: CallOptions = {}): grpc.ClientReadableStream<unknown> {
+export function serverStream(
+  client: grpc.Client,
+  method: string,
+  request: object,
+  opts: CallOptions = {},
+): grpc.ClientReadableStream<unknown> {
   const call = methodOf<StreamMethod>(client, method);
   return call(request, metadataOf(opts.metadata), {});
 }

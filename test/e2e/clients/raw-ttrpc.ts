@@ -4,9 +4,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  Code, FrameReader, MessageType, decodeResponse, encodeHeader, encodeRequest, socketPathFromAddress,
-} from 'ttrpc-ts';
+import { Code, FrameReader, MessageType, decodeResponse, encodeHeader, encodeRequest, socketPathFromAddress } from 'ttrpc-ts';
 import { containerd as api, encodeMessage } from '../../../src/api/index.js';
 
 export const TASK_SERVICE = 'containerd.task.v2.Task';
@@ -51,14 +49,16 @@ export class RawTtrpcConnection {
     });
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
     socket.on('error', () => {});
-    this.closed = new Promise((resolve) => socket.once('close', () => {
-      this.isClosed = true;
-      for (const [streamId, waiter] of this.waiters) {
-        waiter({ streamId, code: Code.Unavailable, message: 'ttrpc: closed', payload: new Uint8Array(0) });
-      }
-      this.waiters.clear();
-      resolve();
-    }));
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.isClosed = true;
+        for (const [streamId, waiter] of this.waiters) {
+          waiter({ streamId, code: Code.Unavailable, message: 'ttrpc: closed', payload: new Uint8Array(0) });
+        }
+        this.waiters.clear();
+        resolve();
+      }),
+    );
   }
 
   static connect(address: string): Promise<RawTtrpcConnection> {

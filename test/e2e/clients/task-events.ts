@@ -6,8 +6,18 @@ import { protoDir } from './grpc.js';
 const shimProtoDir = join(protoDir, '../../../proto');
 import type { AnyMessage } from './grpc.js';
 
-export interface TaskIO { stdin: string; stdout: string; stderr: string; terminal: boolean }
-export interface Mount { type: string; source: string; target: string; options: string[] }
+export interface TaskIO {
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+}
+export interface Mount {
+  type: string;
+  source: string;
+  target: string;
+  options: string[];
+}
 
 export type TaskEvent =
   | { kind: 'TaskCreate'; containerId: string; bundle: string; rootfs: Mount[]; io: TaskIO | undefined; checkpoint: string; pid: number }
@@ -21,7 +31,6 @@ export type TaskEvent =
   | { kind: 'TaskPaused'; containerId: string }
   | { kind: 'TaskResumed'; containerId: string }
   | { kind: 'TaskCheckpointed'; containerId: string; checkpoint: string };
-
 
 let root: protobuf.Root | undefined;
 
@@ -53,15 +62,24 @@ function toTaskEvent(kind: string, o: Plain): TaskEvent | undefined {
   switch (kind) {
     case 'TaskCreate': {
       const io = obj(o, 'io');
-      const rootfs = Array.isArray(o['rootfs']) ? (o['rootfs'] as Plain[]) : [];
+      const rootfs = Array.isArray(o.rootfs) ? (o.rootfs as Plain[]) : [];
       return {
-        kind, containerId, bundle: str(o, 'bundle'), checkpoint: str(o, 'checkpoint'), pid: num(o, 'pid'),
-        io: io && { stdin: str(io, 'stdin'), stdout: str(io, 'stdout'), stderr: str(io, 'stderr'), terminal: io['terminal'] === true },
-        rootfs: rootfs.map((m) => ({ type: str(m, 'type'), source: str(m, 'source'), target: str(m, 'target'),
-          options: Array.isArray(m['options']) ? m['options'].map(String) : [] })),
+        kind,
+        containerId,
+        bundle: str(o, 'bundle'),
+        checkpoint: str(o, 'checkpoint'),
+        pid: num(o, 'pid'),
+        io: io && { stdin: str(io, 'stdin'), stdout: str(io, 'stdout'), stderr: str(io, 'stderr'), terminal: io.terminal === true },
+        rootfs: rootfs.map((m) => ({
+          type: str(m, 'type'),
+          source: str(m, 'source'),
+          target: str(m, 'target'),
+          options: Array.isArray(m.options) ? m.options.map(String) : [],
+        })),
       };
     }
-    case 'TaskStart': return { kind, containerId, pid: num(o, 'pid') };
+    case 'TaskStart':
+      return { kind, containerId, pid: num(o, 'pid') };
     case 'TaskExit':
     case 'TaskDelete':
       return { kind, containerId, id: str(o, 'id'), pid: num(o, 'pid'), exitStatus: num(o, 'exitStatus'), exitedAt: date(o, 'exitedAt') };
@@ -69,10 +87,14 @@ function toTaskEvent(kind: string, o: Plain): TaskEvent | undefined {
     case 'TaskPaused':
     case 'TaskResumed':
       return { kind, containerId };
-    case 'TaskExecAdded': return { kind, containerId, execId: str(o, 'execId') };
-    case 'TaskExecStarted': return { kind, containerId, execId: str(o, 'execId'), pid: num(o, 'pid') };
-    case 'TaskCheckpointed': return { kind, containerId, checkpoint: str(o, 'checkpoint') };
-    default: return undefined;
+    case 'TaskExecAdded':
+      return { kind, containerId, execId: str(o, 'execId') };
+    case 'TaskExecStarted':
+      return { kind, containerId, execId: str(o, 'execId'), pid: num(o, 'pid') };
+    case 'TaskCheckpointed':
+      return { kind, containerId, checkpoint: str(o, 'checkpoint') };
+    default:
+      return undefined;
   }
 }
 

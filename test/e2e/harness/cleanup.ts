@@ -39,7 +39,14 @@ export async function killLeftoverProcesses(address: string, namespaces: Readonl
   }
   const shims = findShimProcesses(address, undefined, all);
   const victims = new Map<number, ProcessInfo>();
-  for (const p of [...shims, ...descendantsOf(shims.map((s) => s.pid), all), ...processesInCgroupNamespaces(namespaces, all)]) {
+  for (const p of [
+    ...shims,
+    ...descendantsOf(
+      shims.map((s) => s.pid),
+      all,
+    ),
+    ...processesInCgroupNamespaces(namespaces, all),
+  ]) {
     if (p.pid !== process.pid && p.state !== 'Z') victims.set(p.pid, p);
   }
   for (const pid of victims.keys()) {
@@ -97,13 +104,17 @@ function describeCgroupMembers(dir: string): string {
     return `(cgroup.procs unreadable: ${(e as NodeJS.ErrnoException).code ?? String(e)})`;
   }
   if (pids.length === 0) return 'no process (a dying one the kernel still counts, or a child cgroup)';
-  return pids.map((pid) => {
-    const p = readProcess(pid);
-    if (p === undefined) return `${pid} (gone)`;
-    const parent = readProcess(p.ppid);
-    return `${pid} ${p.state} ${JSON.stringify(p.cmdline.length > 0 ? p.cmdline.join(' ') : `[${p.comm}]`)} ` +
-      `parent ${p.ppid} ${JSON.stringify(parent ? parent.cmdline.join(' ') || `[${parent.comm}]` : '?')}`;
-  }).join('; ');
+  return pids
+    .map((pid) => {
+      const p = readProcess(pid);
+      if (p === undefined) return `${pid} (gone)`;
+      const parent = readProcess(p.ppid);
+      return (
+        `${pid} ${p.state} ${JSON.stringify(p.cmdline.length > 0 ? p.cmdline.join(' ') : `[${p.comm}]`)} ` +
+        `parent ${p.ppid} ${JSON.stringify(parent ? parent.cmdline.join(' ') || `[${parent.comm}]` : '?')}`
+      );
+    })
+    .join('; ');
 }
 
 /**
@@ -112,16 +123,21 @@ function describeCgroupMembers(dir: string): string {
  */
 export async function removeCgroupDir(dir: string, timeoutMs = 5_000): Promise<void> {
   let last: unknown;
-  const removed = await waitFor(() => {
-    try {
-      if (existsSync(dir)) rmdirSync(dir);
-      return true;
-    } catch (e) {
-      last = e;
-      return false;
-    }
-  }, timeoutMs, 20);
-  if (!removed) throw new Error(`rmdir ${dir}: ${(last as NodeJS.ErrnoException).code ?? String(last)}; in it: ${describeCgroupMembers(dir)}`);
+  const removed = await waitFor(
+    () => {
+      try {
+        if (existsSync(dir)) rmdirSync(dir);
+        return true;
+      } catch (e) {
+        last = e;
+        return false;
+      }
+    },
+    timeoutMs,
+    20,
+  );
+  if (!removed)
+    throw new Error(`rmdir ${dir}: ${(last as NodeJS.ErrnoException).code ?? String(last)}; in it: ${describeCgroupMembers(dir)}`);
 }
 
 /** Removes the (now empty) cgroups runc created under /<namespace> in every hierarchy. */

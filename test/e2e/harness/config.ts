@@ -59,14 +59,17 @@ export function definesRuntimeTable(toml: string, name: string): boolean {
 /** The `[<section>.<name>]` tables of the runtime handlers (same keys in config v2 and v3). */
 function runtimeTables(section: string, handlers: Readonly<Record<string, CriRuntimeHandler>>, extraToml = ''): string {
   // TOML refuses a table defined twice: the appended TOML's own handler table wins.
-  return Object.entries(handlers).filter(([name]) => !definesRuntimeTable(extraToml, name)).map(([name, h]) => {
-    let t = `[${section}.${q(name)}]\n  runtime_type = ${q(h.runtimeType)}\n`;
-    if (h.runtimePath !== undefined) t += `  runtime_path = ${q(h.runtimePath)}\n`;
-    if (h.podAnnotations !== undefined) t += `  pod_annotations = ${list(h.podAnnotations)}\n`;
-    const options = Object.entries(h.options ?? {});
-    if (options.length > 0) t += `[${section}.${q(name)}.options]\n${options.map(([k, v]) => `  ${k} = ${tomlValue(v)}\n`).join('')}`;
-    return t;
-  }).join('');
+  return Object.entries(handlers)
+    .filter(([name]) => !definesRuntimeTable(extraToml, name))
+    .map(([name, h]) => {
+      let t = `[${section}.${q(name)}]\n  runtime_type = ${q(h.runtimeType)}\n`;
+      if (h.runtimePath !== undefined) t += `  runtime_path = ${q(h.runtimePath)}\n`;
+      if (h.podAnnotations !== undefined) t += `  pod_annotations = ${list(h.podAnnotations)}\n`;
+      const options = Object.entries(h.options ?? {});
+      if (options.length > 0) t += `[${section}.${q(name)}.options]\n${options.map(([k, v]) => `  ${k} = ${tomlValue(v)}\n`).join('')}`;
+      return t;
+    })
+    .join('');
 }
 
 // Snapshotters that cannot work on this machine or in a temp root just add noise and start-up time.
@@ -76,7 +79,9 @@ function v2Config(c: ConfigInput): string {
   const disabled = [...uselessSnapshotters, 'io.containerd.nri.v1.nri', 'io.containerd.tracing.processor.v1.otlp'];
   if (!c.criEnabled) disabled.push('io.containerd.grpc.v1.cri');
   const cri = 'plugins."io.containerd.grpc.v1.cri"';
-  const criSection = !c.criEnabled ? '' : `
+  const criSection = !c.criEnabled
+    ? ''
+    : `
 [${cri}]
   sandbox_image = ${q(c.pauseImage)}
   # root here lacks CAP_SYS_RESOURCE: without this the pause container fails to start
@@ -107,9 +112,16 @@ ${criSection}${c.extraToml ?? ''}
 function v3Config(c: ConfigInput): string {
   const disabled = [...uselessSnapshotters, 'io.containerd.nri.v1.nri', 'io.containerd.tracing.processor.v1.otlp'];
   // 2.x splits CRI into several plugins; disabling them all keeps its sandbox controllers from loading too.
-  if (!c.criEnabled) disabled.push('io.containerd.grpc.v1.cri', 'io.containerd.cri.v1.images', 'io.containerd.cri.v1.runtime',
-    'io.containerd.podsandbox.controller.v1.podsandbox');
-  const criSection = !c.criEnabled ? '' : `
+  if (!c.criEnabled)
+    disabled.push(
+      'io.containerd.grpc.v1.cri',
+      'io.containerd.cri.v1.images',
+      'io.containerd.cri.v1.runtime',
+      'io.containerd.podsandbox.controller.v1.podsandbox',
+    );
+  const criSection = !c.criEnabled
+    ? ''
+    : `
 [plugins.'io.containerd.cri.v1.images'.pinned_images]
   sandbox = ${q(c.pauseImage)}
 [plugins.'io.containerd.cri.v1.runtime']

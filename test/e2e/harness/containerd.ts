@@ -100,7 +100,18 @@ export class Containerd {
     this.ttrpcAddress = join(tempDir, 'c.sock.ttrpc');
     this.configPath = join(tempDir, 'config.toml');
     // criu: the trixie build that works on this kernel (scripts/criu.sh), ahead of any system one.
-    this.path = [...(opts.pathPrefix ?? []), ...(opts.noDist ? [] : [distDir]), binaries.binDir, criuDir, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
+    this.path = [
+      ...(opts.pathPrefix ?? []),
+      ...(opts.noDist ? [] : [distDir]),
+      binaries.binDir,
+      criuDir,
+      '/usr/local/sbin',
+      '/usr/local/bin',
+      '/usr/sbin',
+      '/usr/bin',
+      '/sbin',
+      '/bin',
+    ].join(':');
     this.env = { ...process.env, PATH: this.path, ...opts.env };
   }
 
@@ -116,7 +127,10 @@ export class Containerd {
   }
 
   logsTail(lines = 80): string {
-    return this.logs().split('\n').slice(-lines - 1).join('\n');
+    return this.logs()
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   }
 
   isRunning(): boolean {
@@ -126,23 +140,53 @@ export class Containerd {
   /** @internal Starts the daemon and resolves once it has booted. */
   async launch(opts: StartContainerdOptions): Promise<void> {
     await mkdir(join(this.tempDir, 'opt'), { recursive: true });
-    await writeFile(this.configPath, renderContainerdConfig({
-      version: this.version, root: this.root, state: this.state, address: this.address, ttrpcAddress: this.ttrpcAddress,
-      optDir: join(this.tempDir, 'opt'), criEnabled: opts.criEnabled ?? false, pauseImage: loadFixtures().pauseImage,
-      runtimeHandlers: { ...defaultRuntimeHandlers, ...Object.fromEntries(Object.entries(opts.runtimeHandlers ?? {})
-        .map(([name, h]) => [name, typeof h === 'string' ? { runtimeType: h } : h])) },
-      ...(opts.extraToml === undefined ? {} : { extraToml: opts.extraToml }),
-    }));
+    await writeFile(
+      this.configPath,
+      renderContainerdConfig({
+        version: this.version,
+        root: this.root,
+        state: this.state,
+        address: this.address,
+        ttrpcAddress: this.ttrpcAddress,
+        optDir: join(this.tempDir, 'opt'),
+        criEnabled: opts.criEnabled ?? false,
+        pauseImage: loadFixtures().pauseImage,
+        runtimeHandlers: {
+          ...defaultRuntimeHandlers,
+          ...Object.fromEntries(
+            Object.entries(opts.runtimeHandlers ?? {}).map(([name, h]) => [name, typeof h === 'string' ? { runtimeType: h } : h]),
+          ),
+        },
+        ...(opts.extraToml === undefined ? {} : { extraToml: opts.extraToml }),
+      }),
+    );
     const argv = ['--config', this.configPath];
-    const [file, args] = opts.hideUnifiedCgroup && existsSync('/sys/fs/cgroup/unified')
-      ? ['unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c',
-        'mount -t tmpfs tsshim-no-unified /sys/fs/cgroup/unified && exec "$0" "$@"', this.binaries.containerd, ...argv]]
-      : [this.binaries.containerd, argv];
+    const [file, args] =
+      opts.hideUnifiedCgroup && existsSync('/sys/fs/cgroup/unified')
+        ? [
+            'unshare',
+            [
+              '--mount',
+              '--propagation',
+              'private',
+              '--',
+              'sh',
+              '-c',
+              'mount -t tmpfs tsshim-no-unified /sys/fs/cgroup/unified && exec "$0" "$@"',
+              this.binaries.containerd,
+              ...argv,
+            ],
+          ]
+        : [this.binaries.containerd, argv];
     this.earlierLog = this.logs().slice(-LOG_LIMIT / 2);
     const daemon = new DaemonProcess('containerd', file, args, this.env, LOG_LIMIT);
     this.daemon = daemon;
-    await daemon.waitUntilReady(() => /successfully booted/.test(daemon.logs()) && existsSync(this.address),
-      `containerd ${this.fullVersion}`, opts.startTimeoutMs ?? 30_000, 20);
+    await daemon.waitUntilReady(
+      () => /successfully booted/.test(daemon.logs()) && existsSync(this.address),
+      `containerd ${this.fullVersion}`,
+      opts.startTimeoutMs ?? 30_000,
+      20,
+    );
   }
 
   private ctrArgv(args: readonly string[], namespace: string): string[] {
@@ -161,8 +205,12 @@ export class Containerd {
     const r = await this.ctr(args, opts);
     if (r.code !== 0) {
       const cmd = formatCommand('ctr', args);
-      throw new CommandError(cmd, r, `${cmd} failed (${r.timedOut ? 'timed out' : `exit ${r.code ?? r.signal}`})` +
-        `\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n--- containerd log ---\n${this.logsTail(40)}`);
+      throw new CommandError(
+        cmd,
+        r,
+        `${cmd} failed (${r.timedOut ? 'timed out' : `exit ${r.code ?? r.signal}`})` +
+          `\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n--- containerd log ---\n${this.logsTail(40)}`,
+      );
     }
     return r.stdout;
   }
@@ -189,11 +237,18 @@ export class Containerd {
       for (let n = 0, deadline = Date.now() + timeoutMs; ; n++) {
         await this.ctrOk(['namespaces', 'label', this.namespace, `${probe}=${n}`]);
         // An update published before the subscription began is never printed: label again.
-        const seen = await events.waitForOutput(new RegExp(probe), 500).then(() => true, () => false);
+        const seen = await events.waitForOutput(new RegExp(probe), 500).then(
+          () => true,
+          () => false,
+        );
         if (seen) return events;
         if (events.exitStatus !== undefined || Date.now() > deadline) {
-          throw new CommandError('ctr events', undefined, `ctr events did not print /namespaces/update within ${timeoutMs} ms` +
-            `\n--- stdout ---\n${events.stdout()}\n--- stderr ---\n${events.stderr()}\n--- containerd log ---\n${this.logsTail(40)}`);
+          throw new CommandError(
+            'ctr events',
+            undefined,
+            `ctr events did not print /namespaces/update within ${timeoutMs} ms` +
+              `\n--- stdout ---\n${events.stdout()}\n--- stderr ---\n${events.stderr()}\n--- containerd log ---\n${this.logsTail(40)}`,
+          );
         }
       }
     } catch (err) {
@@ -211,7 +266,8 @@ export class Containerd {
         await this.ctrOk(['images', 'import', fixtures.imageArchive], { namespace, timeoutMs: 120_000 });
         const names = (await this.ctrOk(['images', 'ls', '-q'], { namespace })).split('\n');
         for (const want of [fixtures.image, fixtures.pauseImage]) {
-          if (!names.includes(want)) throw new Error(`after importing ${fixtures.imageArchive}, ${want} is missing; images: ${names.join(' ')}`);
+          if (!names.includes(want))
+            throw new Error(`after importing ${fixtures.imageArchive}, ${want} is missing; images: ${names.join(' ')}`);
         }
         return fixtures;
       })();
@@ -260,17 +316,24 @@ export class Containerd {
     for (const namespace of namespaces) {
       this.usedNamespaces.add(namespace);
       const lines = async (args: string[]): Promise<string[]> =>
-        (await this.ctr(args, { namespace, ...quick })).stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+        (await this.ctr(args, { namespace, ...quick })).stdout
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l !== '');
       const tasks = await lines(['tasks', 'ls', '-q']);
-      await Promise.all(tasks.map(async (id) => {
-        const r = await this.ctr(['tasks', 'delete', '--force', id], { namespace, ...quick });
-        if (r.code !== 0) problems.push(`ctr -n ${namespace} tasks delete --force ${id}: ${r.stderr.trim() || `exit ${r.code}`}`);
-      }));
+      await Promise.all(
+        tasks.map(async (id) => {
+          const r = await this.ctr(['tasks', 'delete', '--force', id], { namespace, ...quick });
+          if (r.code !== 0) problems.push(`ctr -n ${namespace} tasks delete --force ${id}: ${r.stderr.trim() || `exit ${r.code}`}`);
+        }),
+      );
       const containers = await lines(['containers', 'ls', '-q']);
-      await Promise.all(containers.map(async (id) => {
-        const r = await this.ctr(['containers', 'delete', id], { namespace, ...quick });
-        if (r.code !== 0) problems.push(`ctr -n ${namespace} containers delete ${id}: ${r.stderr.trim() || `exit ${r.code}`}`);
-      }));
+      await Promise.all(
+        containers.map(async (id) => {
+          const r = await this.ctr(['containers', 'delete', id], { namespace, ...quick });
+          if (r.code !== 0) problems.push(`ctr -n ${namespace} containers delete ${id}: ${r.stderr.trim() || `exit ${r.code}`}`);
+        }),
+      );
     }
   }
 

@@ -46,10 +46,17 @@ export async function runPodLifecycle(suite: CriSuite, runtimeHandler: string): 
   const pod = suite.pod(name);
   const podId = await cri.runPodSandbox(pod, runtimeHandler);
   const { status: podStatus, info } = await cri.podSandboxStatus(podId, true);
-  const podInfo = JSON.parse(info['info'] ?? '{}') as Record<string, unknown>;
-  const containerId = await cri.createContainer(podId, containerConfig({
-    name: 'sleeper', image: suite.fixtures.image, command: ['sleep', '3600'], logPath: `${name}-sleeper.log`,
-  }), pod);
+  const podInfo = JSON.parse(info.info ?? '{}') as Record<string, unknown>;
+  const containerId = await cri.createContainer(
+    podId,
+    containerConfig({
+      name: 'sleeper',
+      image: suite.fixtures.image,
+      command: ['sleep', '3600'],
+      logPath: `${name}-sleeper.log`,
+    }),
+    pod,
+  );
   await cri.startContainer(containerId);
   const runningStatus = (await cri.containerStatus(containerId)).status;
   const echo = await cri.execSync(containerId, ['echo', 'hi']);

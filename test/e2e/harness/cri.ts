@@ -21,7 +21,6 @@ import { describeEachContainerd } from './describe.js';
 import type { ContainerdSuite, SuiteOptions } from './describe.js';
 import type { Fixtures } from './fixtures.js';
 
-
 /** The CRI runtime handler that runs tsshim (the name docs/runtimeclass.yaml and the docs' TOML use). */
 export const tsshimCriHandler = 'tsshim';
 
@@ -82,17 +81,27 @@ class CriSuiteState implements CriSuite {
 
   constructor(private readonly base: ContainerdSuite) {}
 
-  get version(): ContainerdSuite['version'] { return this.base.version; }
-  get containerd(): Containerd { return this.base.containerd; }
-  get fixtures(): Fixtures { return this.env.fixtures; }
-  get stopReport(): ContainerdSuite['stopReport'] { return this.base.stopReport; }
+  get version(): ContainerdSuite['version'] {
+    return this.base.version;
+  }
+  get containerd(): Containerd {
+    return this.base.containerd;
+  }
+  get fixtures(): Fixtures {
+    return this.env.fixtures;
+  }
+  get stopReport(): ContainerdSuite['stopReport'] {
+    return this.base.stopReport;
+  }
 
   get env(): CriEnvironment {
     if (this.prepared) return this.prepared;
     throw new Error(`CRI is not ready: ${this.error instanceof Error ? this.error.message : 'beforeAll did not run'}`);
   }
 
-  get cri(): CriClient { return this.env.client; }
+  get cri(): CriClient {
+    return this.env.client;
+  }
 
   pod(name: string, options: Omit<PodOptions, 'name'> = {}): PodSandboxConfig {
     return hostNetworkPod({ cgroupParent: this.env.cgroupParent, logDirectory: this.env.logDirectory, ...options, name });
@@ -101,29 +110,33 @@ class CriSuiteState implements CriSuite {
 
 /** describeEachContainerd with the CRI plugin on, images in k8s.io, and pods cleaned up through CRI. */
 export function describeEachCri(title: string, body: (suite: CriSuite) => void, options: Omit<SuiteOptions, 'criEnabled'> = {}): void {
-  describeEachContainerd(title, (base) => {
-    const suite = new CriSuiteState(base);
-    beforeAll(async () => {
-      try {
-        suite.prepared = await prepareCri(base.containerd);
-      } catch (e) {
-        suite.error = e; // rethrown by beforeEach, so the tests fail rather than being skipped
-      }
-    });
-    beforeEach(() => {
-      if (suite.error !== undefined) throw suite.error;
-    });
-    // Registered after describeEachContainerd's afterAll, so it runs first (hooks run as a stack).
-    afterAll(async () => {
-      const prepared = suite.prepared;
-      if (!prepared) return;
-      try {
-        const problems = await removeAllPods(prepared.client);
-        if (problems.length > 0) throw new Error(`CRI cleanup:\n${problems.join('\n')}`);
-      } finally {
-        prepared.client.close();
-      }
-    });
-    body(suite);
-  }, { importImage: false, ...options, criEnabled: true });
+  describeEachContainerd(
+    title,
+    (base) => {
+      const suite = new CriSuiteState(base);
+      beforeAll(async () => {
+        try {
+          suite.prepared = await prepareCri(base.containerd);
+        } catch (e) {
+          suite.error = e; // rethrown by beforeEach, so the tests fail rather than being skipped
+        }
+      });
+      beforeEach(() => {
+        if (suite.error !== undefined) throw suite.error;
+      });
+      // Registered after describeEachContainerd's afterAll, so it runs first (hooks run as a stack).
+      afterAll(async () => {
+        const prepared = suite.prepared;
+        if (!prepared) return;
+        try {
+          const problems = await removeAllPods(prepared.client);
+          if (problems.length > 0) throw new Error(`CRI cleanup:\n${problems.join('\n')}`);
+        } finally {
+          prepared.client.close();
+        }
+      });
+      body(suite);
+    },
+    { importImage: false, ...options, criEnabled: true },
+  );
 }

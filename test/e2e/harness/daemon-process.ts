@@ -15,7 +15,13 @@ export class DaemonProcess {
   private gone = false;
 
   /** Starts `file args` with stdout and stderr kept; the oldest half is dropped past `logLimit` characters. */
-  constructor(readonly name: string, file: string, args: readonly string[], env: NodeJS.ProcessEnv, logLimit: number) {
+  constructor(
+    readonly name: string,
+    file: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv,
+    logLimit: number,
+  ) {
     const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const append = (s: string): void => {
@@ -27,9 +33,14 @@ export class DaemonProcess {
     // 'exit', not 'close': a leaked child (a shim) could keep the pipes open after the daemon is gone.
     this.exited = new Promise((resolve) => {
       child.once('exit', () => resolve());
-      child.once('error', (e) => { append(`\n[harness] cannot run ${file}: ${e.message}\n`); resolve(); });
+      child.once('error', (e) => {
+        append(`\n[harness] cannot run ${file}: ${e.message}\n`);
+        resolve();
+      });
     });
-    void this.exited.then(() => { this.gone = true; });
+    void this.exited.then(() => {
+      this.gone = true;
+    });
   }
 
   get pid(): number | undefined {
@@ -41,7 +52,10 @@ export class DaemonProcess {
   }
 
   logsTail(lines: number): string {
-    return this.log.split('\n').slice(-lines - 1).join('\n');
+    return this.log
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   }
 
   isRunning(): boolean {
@@ -52,8 +66,10 @@ export class DaemonProcess {
   async waitUntilReady(ready: () => boolean, what: string, timeoutMs: number, intervalMs: number): Promise<void> {
     const ok = await waitFor(() => this.gone || ready(), timeoutMs, intervalMs);
     if (this.gone || !ok) {
-      throw new Error(`${what} ${this.gone ? 'exited during start-up' : `was not ready within ${timeoutMs} ms`}` +
-        `\n--- ${this.name} log ---\n${this.logsTail(60)}`);
+      throw new Error(
+        `${what} ${this.gone ? 'exited during start-up' : `was not ready within ${timeoutMs} ms`}` +
+          `\n--- ${this.name} log ---\n${this.logsTail(60)}`,
+      );
     }
   }
 

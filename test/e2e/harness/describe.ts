@@ -34,7 +34,9 @@ class SuiteState implements ContainerdSuite {
 
   get containerd(): Containerd {
     if (this.running) return this.running;
-    throw new Error(`containerd ${this.version} is not running: ${this.startError instanceof Error ? this.startError.message : 'beforeAll did not run'}`);
+    throw new Error(
+      `containerd ${this.version} is not running: ${this.startError instanceof Error ? this.startError.message : 'beforeAll did not run'}`,
+    );
   }
 
   get fixtures(): Fixtures {

@@ -32,10 +32,18 @@ class DockerSuiteState implements DockerSuite {
 
   constructor(private readonly base: ContainerdSuite) {}
 
-  get version(): ContainerdSuite['version'] { return this.base.version; }
-  get containerd(): Containerd { return this.base.containerd; }
-  get fixtures(): Fixtures { return this.base.fixtures; }
-  get stopReport(): ContainerdSuite['stopReport'] { return this.base.stopReport; }
+  get version(): ContainerdSuite['version'] {
+    return this.base.version;
+  }
+  get containerd(): Containerd {
+    return this.base.containerd;
+  }
+  get fixtures(): Fixtures {
+    return this.base.fixtures;
+  }
+  get stopReport(): ContainerdSuite['stopReport'] {
+    return this.base.stopReport;
+  }
 
   get docker(): Dockerd {
     if (this.running) return this.running;
@@ -44,34 +52,40 @@ class DockerSuiteState implements DockerSuite {
 
   get image(): string {
     if (this.imported !== undefined) return this.imported;
-    throw new Error(`the fixture image was not imported into Docker: ${this.error instanceof Error ? this.error.message : 'beforeAll did not run'}`);
+    throw new Error(
+      `the fixture image was not imported into Docker: ${this.error instanceof Error ? this.error.message : 'beforeAll did not run'}`,
+    );
   }
 }
 
 export function describeEachDocker(title: string, body: (suite: DockerSuite) => void, options: DockerSuiteOptions = {}): void {
   const { docker: dockerOptions = {}, ...containerdOptions } = options;
-  describeEachContainerd(title, (base) => {
-    const suite = new DockerSuiteState(base);
-    beforeAll(async () => {
-      try {
-        suite.running = await startDockerd(base.containerd, dockerOptions);
-        suite.imported = await suite.running.importFixtureImage();
-      } catch (e) {
-        suite.error = e; // rethrown by beforeEach, so the tests fail rather than being skipped
-      }
-    });
-    beforeEach(({ onTestFailed }) => {
-      if (suite.error !== undefined) throw suite.error;
-      onTestFailed(() => {
-        if (suite.running) console.error(`--- dockerd ${suite.running.binaries.version} log (tail) ---\n${suite.running.logsTail(60)}`);
+  describeEachContainerd(
+    title,
+    (base) => {
+      const suite = new DockerSuiteState(base);
+      beforeAll(async () => {
+        try {
+          suite.running = await startDockerd(base.containerd, dockerOptions);
+          suite.imported = await suite.running.importFixtureImage();
+        } catch (e) {
+          suite.error = e; // rethrown by beforeEach, so the tests fail rather than being skipped
+        }
       });
-    });
-    // Registered after describeEachContainerd's afterAll, so it runs first (hooks run as a stack).
-    afterAll(async () => {
-      if (!suite.running) return;
-      const report = await suite.running.stop();
-      if (report.problems.length > 0) throw new Error(`cleanup of dockerd left problems:\n${report.problems.join('\n')}`);
-    });
-    body(suite);
-  }, { ...containerdOptions, importImage: true });
+      beforeEach(({ onTestFailed }) => {
+        if (suite.error !== undefined) throw suite.error;
+        onTestFailed(() => {
+          if (suite.running) console.error(`--- dockerd ${suite.running.binaries.version} log (tail) ---\n${suite.running.logsTail(60)}`);
+        });
+      });
+      // Registered after describeEachContainerd's afterAll, so it runs first (hooks run as a stack).
+      afterAll(async () => {
+        if (!suite.running) return;
+        const report = await suite.running.stop();
+        if (report.problems.length > 0) throw new Error(`cleanup of dockerd left problems:\n${report.problems.join('\n')}`);
+      });
+      body(suite);
+    },
+    { ...containerdOptions, importImage: true },
+  );
 }

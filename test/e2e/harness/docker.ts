@@ -96,7 +96,12 @@ export class Dockerd {
   private stopping: Promise<DockerdStopReport> | undefined;
   private fixtureImage: Promise<string> | undefined;
 
-  constructor(readonly binaries: DockerBinaries, readonly containerd: Containerd, tempDir: string, configFile?: string) {
+  constructor(
+    readonly binaries: DockerBinaries,
+    readonly containerd: Containerd,
+    tempDir: string,
+    configFile?: string,
+  ) {
     this.tempDir = tempDir;
     this.socket = join(tempDir, 'docker.sock');
     this.host = `unix://${this.socket}`;
@@ -105,10 +110,17 @@ export class Dockerd {
     this.configFile = configFile ?? join(tempDir, 'daemon.json');
     this.cgroupParent = `/${containerd.namespace}/docker`;
     // containerd's PATH has dist/ and the shims; dockerd needs docker-proxy from its own sbin.
-    this.env = { ...process.env, PATH: `${binaries.sbinDir}:${containerd.path}`, DOCKER_HOST: this.host, DOCKER_CONFIG: join(tempDir, 'cli') };
+    this.env = {
+      ...process.env,
+      PATH: `${binaries.sbinDir}:${containerd.path}`,
+      DOCKER_HOST: this.host,
+      DOCKER_CONFIG: join(tempDir, 'cli'),
+    };
   }
 
-  logs(): string { return this.daemon?.logs() ?? ''; }
+  logs(): string {
+    return this.daemon?.logs() ?? '';
+  }
 
   logsTail(lines = 60): string {
     return this.daemon?.logsTail(lines) ?? '';
@@ -123,8 +135,12 @@ export class Dockerd {
     await mkdir(join(this.tempDir, 'cli'), { recursive: true });
     if (opts.configFile === undefined) {
       const daemonJson: Record<string, unknown> = {
-        runtimes: Object.fromEntries(Object.entries(opts.runtimes ?? {}).map(([name, r]) =>
-          [name, { runtimeType: r.runtimeType, ...(r.options ? { options: r.options } : {}) }])),
+        runtimes: Object.fromEntries(
+          Object.entries(opts.runtimes ?? {}).map(([name, r]) => [
+            name,
+            { runtimeType: r.runtimeType, ...(r.options ? { options: r.options } : {}) },
+          ]),
+        ),
         ...(opts.defaultRuntime ? { 'default-runtime': opts.defaultRuntime } : {}),
         ...opts.daemonJson,
       };
@@ -134,15 +150,37 @@ export class Dockerd {
     }
     // Flags, not daemon.json keys: a given configFile stays exactly what users paste.
     const args = [
-      '--config-file', this.configFile, '--data-root', this.dataRoot, '--exec-root', this.execRoot,
-      '--pidfile', join(this.tempDir, 'docker.pid'), '-H', this.host, '--containerd', this.containerd.address,
-      '--iptables=false', '--ip6tables=false', '--bridge=none', '--debug',
-      '--storage-driver', opts.storageDriver ?? 'overlay2', '--cgroup-parent', this.cgroupParent,
-      '--exec-opt', 'native.cgroupdriver=cgroupfs',
+      '--config-file',
+      this.configFile,
+      '--data-root',
+      this.dataRoot,
+      '--exec-root',
+      this.execRoot,
+      '--pidfile',
+      join(this.tempDir, 'docker.pid'),
+      '-H',
+      this.host,
+      '--containerd',
+      this.containerd.address,
+      '--iptables=false',
+      '--ip6tables=false',
+      '--bridge=none',
+      '--debug',
+      '--storage-driver',
+      opts.storageDriver ?? 'overlay2',
+      '--cgroup-parent',
+      this.cgroupParent,
+      '--exec-opt',
+      'native.cgroupdriver=cgroupfs',
     ];
     const daemon = new DaemonProcess('dockerd', this.binaries.dockerd, args, this.env, LOG_LIMIT);
     this.daemon = daemon;
-    await daemon.waitUntilReady(() => /API listen on/.test(daemon.logs()), `dockerd ${this.binaries.version}`, opts.startTimeoutMs ?? 60_000, 50);
+    await daemon.waitUntilReady(
+      () => /API listen on/.test(daemon.logs()),
+      `dockerd ${this.binaries.version}`,
+      opts.startTimeoutMs ?? 60_000,
+      50,
+    );
   }
 
   /** Runs the docker CLI against this daemon (default timeout 120 s). */
@@ -155,8 +193,12 @@ export class Dockerd {
     const r = await this.docker(args, opts);
     if (r.code !== 0) {
       const cmd = formatCommand('docker', args);
-      throw new CommandError(cmd, r, `${cmd} failed (${r.timedOut ? 'timed out' : `exit ${r.code ?? r.signal}`})` +
-        `\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n--- dockerd log ---\n${this.logsTail(30)}`);
+      throw new CommandError(
+        cmd,
+        r,
+        `${cmd} failed (${r.timedOut ? 'timed out' : `exit ${r.code ?? r.signal}`})` +
+          `\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n--- dockerd log ---\n${this.logsTail(30)}`,
+      );
     }
     return r.stdout;
   }
@@ -188,8 +230,15 @@ export class Dockerd {
       const tar = join(this.tempDir, 'rootfs.tar');
       const packed = await runCommand('tar', ['-C', fixtures.rootfs, '-cf', tar, '.'], { timeoutMs: 60_000 });
       if (packed.code !== 0) throw new Error(`tar of ${fixtures.rootfs} failed: ${packed.stderr}`);
-      await this.dockerOk(['import', '--change', 'CMD ["sh"]', '--change',
-        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', tar, fixtures.image]);
+      await this.dockerOk([
+        'import',
+        '--change',
+        'CMD ["sh"]',
+        '--change',
+        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        tar,
+        fixtures.image,
+      ]);
       await rm(tar, { force: true });
       return fixtures.image;
     })();

@@ -21,7 +21,11 @@ export interface RunOptions {
 }
 
 export class CommandError extends Error {
-  constructor(readonly command: string, readonly result: CommandResult | undefined, message: string) {
+  constructor(
+    readonly command: string,
+    readonly result: CommandResult | undefined,
+    message: string,
+  ) {
     super(message);
     this.name = 'CommandError';
   }
@@ -50,7 +54,9 @@ export function runCommand(file: string, args: readonly string[], opts: RunOptio
     }, timeoutMs);
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.stdin.on('error', () => { /* the command may exit without reading its stdin */ });
+    child.stdin.on('error', () => {
+      /* the command may exit without reading its stdin */
+    });
     child.stdin.end(opts.input ?? '');
     child.once('error', (e) => {
       clearTimeout(timer);
@@ -77,29 +83,63 @@ export class LongRunningCommand {
   private exit: ProcessExit | undefined;
   private readonly waiters = new Set<() => void>();
 
-  constructor(readonly command: string, file: string, args: readonly string[], env: NodeJS.ProcessEnv) {
+  constructor(
+    readonly command: string,
+    file: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv,
+  ) {
     this.child = spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdin.on('error', () => { /* ignored: the command may not read stdin */ });
-    this.child.stdout.setEncoding('utf8').on('data', (s: string) => { this.out += s; this.notify(); });
-    this.child.stderr.setEncoding('utf8').on('data', (s: string) => { this.err += s; this.notify(); });
+    this.child.stdin.on('error', () => {
+      /* ignored: the command may not read stdin */
+    });
+    this.child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      this.out += s;
+      this.notify();
+    });
+    this.child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      this.err += s;
+      this.notify();
+    });
     this.exited = new Promise((resolve) => {
-      const done = (e: ProcessExit): void => { this.exit = e; this.notify(); resolve(e); };
-      this.child.once('error', (e) => { this.err += `cannot run: ${e.message}\n`; done({ code: null, signal: null }); });
+      const done = (e: ProcessExit): void => {
+        this.exit = e;
+        this.notify();
+        resolve(e);
+      };
+      this.child.once('error', (e) => {
+        this.err += `cannot run: ${e.message}\n`;
+        done({ code: null, signal: null });
+      });
       this.child.once('close', (code, signal) => done({ code, signal }));
     });
   }
 
-  get pid(): number | undefined { return this.child.pid; }
-  get stdin(): Writable { return this.child.stdin; }
-  stdout(): string { return this.out; }
-  stderr(): string { return this.err; }
-  get exitStatus(): ProcessExit | undefined { return this.exit; }
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+  get stdin(): Writable {
+    return this.child.stdin;
+  }
+  stdout(): string {
+    return this.out;
+  }
+  stderr(): string {
+    return this.err;
+  }
+  get exitStatus(): ProcessExit | undefined {
+    return this.exit;
+  }
 
   /** Resolves with stdout once it matches, rejects on exit or timeout (the message carries the output). */
   waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const finish = (fn: () => void): void => { clearTimeout(timer); this.waiters.delete(check); fn(); };
+      const finish = (fn: () => void): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        fn();
+      };
       const check = (): void => {
         const m = this.out.match(pattern);
         if (m) finish(() => resolve(m));
@@ -128,8 +168,7 @@ export class LongRunningCommand {
   }
 
   private failure(what: string): Error {
-    return new CommandError(this.command, undefined,
-      `${this.command} ${what}\n--- stdout ---\n${this.out}\n--- stderr ---\n${this.err}`);
+    return new CommandError(this.command, undefined, `${this.command} ${what}\n--- stdout ---\n${this.out}\n--- stderr ---\n${this.err}`);
   }
 
   private notify(): void {
@@ -142,14 +181,20 @@ export class LongRunningCommand {
  * `graceMs`, recorded in `problems`. Resolves once it is gone.
  */
 export async function terminateDaemon(
-  child: { pid?: number | undefined; kill(signal: NodeJS.Signals): boolean }, exited: Promise<void>, name: string, graceMs: number,
-  problems: string[], isGone: (pid: number) => Promise<boolean>,
+  child: { pid?: number | undefined; kill(signal: NodeJS.Signals): boolean },
+  exited: Promise<void>,
+  name: string,
+  graceMs: number,
+  problems: string[],
+  isGone: (pid: number) => Promise<boolean>,
 ): Promise<void> {
   child.kill('SIGTERM');
   let timer: NodeJS.Timeout | undefined;
   const timedOut = await Promise.race([
     exited.then(() => false),
-    new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), graceMs); }),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), graceMs);
+    }),
   ]);
   clearTimeout(timer);
   if (timedOut) {

@@ -31,7 +31,11 @@ export function loadFixtures(): Fixtures {
   if (cached) return cached;
   let out: string;
   try {
-    out = execFileSync('bash', [join(repoRoot, 'fixtures/build.sh')], { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    out = execFileSync('bash', [join(repoRoot, 'fixtures/build.sh')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (e) {
     const stderr = (e as { stderr?: unknown }).stderr;
     throw new Error(`fixtures/build.sh failed (${ensureDepsHint}): ${typeof stderr === 'string' ? stderr : String(e)}`);

@@ -21,8 +21,19 @@ export { copyRootfs } from './fixtures.js';
 export { criuDir, distDir, repoRoot, runtimes, shimBinaryName } from './paths.js';
 export { definesRuntimeTable, docsDir } from './config.js';
 export {
-  catchesSignal, cgroupDir, descendantsOf, findShimProcesses, findSpareDaemons, findZombies, isAlive, listProcesses, mountsUnder,
-  readCmdline, readProcess, readProcessStat, shimIdentity,
+  catchesSignal,
+  cgroupDir,
+  descendantsOf,
+  findShimProcesses,
+  findSpareDaemons,
+  findZombies,
+  isAlive,
+  listProcesses,
+  mountsUnder,
+  readCmdline,
+  readProcess,
+  readProcessStat,
+  shimIdentity,
 } from './procs.js';
 export { MissingContainerdError, selectedContainerdVersions } from './versions.js';
 export type { ContainerdVersion } from './versions.js';
@@ -36,6 +47,13 @@ export { parseTaskList, removeContainer, taskRow } from './tasks.js';
 export { eventually, until, waitFor } from './wait.js';
 export { recordingRunc } from './runc-recorder.js';
 export {
-  installedBuildDir, installedPackageDir, mappedFiles, packTarball, packageVersion, prefixEnv, releaseArchive, runScript,
+  installedBuildDir,
+  installedPackageDir,
+  mappedFiles,
+  packTarball,
+  packageVersion,
+  prefixEnv,
+  releaseArchive,
+  runScript,
 } from './install.js';
 export { readmeBlock } from './readme.js';

@@ -9,7 +9,12 @@ import { repoRoot } from './paths.js';
 export const packageVersion = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 function run(file: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
-  return execFileSync(file, args, { cwd, env: { ...process.env, TSSHIM_PREBUILT: '1', ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(file, args, {
+    cwd,
+    env: { ...process.env, TSSHIM_PREBUILT: '1', ...env },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** `npm pack` at the repository root into `dest`; the tarball's path. Each call is a distinct build. */
@@ -21,7 +26,14 @@ export function packTarball(dest: string): string {
 
 /** npm's settings for a private global prefix, offline: the only source is the tarball. */
 function npmPrefixEnv(prefix: string): Record<string, string> {
-  return { npm_config_prefix: prefix, npm_config_offline: 'true', npm_config_cache: join(prefix, '.npm-cache'), npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+  return {
+    npm_config_prefix: prefix,
+    npm_config_offline: 'true',
+    npm_config_cache: join(prefix, '.npm-cache'),
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+    npm_config_update_notifier: 'false',
+  };
 }
 
 /** The environment in which `npm install -g` / `npm uninstall -g` and the shim's name use `prefix`. */
@@ -55,5 +67,12 @@ export function releaseArchive(dest: string): string {
 
 /** The files a process has mapped (its executable, the addon it loaded...), " (deleted)" kept. */
 export function mappedFiles(pid: number): string[] {
-  return [...new Set(readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').map((l) => l.split(/\s+/).slice(5).join(' ')).filter((f) => f.startsWith('/')))];
+  return [
+    ...new Set(
+      readFileSync(`/proc/${pid}/maps`, 'utf8')
+        .split('\n')
+        .map((l) => l.split(/\s+/).slice(5).join(' '))
+        .filter((f) => f.startsWith('/')),
+    ),
+  ];
 }

@@ -5,8 +5,10 @@ import { mountTypeAt } from './procs.js';
 
 class NotIsolatedError extends Error {
   constructor(why: string) {
-    super(`e2e tests must run in a private mount namespace with a tmpfs on /run/containerd (${why}): ` +
-      'run them through `npm test` / `bash scripts/test.sh [vitest args]`');
+    super(
+      `e2e tests must run in a private mount namespace with a tmpfs on /run/containerd (${why}): ` +
+        'run them through `npm test` / `bash scripts/test.sh [vitest args]`',
+    );
     this.name = 'NotIsolatedError';
   }
 }

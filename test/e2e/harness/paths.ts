@@ -7,7 +7,7 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../
 export const distDir = join(repoRoot, 'dist');
 export const tsshimBinary = join(distDir, 'containerd-shim-tsshim-v2');
 /** Same default as scripts/ensure-deps.sh and fixtures/build.sh. */
-export const cacheDir = process.env['TSSHIM_CACHE'] ?? '/var/cache/tsshim';
+export const cacheDir = process.env.TSSHIM_CACHE ?? '/var/cache/tsshim';
 /** The `criu` wrapper scripts/criu.sh installs. */
 export const criuDir = join(cacheDir, 'criu-trixie', 'bin');
 export const ensureDepsHint = 'run scripts/ensure-deps.sh (as root) to install it';

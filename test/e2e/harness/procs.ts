@@ -172,7 +172,6 @@ export function mountTypeAt(path: string): string | undefined {
   return undefined;
 }
 
-
 /** A process's directory in one cgroup v1 controller (this host is cgroup v1), from /proc/<pid>/cgroup. */
 export function cgroupDir(pid: number, controller: string): string {
   for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n')) {

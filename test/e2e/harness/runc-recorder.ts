@@ -20,7 +20,10 @@ export function recordingRunc(dir: string, name: string, runc = '/usr/sbin/runc'
     path,
     calls: () => {
       try {
-        return readFileSync(log, 'utf8').trim().split('\n').filter((l) => l !== '');
+        return readFileSync(log, 'utf8')
+          .trim()
+          .split('\n')
+          .filter((l) => l !== '');
       } catch {
         return []; // no call yet
       }

@@ -2,7 +2,6 @@
 import type { Containerd } from './containerd.js';
 import { eventually } from './wait.js';
 
-
 export interface TaskRow {
   id: string;
   pid: number;
@@ -11,10 +10,15 @@ export interface TaskRow {
 
 /** `ctr task ls` output as rows. */
 export function parseTaskList(out: string): TaskRow[] {
-  return out.trim().split('\n').slice(1).filter(Boolean).map((line) => {
-    const [id, pid, status] = line.trim().split(/\s+/);
-    return { id: id!, pid: Number(pid), status: status! };
-  });
+  return out
+    .trim()
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((line) => {
+      const [id, pid, status] = line.trim().split(/\s+/);
+      return { id: id!, pid: Number(pid), status: status! };
+    });
 }
 
 /** The `ctr task ls` row of one task, or undefined (also when ctr fails). */

@@ -21,8 +21,10 @@ export interface ContainerdBinaries {
 
 export class MissingContainerdError extends Error {
   constructor(version: string, looked: readonly string[]) {
-    super(`containerd ${version} binaries not found (looked in ${looked.join(', ')}; 1.7 and 2.x are unpacked into ` +
-      `${cacheDir}/containerd-<suite>/root/usr/bin): ${ensureDepsHint}`);
+    super(
+      `containerd ${version} binaries not found (looked in ${looked.join(', ')}; 1.7 and 2.x are unpacked into ` +
+        `${cacheDir}/containerd-<suite>/root/usr/bin): ${ensureDepsHint}`,
+    );
     this.name = 'MissingContainerdError';
   }
 }
@@ -32,8 +34,11 @@ export function isContainerdVersion(v: string): v is ContainerdVersion {
 }
 
 /** TSSHIM_CONTAINERD=1.6|1.7|2.1|all (default all; a comma-separated list works too). */
-export function selectedContainerdVersions(env: string | undefined = process.env['TSSHIM_CONTAINERD']): ContainerdVersion[] {
-  const wanted = (env ?? 'all').split(',').map((s) => s.trim()).filter((s) => s !== '');
+export function selectedContainerdVersions(env: string | undefined = process.env.TSSHIM_CONTAINERD): ContainerdVersion[] {
+  const wanted = (env ?? 'all')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (wanted.length === 0 || wanted.includes('all')) return [...containerdVersions];
   const bad = wanted.filter((w) => !isContainerdVersion(w));
   if (bad.length > 0) throw new Error(`TSSHIM_CONTAINERD: unknown version ${bad.join(', ')} (use ${containerdVersions.join('|')}|all)`);
@@ -57,19 +62,27 @@ function hasAllBinaries(binDir: string): boolean {
 function versionOfBinary(containerd: string): string | undefined {
   try {
     const out = execFileSync(containerd, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-    return out.split(/\s+/)[2]?.replace(/^v/, '').replace(/[~+-].*$/, '');
+    return out
+      .split(/\s+/)[2]
+      ?.replace(/^v/, '')
+      .replace(/[~+-].*$/, '');
   } catch {
     return undefined;
   }
 }
 
-interface Candidate { binDir: string; fullVersion: () => string | undefined }
+interface Candidate {
+  binDir: string;
+  fullVersion: () => string | undefined;
+}
 
 function candidates(): Candidate[] {
   const list: Candidate[] = [{ binDir: '/usr/bin', fullVersion: () => versionOfBinary('/usr/bin/containerd') }];
   let entries: string[] = [];
   try {
-    entries = readdirSync(cacheDir).filter((e) => e.startsWith('containerd-')).sort();
+    entries = readdirSync(cacheDir)
+      .filter((e) => e.startsWith('containerd-'))
+      .sort();
   } catch {
     // no cache yet: only the system containerd
   }

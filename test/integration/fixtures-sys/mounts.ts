@@ -7,9 +7,12 @@ import { mountAll, mountPointsUnder, parseMountInfo, unmountAll, MountError, typ
 import { native } from '../../../src/sys/native.js';
 
 const mountsUnder = (dir: string) =>
-  parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).filter((e) => e.mountPoint === dir || e.mountPoint.startsWith(dir + '/'));
+  parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).filter((e) => e.mountPoint === dir || e.mountPoint.startsWith(`${dir}/`));
 const mountOptionsOf = (dir: string): string => {
-  const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === dir).pop();
+  const line = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[4] === dir)
+    .pop();
   return line?.split(' ')[5] ?? '';
 };
 const errorOf = (fn: () => unknown): string => {
@@ -32,7 +35,7 @@ async function main(): Promise<Record<string, unknown>> {
     // 1. tmpfs with flags and data.
     await mountAll([{ type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'size=1m', 'mode=0750'] }], root);
     const tmpfs = mountsUnder(root);
-    report['tmpfs'] = { count: tmpfs.length, fsType: tmpfs[0]?.fsType, options: mountOptionsOf(root) };
+    report.tmpfs = { count: tmpfs.length, fsType: tmpfs[0]?.fsType, options: mountOptionsOf(root) };
     writeFileSync(join(root, 'hello'), 'hi');
 
     // 2. Read-only bind (bind, then remount read-only), target relative to the dir.
@@ -41,7 +44,7 @@ async function main(): Promise<Record<string, unknown>> {
     writeFileSync(join(src, 'file'), 'content');
     mkdirSync(join(root, 'ro'));
     await mountAll([{ type: 'bind', source: src, target: 'ro', options: ['rbind', 'ro'] }], root);
-    report['roBind'] = {
+    report.roBind = {
       read: readFileSync(join(root, 'ro', 'file'), 'utf8'),
       write: errorOf(() => writeFileSync(join(root, 'ro', 'new'), 'x')),
       options: mountOptionsOf(join(root, 'ro')),
@@ -51,41 +54,47 @@ async function main(): Promise<Record<string, unknown>> {
     mkdirSync(join(root, 'etc'));
     symlinkSync('/etc', join(root, 'escape'));
     await mountAll([{ type: 'tmpfs', source: 'tmpfs', target: 'escape', options: ['size=1m'] }], root);
-    report['escape'] = {
+    report.escape = {
       mountedAtReRooted: mountsUnder(join(root, 'etc')).length === 1,
       hostEtcUntouched: mountsUnder('/etc').length === 0,
     };
 
     // 4. Stacked mounts on one path and a nested one.
     mkdirSync(join(root, 'stack'));
-    await mountAll([
-      { type: 'tmpfs', source: 'tmpfs', target: 'stack', options: ['size=1m'] },
-      { type: 'tmpfs', source: 'tmpfs', target: 'stack', options: ['size=1m'] },
-    ], root);
+    await mountAll(
+      [
+        { type: 'tmpfs', source: 'tmpfs', target: 'stack', options: ['size=1m'] },
+        { type: 'tmpfs', source: 'tmpfs', target: 'stack', options: ['size=1m'] },
+      ],
+      root,
+    );
     mkdirSync(join(root, 'stack', 'deep'));
     await mountAll([{ type: 'tmpfs', source: 'tmpfs', target: 'stack/deep', options: ['size=1m'] }], root);
-    report['before'] = mountPointsUnder(mountsUnder(root), root).length;
+    report.before = mountPointsUnder(mountsUnder(root), root).length;
 
     // 5. A failing mount rolls back everything under its dir.
     const rollback = join(base, 'rollback');
     mkdirSync(rollback);
     let rollbackError = 'none';
     try {
-      await mountAll([
-        { type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
-        { type: 'no-such-fs', source: 'x', options: [] },
-      ], rollback);
+      await mountAll(
+        [
+          { type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
+          { type: 'no-such-fs', source: 'x', options: [] },
+        ],
+        rollback,
+      );
     } catch (err) {
       rollbackError = err instanceof MountError ? err.message : `not a MountError: ${String(err)}`;
     }
-    report['rollback'] = { error: rollbackError, left: mountsUnder(rollback).length };
-    report['refused'] = await mountAll([{ type: 'ext4', source: '/x.img', options: ['loop'] }], rollback).then(
+    report.rollback = { error: rollbackError, left: mountsUnder(rollback).length };
+    report.refused = await mountAll([{ type: 'ext4', source: '/x.img', options: ['loop'] }], rollback).then(
       () => 'mounted?!',
       (err: unknown) => (err instanceof MountError ? err.message : String(err)),
     );
 
     // 6. Overlay with lowerdirs longer than a page (mounted from their common parent).
-    report['overlay'] = await overlayLong(base);
+    report.overlay = await overlayLong(base);
 
     // 7. A busy mount (open file) is retried, then detached lazily.
     const busy = join(base, 'busy');
@@ -95,11 +104,11 @@ async function main(): Promise<Record<string, unknown>> {
     const busyErr = errorOf(() => native().umount2(busy, 0));
     await unmountAll(busy, { busyRetries: 2, busyDelayMs: 10 });
     closeSync(fd);
-    report['busy'] = { firstTry: busyErr, left: mountsUnder(busy).length };
+    report.busy = { firstTry: busyErr, left: mountsUnder(busy).length };
 
     // 8. unmountAll takes everything under root, deepest first; a missing dir is a no-op.
     await unmountAll(root);
-    report['after'] = mountsUnder(root).length;
+    report.after = mountsUnder(root).length;
     await unmountAll(join(base, 'does-not-exist'));
     return report;
   } finally {
@@ -144,9 +153,9 @@ async function overlayLong(base: string): Promise<Record<string, unknown>> {
 
 const cwdBefore = process.cwd();
 main().then(
-  (report) => process.stdout.write(JSON.stringify({ ...report, cwdBefore }) + '\n'),
+  (report) => process.stdout.write(`${JSON.stringify({ ...report, cwdBefore })}\n`),
   (err: unknown) => {
-    process.stdout.write(JSON.stringify({ error: String(err instanceof Error ? err.stack : err) }) + '\n');
+    process.stdout.write(`${JSON.stringify({ error: String(err instanceof Error ? err.stack : err) })}\n`);
     process.exitCode = 1;
   },
 );

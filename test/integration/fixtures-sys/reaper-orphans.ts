@@ -78,10 +78,14 @@ async function main(): Promise<Record<string, unknown>> {
   const late = await sh('sleep 0.05 >/dev/null & echo $!');
   const latePid = Number(late.out.trim());
   let stopListening = (): void => {};
-  await withTimeout(new Promise<void>((resolve) => {
-    if (unclaimed.includes(latePid)) return resolve();
-    stopListening = reaper.onUnclaimed((e) => void (e.pid === latePid && resolve()));
-  }), 5_000, 'the late orphan reaped unclaimed').finally(() => stopListening());
+  await withTimeout(
+    new Promise<void>((resolve) => {
+      if (unclaimed.includes(latePid)) return resolve();
+      stopListening = reaper.onUnclaimed((e) => void (e.pid === latePid && resolve()));
+    }),
+    5_000,
+    'the late orphan reaped unclaimed',
+  ).finally(() => stopListening());
   const keptBeforeLateWait = unclaimed.includes(latePid);
   const lateExit = await withTimeout(reaper.waitFor(latePid), 5_000, 'late waiter');
 
@@ -94,7 +98,10 @@ async function main(): Promise<Record<string, unknown>> {
     orphans: orphanPids.size,
     orphanStatuses: [...new Set(orphanStatuses)],
     orphansReaped: orphanStatuses.length,
-    killed: { SIGKILL: { status: killed['SIGKILL']!.status, signal: killed['SIGKILL']!.signal }, SIGTERM: { status: killed['SIGTERM']!.status, signal: killed['SIGTERM']!.signal } },
+    killed: {
+      SIGKILL: { status: killed.SIGKILL!.status, signal: killed.SIGKILL!.signal },
+      SIGTERM: { status: killed.SIGTERM!.status, signal: killed.SIGTERM!.signal },
+    },
     keptBeforeLateWait,
     late: { pid: lateExit.pid, status: lateExit.status, expected: latePid },
     zombies: zombiesOfMine(),
@@ -107,10 +114,10 @@ main().then(
   (report) => {
     clearInterval(keepAlive);
     reaper.stop();
-    process.stdout.write(JSON.stringify(report) + '\n');
+    process.stdout.write(`${JSON.stringify(report)}\n`);
   },
   (err: unknown) => {
-    process.stdout.write(JSON.stringify({ error: String(err instanceof Error ? err.stack : err) }) + '\n');
+    process.stdout.write(`${JSON.stringify({ error: String(err instanceof Error ? err.stack : err) })}\n`);
     process.exitCode = 1;
     clearInterval(keepAlive);
   },

@@ -19,7 +19,10 @@ export interface FixtureResult<R> {
 }
 
 /** Bundles fixtures-sys/<name>.ts with esbuild and runs it; `unshare` puts it in a private mount namespace. */
-export async function runFixture<R>(name: string, opts: { args?: string[]; unshare?: boolean; timeoutMs?: number } = {}): Promise<FixtureResult<R>> {
+export async function runFixture<R>(
+  name: string,
+  opts: { args?: string[]; unshare?: boolean; timeoutMs?: number } = {},
+): Promise<FixtureResult<R>> {
   const built = addonBuilds.find((p) => existsSync(p));
   if (!built) throw new Error(`${addonBuilds.join(' and ')} are missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'tsshim-fixture-'));
