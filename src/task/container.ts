@@ -10,6 +10,7 @@ import { saveDeleteResponse } from '../shim/delete-response.js';
 import { alreadyExists, failedPrecondition, notFound } from '../shim/errdefs.js';
 import type { Logger } from '../shim/logger.js';
 import type { RuncStdio, StdioPaths } from '../stdio/process-io.js';
+import { errnoOf } from '../sys/errno.js';
 import { mountAll, unmountAll } from '../sys/mount.js';
 import type { Exit } from '../sys/reaper.js';
 import { initExitFile } from './bundle-files.js';
@@ -63,10 +64,6 @@ async function sharesPidNamespace(bundle: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function errnoOf(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
 export class Container {
