@@ -1,7 +1,10 @@
 // Proves the e2e harness itself, with containerd's Go shim by default (TSSHIM_E2E_RUNTIME picks another
 // runtime, e.g. io.containerd.tsshim.v2 once it works): image import, ctr run from the image and from a
-// rootfs dir, events, shim discovery, and a stop() that leaves no process, mount or directory behind.
-import { existsSync, readlinkSync } from 'node:fs';
+// rootfs dir, events, shim discovery, and a stop() that leaves no process, mount or directory behind, and
+// touches nothing of another containerd's containers in a namespace both use.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -20,6 +23,7 @@ import {
   shimIdentity,
   waitFor,
 } from './harness/index.js';
+import { removeCgroupDir } from './harness/cleanup.js';
 
 const runtime = process.env.TSSHIM_E2E_RUNTIME ?? runtimes.runc;
 const shimBinary = shimBinaryName(runtime);
@@ -120,3 +124,57 @@ describeEachContainerd(
   },
   { criEnabled: true, importImage: false },
 );
+
+/** One cgroup hierarchy to put a process in: the v2 tree, or v1's pids controller. */
+function someCgroupHierarchy(): string {
+  return existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : '/sys/fs/cgroup/pids';
+}
+
+describeEachContainerd('harness stop() in a namespace another containerd uses too', (suite) => {
+  // runc puts a container of namespace ns in the host's /<ns>/<id> cgroups, whichever containerd runs it:
+  // a CRI conformance run beside the e2e tests has its pods in /k8s.io/<id> as the CRI suites here do.
+  it('kills and removes its own orphaned container there, and leaves a process in another container cgroup of it alone', async () => {
+    const { containerd } = suite;
+    const shared = `tsshim-e2e-shared-${randomBytes(3).toString('hex')}`;
+    const foreignCgroup = join(someCgroupHierarchy(), shared, 'another-containerds-container');
+    mkdirSync(foreignCgroup, { recursive: true });
+    const foreign = spawn('sleep', ['600'], { stdio: 'ignore' });
+    const foreignExited = new Promise((resolve) => foreign.once('exit', resolve));
+    try {
+      writeFileSync(join(foreignCgroup, 'cgroup.procs'), String(foreign.pid));
+      await containerd.importImage(shared);
+      await containerd.ctrOk(['run', '-d', '--runtime', runtime, suite.fixtures.image, 'own', 'sleep', '600'], { namespace: shared });
+      const [shim] = containerd.shims();
+      expect(shim).toBeDefined();
+      await waitFor(() => descendantsOf([shim!.pid]).some((p) => p.cmdline.join(' ') === 'sleep 600'), 5_000);
+      const own = descendantsOf([shim!.pid])
+        .filter((p) => p.cmdline.join(' ') === 'sleep 600')
+        .map((p) => p.pid);
+      expect(own).toHaveLength(1);
+      // Orphaned as after a crash: containerd gone first (it would clean up after a dead shim), then the
+      // shim; only the container's cgroup still ties the process to this containerd.
+      process.kill(containerd.pid, 'SIGKILL');
+      await waitFor(() => !containerd.isRunning(), 5_000);
+      process.kill(shim!.pid, 'SIGKILL');
+      await waitFor(() => !isAlive(shim!.pid), 5_000);
+      expect(isAlive(own[0]!)).toBe(true);
+
+      const report = await containerd.stop();
+      expect(report.problems).toEqual([]);
+      expect(report.killed).toContain(own[0]);
+      expect(isAlive(own[0]!)).toBe(false);
+      expect(report.killed).not.toContain(foreign.pid);
+      expect(isAlive(foreign.pid!)).toBe(true);
+      expect(existsSync(foreignCgroup)).toBe(true);
+    } finally {
+      foreign.kill('SIGKILL');
+      await foreignExited;
+      await removeCgroupDir(foreignCgroup);
+      try {
+        rmdirSync(join(foreignCgroup, '..'));
+      } catch {
+        /* the harness removed it already */
+      }
+    }
+  });
+});

@@ -6,9 +6,27 @@ import { descendantsOf, findShimProcesses, findSpareDaemons, isAlive, listProces
 import type { ProcessInfo } from './procs.js';
 import { waitFor } from './wait.js';
 
-/** Processes whose cgroup (any hierarchy) lies under /<namespace>/, where runc puts ctr's containers. */
-function processesInCgroupNamespaces(namespaces: ReadonlySet<string>, all: ProcessInfo[]): ProcessInfo[] {
-  if (namespaces.size === 0) return [];
+/**
+ * The part of the cgroup tree a containerd's cleanup may touch. runc puts a container of namespace ns in
+ * /<ns>/<id> of every hierarchy, and that tree is the host's: another containerd on the machine (a CRI
+ * conformance run, a second test run) has its containers in /k8s.io/<id> too. So only a namespace this
+ * harness made up is swept whole; in any other, only the ids of this containerd's own containers.
+ */
+export interface CgroupScope {
+  namespace: string;
+  /** This containerd's containers in the namespace; undefined when no other containerd can use it. */
+  ids?: ReadonlySet<string>;
+}
+
+function inScope(path: string, scope: CgroupScope): boolean {
+  const under = (dir: string): boolean => path === dir || path.startsWith(`${dir}/`);
+  if (scope.ids === undefined) return under(`/${scope.namespace}`);
+  return [...scope.ids].some((id) => under(`/${scope.namespace}/${id}`));
+}
+
+/** Processes whose cgroup (any hierarchy) lies in one of the scopes. */
+function processesInCgroupScopes(scopes: readonly CgroupScope[], all: ProcessInfo[]): ProcessInfo[] {
+  if (scopes.length === 0) return [];
   return all.filter((p) => {
     let text: string;
     try {
@@ -18,16 +36,16 @@ function processesInCgroupNamespaces(namespaces: ReadonlySet<string>, all: Proce
     }
     return text.split('\n').some((line) => {
       const path = line.split(':').slice(2).join(':');
-      return [...namespaces].some((ns) => path === `/${ns}` || path.startsWith(`/${ns}/`));
+      return scopes.some((scope) => inScope(path, scope));
     });
   });
 }
 
 /**
  * SIGKILLs the shims of the containerd at `address`, everything below them, and every process left in the
- * cgroups of `namespaces` (container processes orphaned by a dead shim). Returns the pids it killed.
+ * cgroups of `scopes` (container processes orphaned by a dead shim). Returns the pids it killed.
  */
-export async function killLeftoverProcesses(address: string, namespaces: ReadonlySet<string>, problems: string[]): Promise<number[]> {
+export async function killLeftoverProcesses(address: string, scopes: readonly CgroupScope[], problems: string[]): Promise<number[]> {
   const all = listProcesses();
   // Idle spares are expected to outlive a test's containers: stopped here, not reported.
   for (const spare of findSpareDaemons(address, all)) {
@@ -45,7 +63,7 @@ export async function killLeftoverProcesses(address: string, namespaces: Readonl
       shims.map((s) => s.pid),
       all,
     ),
-    ...processesInCgroupNamespaces(namespaces, all),
+    ...processesInCgroupScopes(scopes, all),
   ]) {
     if (p.pid !== process.pid && p.state !== 'Z') victims.set(p.pid, p);
   }
@@ -140,8 +158,11 @@ export async function removeCgroupDir(dir: string, timeoutMs = 5_000): Promise<v
     throw new Error(`rmdir ${dir}: ${(last as NodeJS.ErrnoException).code ?? String(last)}; in it: ${describeCgroupMembers(dir)}`);
 }
 
-/** Removes the (now empty) cgroups runc created under /<namespace> in every hierarchy. */
-export function removeNamespaceCgroups(namespaces: ReadonlySet<string>, problems: string[]): void {
+/**
+ * Removes the (now empty) cgroups runc created for the scopes in every hierarchy: a whole namespace's
+ * tree, or its own containers' /<ns>/<id> and then /<ns> itself if nobody else has a cgroup in it.
+ */
+export function removeScopeCgroups(scopes: readonly CgroupScope[], problems: string[]): void {
   const base = '/sys/fs/cgroup';
   const hierarchies = new Set<string>([base]);
   try {
@@ -156,5 +177,19 @@ export function removeNamespaceCgroups(namespaces: ReadonlySet<string>, problems
   } catch {
     return;
   }
-  for (const h of hierarchies) for (const ns of namespaces) removeCgroupTree(join(h, ns), problems);
+  for (const h of hierarchies) {
+    for (const scope of scopes) {
+      const dir = join(h, scope.namespace);
+      if (scope.ids === undefined) {
+        removeCgroupTree(dir, problems);
+        continue;
+      }
+      for (const id of scope.ids) removeCgroupTree(join(dir, id), problems);
+      try {
+        rmdirSync(dir);
+      } catch {
+        // Not there, or another containerd's cgroups are in it: theirs to remove.
+      }
+    }
+  }
 }

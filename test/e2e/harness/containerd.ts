@@ -1,9 +1,10 @@
 // A private containerd for one e2e suite: temp root/state/address, its own namespace, debug logs captured.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { killLeftoverProcesses, removeNamespaceCgroups, unmountAllUnder } from './cleanup.js';
+import { killLeftoverProcesses, removeScopeCgroups, unmountAllUnder } from './cleanup.js';
+import type { CgroupScope } from './cleanup.js';
 import { defaultRuntimeHandlers, renderContainerdConfig } from './config.js';
 import type { CriRuntimeHandler } from './config.js';
 import { DaemonProcess } from './daemon-process.js';
@@ -82,6 +83,10 @@ export class Containerd {
   /** The log of the daemons this one replaced (a test may restart containerd). */
   private earlierLog = '';
   private readonly usedNamespaces = new Set<string>();
+  /** The namespace this harness made up for the suite (no other containerd uses it), if it did. */
+  private readonly ownNamespace: string | undefined;
+  /** Ids of this containerd's containers and tasks by namespace, gathered at teardown (cleanup.ts CgroupScope). */
+  private readonly ownContainers = new Map<string, Set<string>>();
   private readonly longRunning = new Set<LongRunningCommand>();
   private readonly imports = new Map<string, Promise<Fixtures>>();
   private stopping: Promise<StopReport> | undefined;
@@ -91,6 +96,7 @@ export class Containerd {
     this.version = binaries.version;
     this.fullVersion = binaries.fullVersion;
     this.namespace = opts.namespace ?? `e2e-${binaries.version.replace('.', '')}-${randomBytes(3).toString('hex')}`;
+    this.ownNamespace = opts.namespace === undefined ? this.namespace : undefined;
     this.usedNamespaces.add(this.namespace);
     this.tempDir = tempDir;
     this.root = join(tempDir, 'root');
@@ -297,15 +303,41 @@ export class Containerd {
     await Promise.all([...this.longRunning].map((c) => c.stop(1_000)));
     if (this.isRunning()) await this.removeAllContainers(report.problems);
     await this.terminate(report.problems);
-    report.killed = await killLeftoverProcesses(this.address, this.usedNamespaces, report.problems);
+    const scopes = this.cgroupScopes();
+    report.killed = await killLeftoverProcesses(this.address, scopes, report.problems);
     report.unmounted = await unmountAllUnder(this.tempDir, report.problems);
-    removeNamespaceCgroups(this.usedNamespaces, report.problems);
+    removeScopeCgroups(scopes, report.problems);
     try {
       await rm(this.tempDir, { recursive: true, force: true, maxRetries: 3 });
     } catch (e) {
       report.problems.push(`rm -rf ${this.tempDir}: ${(e as Error).message}`);
     }
     return report;
+  }
+
+  private noteOwn(namespace: string, ids: readonly string[]): void {
+    const set = this.ownContainers.get(namespace) ?? new Set<string>();
+    this.ownContainers.set(namespace, set);
+    for (const id of ids) set.add(id);
+  }
+
+  /**
+   * Where the leftovers of this containerd can be in the cgroup tree: all of the namespace it made up,
+   * and in any other namespace only its own containers: those listed before removal, and those whose
+   * task bundle is still in its state directory (a shim that died, a containerd a test killed).
+   */
+  private cgroupScopes(): CgroupScope[] {
+    const bundles = join(this.state, 'io.containerd.runtime.v2.task');
+    for (const namespace of this.usedNamespaces) {
+      try {
+        this.noteOwn(namespace, readdirSync(join(bundles, namespace)));
+      } catch {
+        // no task bundle in it
+      }
+    }
+    return [...this.usedNamespaces].map((namespace) =>
+      namespace === this.ownNamespace ? { namespace } : { namespace, ids: this.ownContainers.get(namespace) ?? new Set<string>() },
+    );
   }
 
   /** Goes through the shims (task delete --force), as a user would; leftovers are killed afterwards. */
@@ -321,6 +353,7 @@ export class Containerd {
           .map((l) => l.trim())
           .filter((l) => l !== '');
       const tasks = await lines(['tasks', 'ls', '-q']);
+      this.noteOwn(namespace, tasks);
       await Promise.all(
         tasks.map(async (id) => {
           const r = await this.ctr(['tasks', 'delete', '--force', id], { namespace, ...quick });
@@ -328,6 +361,7 @@ export class Containerd {
         }),
       );
       const containers = await lines(['containers', 'ls', '-q']);
+      this.noteOwn(namespace, containers);
       await Promise.all(
         containers.map(async (id) => {
           const r = await this.ctr(['containers', 'delete', id], { namespace, ...quick });
