@@ -5,20 +5,17 @@ import { join } from 'node:path';
 import { packAny, type AnyMessage } from '../api/any.js';
 import { CgroupsV1MetricsType, CgroupsV2MetricsType } from '../api/metrics.js';
 import { CgroupNotFoundError } from './errors.js';
-import { resolveHost, type CgroupHost, type CgroupHostOptions } from './host.js';
+import { resolveHost, type CgroupHostOptions } from './host.js';
 import { readV1Metrics, type V1Paths } from './v1.js';
 import { readV2Metrics } from './v2.js';
 
 /** A cgroup v1 (or hybrid-host) container cgroup: one directory per controller hierarchy. */
 export class CgroupV1 {
   readonly version = 1 as const;
-  private readonly host: CgroupHost;
   constructor(
     readonly paths: V1Paths,
-    options: CgroupHostOptions = {},
-  ) {
-    this.host = resolveHost(options);
-  }
+    private readonly hostOptions: CgroupHostOptions = {},
+  ) {}
 
   /** The memory controller's directory (OOM notifications live there), if the process has one. */
   get memoryPath(): string | undefined {
@@ -27,24 +24,21 @@ export class CgroupV1 {
 
   /** io.containerd.cgroups.v1.Metrics packed in an Any (type URL = bare full name). */
   async metrics(): Promise<AnyMessage> {
-    return packAny(CgroupsV1MetricsType, await readV1Metrics(this.paths, this.host));
+    return packAny(CgroupsV1MetricsType, await readV1Metrics(this.paths, resolveHost(this.hostOptions)));
   }
 }
 
 /** A cgroup v2 container cgroup: one directory in the unified hierarchy. */
 export class CgroupV2 {
   readonly version = 2 as const;
-  private readonly host: CgroupHost;
   constructor(
     readonly path: string,
-    options: CgroupHostOptions = {},
-  ) {
-    this.host = resolveHost(options);
-  }
+    private readonly hostOptions: CgroupHostOptions = {},
+  ) {}
 
   /** io.containerd.cgroups.v2.Metrics packed in an Any (type URL = bare full name). */
   async metrics(): Promise<AnyMessage> {
-    return packAny(CgroupsV2MetricsType, await readV2Metrics(this.path, this.host));
+    return packAny(CgroupsV2MetricsType, await readV2Metrics(this.path, resolveHost(this.hostOptions)));
   }
 }
 

@@ -98,11 +98,14 @@ export interface CheckpointFlags {
 export function checkpointArgs(id: string, f: CheckpointFlags): string[] {
   const args = ['checkpoint', '--image-path', f.imagePath, '--work-path', f.workPath];
   if (f.parentPath) args.push('--parent-path', f.parentPath);
-  if (f.leaveRunning) args.push('--leave-running');
-  if (f.tcpEstablished) args.push('--tcp-established');
-  if (f.extUnixSk) args.push('--ext-unix-sk');
-  if (f.shellJob) args.push('--shell-job');
-  if (f.fileLocks) args.push('--file-locks');
+  const switches = [
+    [f.leaveRunning, '--leave-running'],
+    [f.tcpEstablished, '--tcp-established'],
+    [f.extUnixSk, '--ext-unix-sk'],
+    [f.shellJob, '--shell-job'],
+    [f.fileLocks, '--file-locks'],
+  ] as const;
+  for (const [on, flag] of switches) if (on) args.push(flag);
   for (const ns of f.emptyNamespaces ?? []) args.push('--empty-ns', ns);
   if (f.manageCgroupsMode) args.push('--manage-cgroups-mode', f.manageCgroupsMode);
   return [...args, id];

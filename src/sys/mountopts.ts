@@ -43,41 +43,36 @@ export interface ParsedMountOptions {
   data: string;
 }
 
-// word -> [clear?, flag]; containerd's table (core/mount/mount_linux.go) plus propagation words.
-const optionFlags: ReadonlyMap<string, readonly [boolean, number]> = new Map([
-  ['async', [true, MS_SYNCHRONOUS]],
-  ['atime', [true, MS_NOATIME]],
-  ['bind', [false, MS_BIND]],
+// containerd's option words (core/mount/mount_linux.go) plus the propagation words: each flag with
+// the word that sets it and, where there is one, the word that clears it.
+const flagWords: ReadonlyArray<readonly [flag: number, sets: string, clears?: string]> = [
+  [MS_RDONLY, 'ro', 'rw'],
+  [MS_NOSUID, 'nosuid', 'suid'],
+  [MS_NODEV, 'nodev', 'dev'],
+  [MS_NOEXEC, 'noexec', 'exec'],
+  [MS_SYNCHRONOUS, 'sync', 'async'],
+  [MS_MANDLOCK, 'mand', 'nomand'],
+  [MS_NOATIME, 'noatime', 'atime'],
+  [MS_NODIRATIME, 'nodiratime', 'diratime'],
+  [MS_RELATIME, 'relatime', 'norelatime'],
+  [MS_STRICTATIME, 'strictatime', 'nostrictatime'],
+  [MS_DIRSYNC, 'dirsync'],
+  [MS_REMOUNT, 'remount'],
+];
+/** Words with an `r` form that adds MS_REC: bind/rbind, private/rprivate, and so on. */
+const recursiveWords: ReadonlyArray<readonly [flag: number, word: string]> = [
+  [MS_BIND, 'bind'],
+  [MS_PRIVATE, 'private'],
+  [MS_SHARED, 'shared'],
+  [MS_SLAVE, 'slave'],
+  [MS_UNBINDABLE, 'unbindable'],
+];
+
+/** word -> [clears?, flag]; `defaults` is known and sets nothing. */
+const optionFlags: ReadonlyMap<string, readonly [boolean, number]> = new Map<string, readonly [boolean, number]>([
   ['defaults', [false, 0]],
-  ['dev', [true, MS_NODEV]],
-  ['diratime', [true, MS_NODIRATIME]],
-  ['dirsync', [false, MS_DIRSYNC]],
-  ['exec', [true, MS_NOEXEC]],
-  ['mand', [false, MS_MANDLOCK]],
-  ['noatime', [false, MS_NOATIME]],
-  ['nodev', [false, MS_NODEV]],
-  ['nodiratime', [false, MS_NODIRATIME]],
-  ['noexec', [false, MS_NOEXEC]],
-  ['nomand', [true, MS_MANDLOCK]],
-  ['norelatime', [true, MS_RELATIME]],
-  ['nostrictatime', [true, MS_STRICTATIME]],
-  ['nosuid', [false, MS_NOSUID]],
-  ['rbind', [false, MS_BIND | MS_REC]],
-  ['relatime', [false, MS_RELATIME]],
-  ['remount', [false, MS_REMOUNT]],
-  ['ro', [false, MS_RDONLY]],
-  ['rw', [true, MS_RDONLY]],
-  ['strictatime', [false, MS_STRICTATIME]],
-  ['suid', [true, MS_NOSUID]],
-  ['sync', [false, MS_SYNCHRONOUS]],
-  ['private', [false, MS_PRIVATE]],
-  ['rprivate', [false, MS_PRIVATE | MS_REC]],
-  ['shared', [false, MS_SHARED]],
-  ['rshared', [false, MS_SHARED | MS_REC]],
-  ['slave', [false, MS_SLAVE]],
-  ['rslave', [false, MS_SLAVE | MS_REC]],
-  ['unbindable', [false, MS_UNBINDABLE]],
-  ['runbindable', [false, MS_UNBINDABLE | MS_REC]],
+  ...flagWords.flatMap(([flag, sets, clears]) => [[sets, [false, flag]] as const, ...(clears ? [[clears, [true, flag]] as const] : [])]),
+  ...recursiveWords.flatMap(([flag, word]) => [[word, [false, flag]] as const, [`r${word}`, [false, flag | MS_REC]] as const]),
 ]);
 
 /**
