@@ -47,6 +47,26 @@ export interface CreateParams {
 /** A checkpoint as the container takes it: the request's options, with the image path resolved to `path`. */
 export type CheckpointParams = Omit<CheckpointRequestOptions, 'imagePath'> & { path: string };
 
+/** A checkpoint image a restore-pending container is started from. */
+interface RestoreSource {
+  checkpoint: string;
+  parentCheckpoint: string;
+}
+
+/** What create() settles about a container before the object exists (its collaborators come apart, as ContainerDeps). */
+interface ContainerSetup {
+  id: string;
+  bundle: string;
+  namespace: string;
+  init: ContainerProcess;
+  runc: RuncClient;
+  options: TaskOptions;
+  restoreFrom: RestoreSource | undefined;
+  rootfsMounted: boolean;
+  /** The container shares a PID namespace: its other processes are killed when init exits. */
+  sharedPidNs: boolean;
+}
+
 /** What runc is given for a process's stdio. */
 interface RuncIO {
   stdio: RuncStdio;
@@ -78,20 +98,31 @@ export class Container {
   /** `runc kill` calls on init still running: Delete waits for them (their answers come first). */
   private readonly initKills = new Set<Promise<unknown>>();
 
+  readonly id: string;
+  readonly bundle: string;
+  readonly namespace: string;
+  readonly init: ContainerProcess;
+  private readonly runc: RuncClient;
+  private readonly options: TaskOptions;
+  /** Set when the init is restore-pending: the image Start restores from. */
+  private readonly restoreFrom: RestoreSource | undefined;
+  private readonly rootfsMounted: boolean;
+  private readonly sharedPidNs: boolean;
+
   private constructor(
-    readonly id: string,
-    readonly bundle: string,
-    readonly namespace: string,
-    readonly init: ContainerProcess,
-    private readonly runc: RuncClient,
-    private readonly options: TaskOptions,
-    /** Set when the init is restore-pending: the image Start restores from. */
-    private readonly restoreFrom: { checkpoint: string; parentCheckpoint: string } | undefined,
-    private readonly rootfsMounted: boolean,
-    private readonly sharedPidNs: boolean,
+    setup: ContainerSetup,
     private readonly deps: ContainerDeps,
   ) {
-    this.logger = deps.logger.child({ container: id });
+    this.id = setup.id;
+    this.bundle = setup.bundle;
+    this.namespace = setup.namespace;
+    this.init = setup.init;
+    this.runc = setup.runc;
+    this.options = setup.options;
+    this.restoreFrom = setup.restoreFrom;
+    this.rootfsMounted = setup.rootfsMounted;
+    this.sharedPidNs = setup.sharedPidNs;
+    this.logger = deps.logger.child({ container: setup.id });
   }
 
   static async create(params: CreateParams, deps: ContainerDeps): Promise<Container> {
@@ -114,15 +145,17 @@ export class Container {
     const restoreFrom = params.checkpoint ? { checkpoint: params.checkpoint, parentCheckpoint: params.parentCheckpoint } : undefined;
     const init = new ContainerProcess(id, 'init', params.stdio, restoreFrom ? 'restore-pending' : 'created');
     const container = new Container(
-      id,
-      bundle,
-      params.namespace,
-      init,
-      runc,
-      options,
-      restoreFrom,
-      rootfsMounted,
-      await sharesPidNamespace(bundle),
+      {
+        id,
+        bundle,
+        namespace: params.namespace,
+        init,
+        runc,
+        options,
+        restoreFrom,
+        rootfsMounted,
+        sharedPidNs: await sharesPidNamespace(bundle),
+      },
       deps,
     );
     if (restoreFrom) {
@@ -255,7 +288,7 @@ export class Container {
   }
 
   /** Start of a container created from a checkpoint: `runc restore` with the stdio set up now. */
-  private async restore(from: { checkpoint: string; parentCheckpoint: string }): Promise<void> {
+  private async restore(from: RestoreSource): Promise<void> {
     const pidFile = join(this.bundle, 'init.pid');
     const since = await this.launch(this.init, pidFile, (io) =>
       this.runc.restore(this.id, {
