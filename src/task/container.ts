@@ -563,10 +563,11 @@ export class Container {
     const exec = this.process(execId);
     exec.check('delete');
     if (exec.starting) throw failedPrecondition(`cannot delete exec process ${execId}: it is being started`);
-    await exec.io?.drain(ioDrainMs);
-    exec.io?.close();
+    // Gone before anything is awaited: a Start of the same exec arriving meanwhile finds nothing to start.
     exec.transition('deleted');
     this.execs.delete(execId);
+    await exec.io?.drain(ioDrainMs);
+    exec.io?.close();
     await rm(join(this.bundle, `${execId}.pid`), { force: true });
     const exit = exec.exit ?? { status: 0, exitedAt: new Date(0) };
     return { pid: exec.pid, ...exit };

@@ -308,6 +308,17 @@ describe('Container requests', () => {
     expect(() => c.process('e1')).toThrow('not found');
   });
 
+  it('an exec Start that arrives while its Delete runs finds the exec gone; runc never runs it', async () => {
+    const c = await Container.create(params(), fx.deps);
+    await c.start();
+    c.addExec('e1', {}, noStdio);
+    const deleting = c.deleteExec('e1');
+    const starting = rejection(c.startExec('e1'));
+    await deleting;
+    expect((await starting).code).toBe(Code.NotFound);
+    expect(fx.runc.calls).not.toContain('exec');
+  });
+
   it('no exec starts once init was reaped, though its exit is not published yet', async () => {
     const c = await Container.create(params(), fx.deps);
     await c.start();
