@@ -14,24 +14,29 @@ import { readFileSync } from 'node:fs';
 
 export class ExpectedFailureError extends Error {}
 
+/**
+ * The lines of a list file that hold an entry (blank lines and # comments dropped), trimmed, with
+ * their 1-based line numbers.
+ * @param {string} file @returns {{ text: string, line: number }[]}
+ */
+function entryLines(file) {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((raw, i) => ({ text: raw.trim(), line: i + 1 }))
+    .filter(({ text }) => text !== '' && !text.startsWith('#'));
+}
+
 /** @param {string} file @returns {Entry[]} */
 export function loadExpected(file) {
-  /** @type {Entry[]} */
-  const entries = [];
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .forEach((raw, i) => {
-      const text = raw.trim();
-      if (text === '' || text.startsWith('#')) return;
-      const m = /^(\S+)\s+(both|flaky|tsshim)\s+(\S.*)$/.exec(text);
-      if (!m) throw new ExpectedFailureError(`${file}:${i + 1}: want "NAME both|flaky|tsshim REASON", got: ${text}`);
-      const [, name, scope, reason] = /** @type {[string, string, Entry['scope'], string]} */ (m);
-      if (scope === 'tsshim' && !/\bissue \d+\b/.test(reason)) {
-        throw new ExpectedFailureError(`${file}:${i + 1}: a tsshim entry must name its open issue ("issue N"): ${text}`);
-      }
-      entries.push({ name, scope, reason, line: i + 1 });
-    });
-  return entries;
+  return entryLines(file).map(({ text, line }) => {
+    const m = /^(\S+)\s+(both|flaky|tsshim)\s+(\S.*)$/.exec(text);
+    if (!m) throw new ExpectedFailureError(`${file}:${line}: want "NAME both|flaky|tsshim REASON", got: ${text}`);
+    const [, name, scope, reason] = /** @type {[string, string, Entry['scope'], string]} */ (m);
+    if (scope === 'tsshim' && !/\bissue \d+\b/.test(reason)) {
+      throw new ExpectedFailureError(`${file}:${line}: a tsshim entry must name its open issue ("issue N"): ${text}`);
+    }
+    return { name, scope, reason, line };
+  });
 }
 
 /**
@@ -57,16 +62,9 @@ export function uncovered(failing, entries, usable) {
  * @param {string} file @returns {{ name: string, reason: string }[]}
  */
 export function loadSkipList(file) {
-  /** @type {{ name: string, reason: string }[]} */
-  const entries = [];
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .forEach((raw, i) => {
-      const text = raw.trim();
-      if (text === '' || text.startsWith('#')) return;
-      const m = /^(Test\w*)\s+(\S.*)$/.exec(text);
-      if (!m) throw new ExpectedFailureError(`${file}:${i + 1}: want "TestName REASON", got: ${text}`);
-      entries.push({ name: /** @type {string} */ (m[1]), reason: /** @type {string} */ (m[2]) });
-    });
-  return entries;
+  return entryLines(file).map(({ text, line }) => {
+    const m = /^(Test\w*)\s+(\S.*)$/.exec(text);
+    if (!m) throw new ExpectedFailureError(`${file}:${line}: want "TestName REASON", got: ${text}`);
+    return { name: /** @type {string} */ (m[1]), reason: /** @type {string} */ (m[2]) };
+  });
 }
