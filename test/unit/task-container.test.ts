@@ -341,14 +341,22 @@ describe('Container requests', () => {
     const release = new Deferred<void>();
     fx.runc.hooks.kill = () => release.promise; // runc kill answers late, after init is gone
     const answers: string[] = [];
+    // What Delete has done when runc delete runs: the Kill must have been answered by then (the
+    // delete's own file writes take long enough that the answer order alone would not show it).
+    let killAnsweredBeforeRuncDelete: boolean | undefined;
+    fx.runc.hooks.delete = async () => {
+      killAnsweredBeforeRuncDelete = answers.includes('kill');
+    };
     const kill = c.kill('', 9, false).then(() => answers.push('kill'));
     await c.init.wait();
     const del = c.delete().then(() => answers.push('delete'));
     await settle();
     expect(answers).toEqual([]);
+    expect(fx.runc.calls).not.toContain('delete');
     release.resolve();
     await Promise.all([kill, del]);
     expect(answers).toEqual(['kill', 'delete']);
+    expect(killAnsweredBeforeRuncDelete).toBe(true);
   });
 
   it('refuses what the state does not allow with FailedPrecondition naming the state', async () => {
