@@ -93,8 +93,11 @@ export class Container {
   /** The init's cgroup, found at create (Stats, OOM); undefined if it could not be read. */
   private cgroup: Cgroup | undefined;
   private oomWatcher: OomWatcher | undefined;
-  /** Set by the reaper's report of init's exit: no exec starts after it, though the exit is published later. */
-  private initReaped = false;
+  /**
+   * Set by the reaper's report of init's exit, and settled once that exit is recorded and published:
+   * no exec starts after it is set, though the exit is published later.
+   */
+  private initExitHandling: Promise<void> | undefined;
   /** `runc kill` calls on init still running: Delete waits for them (their answers come first). */
   private readonly initKills = new Set<Promise<unknown>>();
 
@@ -231,7 +234,10 @@ export class Container {
       return undefined;
     });
     this.watchOOM();
-    void this.deps.reaper.waitFor(this.init.pid, { since }).then((exit) => this.onInitExit(exit));
+    void this.deps.reaper.waitFor(this.init.pid, { since }).then((exit) => {
+      this.initExitHandling = this.onInitExit(exit);
+      return this.initExitHandling;
+    });
   }
 
   /**
@@ -305,7 +311,6 @@ export class Container {
   }
 
   private async onInitExit(exit: Exit): Promise<void> {
-    this.initReaped = true;
     await this.init.starting;
     // An OOM kill is reported before the exit it caused (containerd PR #12714).
     this.oomWatcher?.check();
@@ -522,11 +527,24 @@ export class Container {
   async startExec(execId: string): Promise<number> {
     const exec = this.process(execId) as ExecProcess;
     exec.check('start');
-    if (this.initReaped || !this.init.allows('exec')) {
+    if (this.initExitHandling || !this.init.allows('exec')) {
       throw failedPrecondition(
-        `container ${this.id} is not running: cannot start exec ${execId} (its init ${this.initReaped ? 'exited' : `is ${this.init.state}`})`,
+        `container ${this.id} is not running: cannot start exec ${execId} (its init ${this.initExitHandling ? 'exited' : `is ${this.init.state}`})`,
       );
     }
+    try {
+      return await this.launchExec(exec);
+    } catch (err) {
+      // Init died while this exec was starting (runc: "cannot exec in a stopped container"). Its exit
+      // is recorded once this start has settled: answer after that, so a State that follows this
+      // answer says stopped (containerd's TestIssue10589 asks right away).
+      await this.initExitHandling;
+      throw err;
+    }
+  }
+
+  private async launchExec(exec: ExecProcess): Promise<number> {
+    const execId = exec.id;
     // Set before anything is awaited: init's exit handler, if init dies now, waits for this start.
     const started = new Deferred<void>();
     exec.starting = started.promise;

@@ -335,6 +335,22 @@ describe('Container requests', () => {
     await c.init.wait();
   });
 
+  it('an exec start that fails because init died is answered once init is stopped', async () => {
+    const c = await Container.create(params(), fx.deps);
+    await c.start();
+    c.addExec('e1', {}, noStdio);
+    fx.runc.hooks.exec = async () => {
+      fx.reaper.exit(fx.runc.initPid, 137);
+      await settle();
+      throw new Error('OCI runtime exec failed: exec failed: cannot exec in a stopped container');
+    };
+    await expect(c.startExec('e1')).rejects.toThrow('cannot exec in a stopped container');
+    // No settle here: a State right after the answer must already see the exit (TestIssue10589).
+    expect(c.init.state).toBe('stopped');
+    expect(c.process('e1').state).toBe('created');
+    expect(timeline()).toEqual(['create', 'start', 'exec-added', 'exit:c1:137']);
+  });
+
   it('answers a Kill of init before the Delete that follows the exit it caused', async () => {
     const c = await Container.create(params(), fx.deps);
     await c.start();
