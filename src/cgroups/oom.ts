@@ -1,11 +1,14 @@
 // OOM-kill notifications for a container's cgroup (docs/protocol.md §12.6).
 //
 // v1: an eventfd registered on <memcg>/memory.oom_control through cgroup.event_control; the
-//     kernel bumps its counter on every OOM in the cgroup, and once more when the cgroup is
-//     removed, which is why each wake-up checks the cgroup still exists.
-//     The eventfd only tells of OOMs after it was registered, so check() also compares the
-//     cgroup's oom_kill counter (memory.oom_control) with its value when the watch began: a kill
-//     that rose it with no notification (or before one) is reported once.
+//     kernel bumps its counter when the cgroup runs out of memory (sometimes twice for one kill,
+//     and before the kill is counted), and once more when the cgroup is removed, which is why
+//     each wake-up checks the cgroup still exists. A wake-up only says "look": what is reported
+//     is a rise of memory.oom_control's oom_kill, one event per rise, as on v2. The Go shim sends
+//     one event per wake-up, so its users see two for one kill now and then. A wake-up with no
+//     rise yet re-reads the counter a few times (the kernel counts the kill just after notifying);
+//     check() at init's exit catches a kill no wake-up told of. Kernels before 4.13 have no
+//     oom_kill line: there each wake-up is one event, as in the Go shim.
 // v2: inotify on memory.events and cgroup.events; on any change memory.events is re-read and an
 //     increase of oom_kill since the watch began (not oom: in a pod the oom counter is charged to
 //     the pod's cgroup, containerd#6323) is an OOM kill; the watch ends once the cgroup is empty or gone.
@@ -52,6 +55,9 @@ function callHandler(onOOM: () => void, logger: Logger, dir: string): void {
   }
 }
 
+/** Delays after a wake-up with no counted kill at which oom_kill is read again (ms, cumulative ~1 s). */
+const recountDelaysMs = [5, 20, 100, 400, 500];
+
 class EventfdOomWatcher implements OomWatcher {
   get closed(): boolean {
     return this.ended;
@@ -59,19 +65,21 @@ class EventfdOomWatcher implements OomWatcher {
   private ended = false;
   private readonly efd: number;
   private poll: PollHandle | null = null;
-  /** oom_kill when the watch began; undefined on kernels without that counter (before 4.13). */
-  private readonly baseline: bigint | undefined;
-  private reported = 0;
+  private readonly oomControl: string;
+  /** oom_kill when the watch began, then at the last report; undefined on kernels without it. */
+  private killsSeen: bigint | undefined;
+  private recount: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly dir: string,
     private readonly onOOM: () => void,
     private readonly logger: Logger,
   ) {
-    this.baseline = readOomKillCounter(join(dir, 'memory.oom_control'));
+    this.oomControl = join(dir, 'memory.oom_control');
+    this.killsSeen = readOomKillCounter(this.oomControl);
     this.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     try {
-      const control = openSync(join(dir, 'memory.oom_control'), 'r');
+      const control = openSync(this.oomControl, 'r');
       try {
         writeFileSync(join(dir, 'cgroup.event_control'), `${this.efd} ${control}`);
       } finally {
@@ -86,28 +94,59 @@ class EventfdOomWatcher implements OomWatcher {
   }
 
   check(): void {
+    this.look(this.readCounter() > 0n);
+  }
+
+  /** One look at the cgroup; `notified`: the eventfd had fired since the last look. */
+  private look(notified: boolean): void {
     if (this.ended) return;
-    const notified = this.readCounter() > 0n;
     if (!existsSync(this.dir)) {
       this.logger.debug({ cgroup: this.dir }, 'memory cgroup removed; OOM watch ends');
       this.close();
       return;
     }
-    if (notified || (this.reported === 0 && this.oomKillsSinceStart() > 0n)) {
-      this.reported++;
+    if (this.killsSeen === undefined) {
+      if (notified) callHandler(this.onOOM, this.logger, this.dir);
+      return;
+    }
+    if (this.killsRose()) {
+      this.stopRecount();
       callHandler(this.onOOM, this.logger, this.dir);
+    } else if (notified) {
+      this.startRecount();
     }
   }
 
-  /** How much memory.oom_control's oom_kill rose since the watch began (0 if unreadable). */
-  private oomKillsSinceStart(): bigint {
-    const now = readOomKillCounter(join(this.dir, 'memory.oom_control'));
-    return now === undefined || this.baseline === undefined ? 0n : now - this.baseline;
+  /** True, and remembered, if oom_kill is above what was last seen. */
+  private killsRose(): boolean {
+    const now = readOomKillCounter(this.oomControl);
+    if (now === undefined || this.killsSeen === undefined || now <= this.killsSeen) return false;
+    this.killsSeen = now;
+    return true;
+  }
+
+  private startRecount(step = 0): void {
+    this.stopRecount();
+    const delay = recountDelaysMs[step];
+    if (delay === undefined) return; // an OOM that killed nothing: not reported (as on v2)
+    this.recount = setTimeout(() => {
+      this.recount = undefined;
+      if (this.ended) return;
+      if (this.killsRose()) callHandler(this.onOOM, this.logger, this.dir);
+      else this.startRecount(step + 1);
+    }, delay);
+    this.recount.unref();
+  }
+
+  private stopRecount(): void {
+    if (this.recount) clearTimeout(this.recount);
+    this.recount = undefined;
   }
 
   close(): void {
     if (this.ended) return;
     this.ended = true;
+    this.stopRecount();
     this.poll?.close();
     this.poll = null;
     closeFd(this.efd);
@@ -137,6 +176,7 @@ class EventfdOomWatcher implements OomWatcher {
 
   /** The eventfd counter (events since the last read), 0 when nothing is pending. */
   private readCounter(): bigint {
+    if (this.ended) return 0n;
     const buf = Buffer.alloc(8);
     try {
       if (readSync(this.efd, buf, 0, 8, null) !== 8) return 0n;

@@ -145,7 +145,8 @@ while True: a.append(bytearray(1 << 20))'`,
       const exit = await exited(child);
       expect(exit.signal).toBe('SIGKILL');
       await until(() => ooms > 0, 'the OOM notification');
-      expect(keyed(join(mem, 'memory.oom_control')).oom_kill).toBeGreaterThanOrEqual(1);
+      // One event per kill: the kernel's second notification for the same kill adds none.
+      expect(ooms).toBe(keyed(join(mem, 'memory.oom_control')).oom_kill);
       const m = unpackAny(CgroupsV1MetricsType, await cg.metrics());
       expect(m.memoryOomControl?.oomKill).toBeGreaterThanOrEqual(1);
       expect(m.memory?.usage?.failcnt ?? 0).toBe(num(join(mem, 'memory.failcnt')));
@@ -192,41 +193,73 @@ describe('v1 OOM watcher plumbing (fake cgroup dir; the test writes the eventfd 
     }
   };
 
-  it('fires per wake-up, re-arms, reports pending events through check(), and closes its fd', async () => {
+  const oomControl = (kills: number | undefined): void =>
+    writeFileSync(join(dir, 'memory.oom_control'), `oom_kill_disable 0\nunder_oom 0\n${kills === undefined ? '' : `oom_kill ${kills}\n`}`);
+
+  it('reports one event per rise of oom_kill however many wake-ups told of it, re-arms, and closes its fd', async () => {
     dir = mkdtempSync(join(tmpdir(), 'tsshim-cg1-'));
-    writeFileSync(join(dir, 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n');
+    oomControl(0);
     writeFileSync(join(dir, 'cgroup.event_control'), '');
     let ooms = 0;
     watcher = watchOOM(new CgroupV1(new Map([['memory', dir]])), () => ooms++, logger);
     const efd = registeredEventfd();
     expect(fdTarget(efd)).toBe('anon_inode:[eventfd]');
 
+    // The kernel notifies before it counts the kill: the wake-up finds no rise and reads again.
     signal(efd);
-    await until(() => ooms === 1, 'the first wake-up', 2_000);
-    signal(efd);
-    await until(() => ooms === 2, 'the second wake-up (re-armed)', 2_000);
+    await afterNextIoPoll();
+    expect(ooms).toBe(0);
+    oomControl(1);
+    await until(() => ooms === 1, 'the kill counted after its wake-up', 2_000);
 
+    // A second notification for the same kill (the kernel sends one now and then) adds nothing;
+    // the next kill is reported once more (the poll was re-armed).
+    signal(efd);
+    await afterNextIoPoll();
+    oomControl(2);
+    signal(efd);
+    await until(() => ooms === 2, 'the second kill', 2_000);
+    await afterNextIoPoll();
+    expect(ooms).toBe(2);
+
+    oomControl(3);
     signal(efd);
     watcher.check(); // the init's exit came first: report now, synchronously
     expect(ooms).toBe(3);
     await afterNextIoPoll(); // a wake-up still due for that signal has run by now
-    expect(ooms).toBe(3); // the poll's wake-up finds the counter already read
+    expect(ooms).toBe(3);
 
     watcher.close();
     expect(fdTarget(efd)).not.toBe('anon_inode:[eventfd]');
   });
 
+  it('without an oom_kill line (kernels before 4.13) reports one event per wake-up, as the Go shim', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tsshim-cg1-'));
+    oomControl(undefined);
+    writeFileSync(join(dir, 'cgroup.event_control'), '');
+    let ooms = 0;
+    watcher = watchOOM(new CgroupV1(new Map([['memory', dir]])), () => ooms++, logger);
+    const efd = registeredEventfd();
+    signal(efd);
+    await until(() => ooms === 1, 'the first wake-up', 2_000);
+    signal(efd);
+    await until(() => ooms === 2, 'the second wake-up (re-armed)', 2_000);
+    signal(efd);
+    watcher.check();
+    expect(ooms).toBe(3);
+    await afterNextIoPoll();
+    expect(ooms).toBe(3);
+  });
+
   it('check() reports a rise of oom_kill since the watch began that no notification told of, once', () => {
     dir = mkdtempSync(join(tmpdir(), 'tsshim-cg1-'));
-    const control = (kills: number): void =>
-      writeFileSync(join(dir, 'memory.oom_control'), `oom_kill_disable 0\nunder_oom 0\noom_kill ${kills}\n`);
-    control(2); // kills before the watch (an earlier container's) are not this one's
+    oomControl(2); // kills before the watch (an earlier container's) are not this one's
     writeFileSync(join(dir, 'cgroup.event_control'), '');
     let ooms = 0;
     watcher = watchOOM(new CgroupV1(new Map([['memory', dir]])), () => ooms++, logger);
     watcher.check();
     expect(ooms).toBe(0);
-    control(3); // a kill without a notification (it came before the eventfd could tell)
+    oomControl(3); // a kill without a notification (it came before the eventfd could tell)
     watcher.check();
     expect(ooms).toBe(1);
     watcher.check();
@@ -235,13 +268,13 @@ describe('v1 OOM watcher plumbing (fake cgroup dir; the test writes the eventfd 
 
   it('check() adds nothing when the notification already reported the kill', async () => {
     dir = mkdtempSync(join(tmpdir(), 'tsshim-cg1-'));
-    writeFileSync(join(dir, 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n');
+    oomControl(0);
     writeFileSync(join(dir, 'cgroup.event_control'), '');
     let ooms = 0;
     watcher = watchOOM(new CgroupV1(new Map([['memory', dir]])), () => ooms++, logger);
+    oomControl(1);
     signal(registeredEventfd());
     await until(() => ooms === 1, 'the wake-up', 2_000);
-    writeFileSync(join(dir, 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n');
     watcher.check();
     expect(ooms).toBe(1);
   });
