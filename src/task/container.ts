@@ -167,18 +167,21 @@ export class Container {
       return container;
     }
     let since: bigint;
+    let runcRan = false;
     try {
-      since = await container.launch(init, join(bundle, 'init.pid'), (io) =>
-        runc.create(id, {
+      since = await container.launch(init, join(bundle, 'init.pid'), (io) => {
+        runcRan = true;
+        return runc.create(id, {
           bundle,
           pidFile: join(bundle, 'init.pid'),
           noPivot: options.noPivotRoot,
           noNewKeyring: options.noNewKeyring,
           ...io,
-        }),
-      );
+        });
+      });
     } catch (err) {
-      await runc.delete(id, { force: true }).catch(() => undefined);
+      // runc may have left a created container (a failure after it, or one of its own): remove it.
+      if (runcRan) await runc.delete(id, { force: true }).catch(() => undefined);
       if (rootfsMounted) await unmountAll(rootfsDir).catch(() => undefined);
       throw err;
     }

@@ -417,4 +417,12 @@ describe('Container requests', () => {
     expect(fx.runc.calls).toEqual(['create', 'delete --force']);
     expect(fx.events).toEqual([]);
   });
+
+  it('a create whose stdio cannot be set up runs no runc at all and names the missing path', async () => {
+    const stdio = { stdin: '', stdout: join(fx.bundle, 'missing', 'stdout'), stderr: '', terminal: false };
+    const err = await rejection(Container.create(params({ stdio }), fx.deps));
+    expect(err.message).toContain(stdio.stdout); // the service maps it to NotFound (one place maps codes)
+    expect(fx.runc.calls).toEqual([]);
+    expect(fx.events).toEqual([]);
+  });
 });
