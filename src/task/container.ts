@@ -1,21 +1,30 @@
 // One container: its runc handle, rootfs mounts, init and exec processes, and the order of
 // its events (create, start, exec-added, exec-started, exit of each exec, exit, delete).
-// States and what each allows are in process.ts; collaborators come in as ContainerDeps.
-import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+// States and what each allows are in process.ts; collaborators come in as ContainerDeps; what a
+// create is given and settles, in container-setup.ts.
+import { copyFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Topic, buildTaskEvent, toTimestamp, type AnyMessage, type Mount } from '../api/index.js';
+import { Topic, buildTaskEvent, toTimestamp, type AnyMessage } from '../api/index.js';
 import type { Cgroup, OomWatcher } from '../cgroups/index.js';
 import { isNotFoundKillError, readPidFile } from '../runc/index.js';
 import { saveDeleteResponse } from '../shim/delete-response.js';
 import { alreadyExists, failedPrecondition, notFound } from '../shim/errdefs.js';
 import type { Logger } from '../shim/logger.js';
-import type { RuncStdio, StdioPaths } from '../stdio/process-io.js';
+import type { StdioPaths } from '../stdio/process-io.js';
 import { errnoOf } from '../sys/errno.js';
 import { mountAll, unmountAll } from '../sys/mount.js';
 import type { Exit } from '../sys/reaper.js';
 import { initExitFile } from './bundle-files.js';
+import {
+  sharesPidNamespace,
+  type CheckpointParams,
+  type ContainerSetup,
+  type CreateParams,
+  type RestoreSource,
+  type RuncIO,
+} from './container-setup.js';
 import type { ContainerDeps, RuncClient } from './deps.js';
-import { persistOptions, type CheckpointRequestOptions, type TaskOptions } from './options.js';
+import { persistOptions, type TaskOptions } from './options.js';
 import { ContainerProcess, ExecProcess, type ExitInfo } from './process.js';
 import { Deferred, SerialQueue } from './serial.js';
 import { prepareStdio } from './stdio-setup.js';
@@ -31,60 +40,6 @@ const ioDrainMs = 10_000;
 const exitOutputWaitMs = 2_000;
 /** How long Delete of a never-started container waits for the init runc killed to be reaped. */
 const killedInitWaitMs = 2_000;
-
-export interface CreateParams {
-  id: string;
-  bundle: string;
-  namespace: string;
-  rootfs: Mount[];
-  stdio: StdioPaths;
-  options: TaskOptions;
-  /** Restore from this checkpoint image at Start instead of creating (docs/protocol.md §12.8). */
-  checkpoint: string;
-  parentCheckpoint: string;
-}
-
-/** A checkpoint as the container takes it: the request's options, with the image path resolved to `path`. */
-export type CheckpointParams = Omit<CheckpointRequestOptions, 'imagePath'> & { path: string };
-
-/** A checkpoint image a restore-pending container is started from. */
-interface RestoreSource {
-  checkpoint: string;
-  parentCheckpoint: string;
-}
-
-/** What create() settles about a container before the object exists (its collaborators come apart, as ContainerDeps). */
-interface ContainerSetup {
-  id: string;
-  bundle: string;
-  namespace: string;
-  init: ContainerProcess;
-  runc: RuncClient;
-  options: TaskOptions;
-  restoreFrom: RestoreSource | undefined;
-  rootfsMounted: boolean;
-  /** The container shares a PID namespace: its other processes are killed when init exits. */
-  sharedPidNs: boolean;
-}
-
-/** What runc is given for a process's stdio. */
-interface RuncIO {
-  stdio: RuncStdio;
-  consoleSocket?: string;
-}
-
-/** True when the spec gives the container no PID namespace of its own (it shares one). */
-async function sharesPidNamespace(bundle: string): Promise<boolean> {
-  try {
-    const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as {
-      linux?: { namespaces?: Array<{ type?: string; path?: string }> };
-    };
-    const pidNs = spec.linux?.namespaces?.find((ns) => ns.type === 'pid');
-    return !pidNs || !!pidNs.path;
-  } catch {
-    return false;
-  }
-}
 
 export class Container {
   readonly serial = new SerialQueue();

@@ -11,7 +11,8 @@ import type { Cgroup, OomWatcher } from '../../src/cgroups/index.js';
 import type { Logger } from '../../src/shim/logger.js';
 import type { Exit } from '../../src/sys/reaper.js';
 import { defaultOptions } from '../../src/task/bundle-files.js';
-import { Container, type CreateParams } from '../../src/task/container.js';
+import { Container } from '../../src/task/container.js';
+import type { CreateParams } from '../../src/task/container-setup.js';
 import type { ContainerDeps, RuncClient } from '../../src/task/deps.js';
 import { Deferred } from '../../src/task/serial.js';
 
