@@ -25,6 +25,17 @@ function criuStatus(): string {
   return readFileSync(check, 'utf8').trim();
 }
 
+/** A counter in /count, one line of 8 digits, rewritten in place every 0.1 s. */
+const counterLoop = 'i=0; while true; do i=$((i+1)); printf "%08d\\n" $i 1<> /count; sleep 0.1; done';
+
+/** The end of CRIU's restore log named in a failed restore's message: why it failed. */
+async function restoreLogTail(message: string): Promise<string> {
+  const log = /log file: (\S+restore\.log)/.exec(message)?.[1];
+  if (!log) return '';
+  const text = await readFile(log, 'utf8').catch((err: Error) => `(cannot read ${log}: ${err.message})`);
+  return text.split('\n').slice(-40).join('\n');
+}
+
 async function counter(containerd: Containerd, id: string, execId: string): Promise<number> {
   const out = await containerd.ctrOk(['task', 'exec', '--exec-id', execId, id, 'cat', '/count']);
   return Number(out.trim());
@@ -42,11 +53,12 @@ describeEachContainerd('checkpoint and restore through tsshim', (suite) => {
       runtime,
       suite.fixtures.image,
       'cp1',
-      // Written aside and renamed: a reader never sees the file truncated but not yet written
-      // (a read in that window, right after the restore, found it empty under load).
+      // Overwritten in place at a fixed width (`1<>`: no truncation): a reader never finds it empty,
+      // and a dump that catches the shell with it open restores it (CRIU reopens open files by path
+      // and checks their size; a renamed-away or resized file fails the restore).
       'sh',
       '-c',
-      'i=0; while true; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; sleep 0.1; done',
+      counterLoop,
     ]);
     expect(await eventually(async () => (await counter(containerd, 'cp1', 'c0')) > 5, 10_000)).toBe(true);
     const dumped = await containerd.ctr(['containers', 'checkpoint', '--task', '--rw', 'cp1', 'checkpoint/cp1:1'], { timeoutMs: 60_000 });
@@ -122,10 +134,7 @@ describeEachContainerd('checkpoint to an image path and restore from it through 
     const rootfs = await copyRootfs(join(containerd.tempDir, 'rootfs-cp-path'));
     const countFile = join(rootfs, 'count');
     const count = async (): Promise<number> => Number((await readFile(countFile, 'utf8').catch(() => '')).trim() || 0);
-    await writeFile(
-      join(rootfs, 'run.sh'),
-      '#!/bin/sh\ni=0\nwhile true; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; sleep 0.1; done\n',
-    );
+    await writeFile(join(rootfs, 'run.sh'), `#!/bin/sh\n${counterLoop}\n`);
     await chmod(join(rootfs, 'run.sh'), 0o755);
 
     await containerd.ctrOk(['containers', 'create', '--runtime', runtime, '--rootfs', rootfs, 'cpp1', '/run.sh']);
@@ -142,10 +151,14 @@ describeEachContainerd('checkpoint to an image path and restore from it through 
     await removeContainer(containerd, 'cpp1');
 
     // A fresh start would count from 1 again; the restored process goes on from its checkpoint.
-    await writeFile(countFile, '0\n');
+    await writeFile(countFile, `${'0'.padStart(8, '0')}\n`); // the size the dump saw: CRIU checks it
     await containerd.ctrOk(['containers', 'create', '--runtime', runtime, '--rootfs', rootfs, 'cpp2', '/run.sh']);
     await grpc().create(ns, 'cpp2', { options: options.restore });
-    await grpc().start(ns, 'cpp2');
+    await grpc()
+      .start(ns, 'cpp2')
+      .catch(async (err: Error) => {
+        throw new Error(`${err.message}\n${await restoreLogTail(err.message)}`);
+      });
     expect((await grpc().get(ns, 'cpp2')).status).toBe('RUNNING');
     expect(await eventually(async () => (await count()) > 0, 10_000, 20)).toBe(true);
     expect(await count()).toBeGreaterThanOrEqual(beforeCheckpoint);
