@@ -154,7 +154,10 @@ describeEachContainerd(
       await containerd.ctrOk(['task', 'kill', '-s', 'SIGKILL', 'lostreader']);
       await grpc().wait(ns, 'lostreader');
       // The old shim waited for the copy until its 10 s timeout; a 5 s limit tells the difference.
+      const deleteStarted = performance.now();
       const deleted = await containerd.ctr(['task', 'delete', 'lostreader'], { timeoutMs: 5_000 });
+      // A figure for the record (issue 10 asks for it), never asserted beyond the 5 s bound.
+      console.log(`ctr task delete after the reader was SIGKILLed: ${Math.round(performance.now() - deleteStarted)} ms`);
       expect(deleted.timedOut).toBe(false);
       expect(deleted.code, deleted.stderr).toBe(0);
       await containerd.ctrOk(['containers', 'delete', 'lostreader']);
