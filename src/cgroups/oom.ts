@@ -94,12 +94,8 @@ class EventfdOomWatcher implements OomWatcher {
   }
 
   check(): void {
-    this.look(this.readCounter() > 0n);
-  }
-
-  /** One look at the cgroup; `notified`: the eventfd had fired since the last look. */
-  private look(notified: boolean): void {
     if (this.ended) return;
+    const notified = this.readCounter() > 0n;
     if (!existsSync(this.dir)) {
       this.logger.debug({ cgroup: this.dir }, 'memory cgroup removed; OOM watch ends');
       this.close();
@@ -176,7 +172,6 @@ class EventfdOomWatcher implements OomWatcher {
 
   /** The eventfd counter (events since the last read), 0 when nothing is pending. */
   private readCounter(): bigint {
-    if (this.ended) return 0n;
     const buf = Buffer.alloc(8);
     try {
       if (readSync(this.efd, buf, 0, 8, null) !== 8) return 0n;
